@@ -1,0 +1,1 @@
+"""funnelscope: exact sales and marketing funnels."""
