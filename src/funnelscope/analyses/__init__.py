@@ -1,0 +1,1 @@
+"""Analyses: turn engine outcomes into results people read."""

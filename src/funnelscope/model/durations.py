@@ -1,0 +1,61 @@
+"""Durations as users write them: ``30s``, ``15m``, ``12h``, ``7d``, ``2w`` or ``{value: 7, unit: day}``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from funnelscope.errors import SpecError
+
+UNIT_SECONDS: dict[str, int] = {
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+}
+_UNIT_ALIASES: dict[str, str] = {
+    "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
+    "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+    "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
+    "d": "d", "day": "d", "days": "d",
+    "w": "w", "wk": "w", "week": "w", "weeks": "w",
+}  # fmt: skip
+_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
+_HINT = "use e.g. 30s, 15m, 12h, 7d, 2w or {value: 7, unit: day}"
+
+
+def parse_duration(raw: Any, path: str) -> int:
+    """Return the duration in whole seconds; `path` names the spec field for errors."""
+    if isinstance(raw, bool):
+        raise SpecError(path, f"{raw!r} is not a duration", _HINT)
+    if isinstance(raw, dict):
+        unknown = set(raw) - {"value", "unit"}
+        if unknown or "value" not in raw or "unit" not in raw:
+            raise SpecError(path, f"{raw!r} is not a duration", _HINT)
+        return _to_seconds(raw["value"], str(raw["unit"]), raw, path)
+    if isinstance(raw, str):
+        match = _TEXT.match(raw)
+        if not match:
+            raise SpecError(path, f"{raw!r} is not a duration", _HINT)
+        return _to_seconds(float(match.group(1)), match.group(2), raw, path)
+    raise SpecError(path, f"{raw!r} is not a duration", _HINT)
+
+
+def _to_seconds(value: Any, unit: str, raw: Any, path: str) -> int:
+    key = _UNIT_ALIASES.get(unit.lower())
+    if key is None or isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecError(path, f"{raw!r} is not a duration", _HINT)
+    seconds = value * UNIT_SECONDS[key]
+    if seconds <= 0 or seconds != int(seconds):
+        raise SpecError(path, f"{raw!r} must be a positive whole number of seconds", _HINT)
+    return int(seconds)
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact text form: 604800 -> '7d', 90 -> '90s'."""
+    for unit in ("w", "d", "h", "m"):
+        size = UNIT_SECONDS[unit]
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from journeys import Journey, journeys  # noqa: E402
+
+from funnelscope.analyses.funnel import summarize  # noqa: E402
+from funnelscope.engines import ENGINE_NAMES, get_engine  # noqa: E402
+from funnelscope.model.results import FunnelResult  # noqa: E402
+from funnelscope.model.spec import parse_funnel  # noqa: E402
+
+RunFunnel = Callable[..., FunnelResult]
+
+
+@pytest.fixture(params=ENGINE_NAMES)
+def run(request: pytest.FixtureRequest) -> RunFunnel:
+    """Every scenario runs on every engine: ``run(spec_dict_or_step_list, people)``."""
+    engine = get_engine(request.param)
+
+    def _run(spec: Any, people: dict[str, Journey], **overrides: Any) -> FunnelResult:
+        if isinstance(spec, list):
+            spec = {"steps": spec}
+        funnel = parse_funnel({**spec, **overrides})
+        return summarize(funnel, engine(funnel, journeys(people)))
+
+    return _run
