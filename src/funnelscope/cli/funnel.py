@@ -1,0 +1,93 @@
+"""`funnelscope funnel`: compute a funnel from the store or straight from files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from funnelscope.cli.options import db_option, format_option, mapping_from, mapping_options
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@db_option
+@click.option(
+    "--events",
+    "event_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Compute straight from these files instead of the store (repeatable).",
+)
+@mapping_options
+@format_option
+@click.option("--people", "people_step", type=int, help="List the people at this step (1-based).")
+@click.option(
+    "--status",
+    type=click.Choice(["reached", "dropped"]),
+    default="reached",
+    show_default=True,
+    help="With --people: who reached the step, or who reached the step before but not this one.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["reference"]),
+    default="reference",
+    show_default=True,
+    help="Which engine computes the funnel.",
+)
+def funnel(
+    spec: str,
+    db_path: str,
+    event_files: tuple[str, ...],
+    output_format: str,
+    people_step: int | None,
+    status: str,
+    engine: str,
+    **kwargs: Any,
+) -> None:
+    """Count how many people reach each step of SPEC (a YAML or JSON funnel spec).
+
+    \b
+    funnelscope funnel funnels/checkout.yaml
+    funnelscope funnel checkout.yaml --events export.csv --person-col user
+    funnelscope funnel checkout.yaml --people 3 --status dropped --format csv
+    """
+    from rich.console import Console
+
+    from funnelscope.analyses.funnel import run_funnel
+    from funnelscope.cli.ingest import load_files
+    from funnelscope.cli.render import people_output, print_result
+    from funnelscope.model.spec import load_funnel
+    from funnelscope.store import EventStore
+
+    mapping = mapping_from(kwargs)
+    funnel_spec = load_funnel(spec)
+    if event_files:
+        store = EventStore(":memory:")
+        if load_files(store, event_files, mapping, progress=True):
+            store.close()
+            raise click.exceptions.Exit(1)
+    else:
+        store = open_existing(db_path)
+    with store:
+        result = run_funnel(funnel_spec, store, engine=engine)
+    if people_step is not None:
+        people = result.people(people_step, status)
+        click.echo(people_output(people_step, status, people, output_format), nl=False)
+        return
+    print_result(result, output_format, Console())
+
+
+def open_existing(db_path: str) -> Any:
+    from pathlib import Path
+
+    from funnelscope.errors import FunnelscopeError
+    from funnelscope.store import EventStore
+
+    if db_path != ":memory:" and not Path(db_path).exists():
+        raise FunnelscopeError(
+            f"no event store at {db_path}; load events first with `funnelscope ingest FILE` "
+            "(or run `funnelscope demo`), or compute from files with --events FILE"
+        )
+    return EventStore(db_path, read_only=True)

@@ -1,0 +1,52 @@
+"""The `funnelscope` command. Heavy modules (duckdb, pyarrow) load only inside commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from funnelscope.cli.demo import demo
+from funnelscope.cli.funnel import funnel
+from funnelscope.cli.ingest import ingest, quarantine
+from funnelscope.errors import FunnelscopeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="funnelscope")
+def cli() -> None:
+    """funnelscope: exact sales and marketing funnels from your own event exports.
+
+    \b
+    Start:  funnelscope demo                      (synthetic shop, loaded and shown)
+    Yours:  funnelscope ingest events.csv         (into ./funnelscope.duckdb)
+            funnelscope funnel checkout.yaml      (steps, conversion, drop-off, time)
+    """
+
+
+cli.add_command(ingest)
+cli.add_command(quarantine)
+cli.add_command(funnel)
+cli.add_command(demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors print one clear line and exit 1, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="funnelscope", standalone_mode=False)
+    except FunnelscopeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Options shared by several commands: one decorator each, so every command spells them the same."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("table", "json", "csv")
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        default="funnelscope.duckdb",
+        show_default=True,
+        envvar="FUNNELSCOPE_DB",
+        type=click.Path(dir_okay=False),
+        help="The DuckDB event store file (env FUNNELSCOPE_DB).",
+    )(func)
+
+
+def format_option(func: F) -> F:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output: a table for people, json or csv for programs.",
+    )(func)
+
+
+def mapping_options(func: F) -> F:
+    """Column mapping flags of `ingest`, also used by `funnel --events`."""
+    options = [
+        click.option("--person-col", help="Column holding the person id (default: auto)."),
+        click.option("--event-col", help="Column holding the event name (default: auto)."),
+        click.option("--time-col", help="Column holding the event time (default: auto)."),
+        click.option("--id-col", help="Column holding a unique event id (default: derived)."),
+        click.option("--session-col", help="Column holding the session id (optional)."),
+        click.option(
+            "--timezone",
+            default="UTC",
+            show_default=True,
+            help="IANA zone in which times without an offset are read, e.g. Europe/Berlin.",
+        ),
+        click.option(
+            "--time-unit",
+            type=click.Choice(["auto", "s", "ms", "us"]),
+            default="auto",
+            show_default=True,
+            help="Unit of epoch-number times; auto detects it from the magnitude.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def mapping_from(kwargs: dict[str, Any]) -> Any:
+    """Pop the mapping flags out of a command's kwargs into a ColumnMapping."""
+    from funnelscope.store import ColumnMapping
+
+    return ColumnMapping(
+        person_col=kwargs.pop("person_col"),
+        event_col=kwargs.pop("event_col"),
+        time_col=kwargs.pop("time_col"),
+        id_col=kwargs.pop("id_col"),
+        session_col=kwargs.pop("session_col"),
+        timezone=kwargs.pop("timezone"),
+        time_unit=kwargs.pop("time_unit"),
+    )
