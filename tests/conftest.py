@@ -9,12 +9,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from journeys import Journey, journeys  # noqa: E402
+from funnelscope.analyses.funnel import summarize
+from funnelscope.engines import ENGINE_NAMES, get_engine
+from funnelscope.model.results import FunnelResult
+from funnelscope.model.spec import parse_funnel
 
-from funnelscope.analyses.funnel import summarize  # noqa: E402
-from funnelscope.engines import ENGINE_NAMES, get_engine  # noqa: E402
-from funnelscope.model.results import FunnelResult  # noqa: E402
-from funnelscope.model.spec import parse_funnel  # noqa: E402
+from journeys import Journey, journeys
 
 RunFunnel = Callable[..., FunnelResult]
 

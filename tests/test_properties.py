@@ -1,4 +1,4 @@
-"""Random journeys (hypothesis): the reference engine against a brute-force oracle and invariants."""
+"""Random journeys (hypothesis): the reference engine vs a brute-force oracle, and invariants."""
 
 from __future__ import annotations
 

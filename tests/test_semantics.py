@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
-from conftest import RunFunnel
 
 from funnelscope.model.filters import Filter
+
+from conftest import RunFunnel
 
 VBP = ["view", "cart", "buy"]
 DAY = "2024-01-01"
@@ -173,7 +175,12 @@ def test_s10_best_attempt_furthest_then_earliest(run: RunFunnel) -> None:
 
 def test_s11_repeated_events_count_the_person_once(run: RunFunnel) -> None:
     people = {
-        "a": [("view", t("10:00")), ("view", t("10:01")), ("view", t("10:02")), ("buy", t("10:03"))],
+        "a": [
+            ("view", t("10:00")),
+            ("view", t("10:01")),
+            ("view", t("10:02")),
+            ("buy", t("10:03")),
+        ],
         "b": [("view", t("10:00")), ("buy", t("10:01")), ("buy", t("10:02"))],
     }
     result = run(["view", "buy"], people)
@@ -242,7 +249,9 @@ def test_s14_any_order_counts_distinct_steps(run: RunFunnel) -> None:
     assert result.counts() == (4, 3, 1)
     assert result.people(3) == ["reverse"]
     assert result.people(2) == ["outside", "reverse", "two_of_three"]
-    gaps = {o.person_id: [b - a for a, b in zip(o.times_us, o.times_us[1:])] for o in result.outcomes}
+    gaps = {
+        o.person_id: [b - a for a, b in itertools.pairwise(o.times_us)] for o in result.outcomes
+    }
     assert gaps["reverse"] == [60_000_000, 60_000_000]
     assert gaps["outside"] == [3 * 3600 * 1_000_000]  # two equal attempts: the earliest, buy 10:00
 
@@ -256,7 +265,9 @@ def test_s15_any_order_maximum_matching(run: RunFunnel) -> None:
         ],
         "order": "any",
     }
-    people = {"a": [("view", t("10:00"), {"page": "/pricing"}), ("view", t("10:05"), {"page": "/"})]}
+    people = {
+        "a": [("view", t("10:00"), {"page": "/pricing"}), ("view", t("10:05"), {"page": "/"})]
+    }
     result = run(spec, people)
     assert result.counts() == (1, 1)
     assert result.step(2).avg_seconds_from_previous == 300.0

@@ -1,8 +1,8 @@
 """funnelscope: exact sales and marketing funnels.
 
-    >>> from funnelscope import EventStore, load_funnel, run_funnel
-    >>> with EventStore("funnelscope.duckdb") as store:
-    ...     result = run_funnel(load_funnel("funnels/checkout.yaml"), store)
+>>> from funnelscope import EventStore, load_funnel, run_funnel
+>>> with EventStore("funnelscope.duckdb") as store:
+...     result = run_funnel(load_funnel("funnels/checkout.yaml"), store)
 """
 
 from __future__ import annotations

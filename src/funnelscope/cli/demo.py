@@ -60,8 +60,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
     if output_format == "table":
         true = shop.true_rates["all"]
         lines = [
-            f"  {step.label}: measured {step.conversion_from_previous or 0:.1%}, "
-            f"true {rate:.1%}"
+            f"  {step.label}: measured {step.conversion_from_previous or 0:.1%}, true {rate:.1%}"
             for step, rate in zip(result.steps[1:], true, strict=True)
         ]
         Console().print("Step rates vs the generator's true rates:\n" + "\n".join(lines))

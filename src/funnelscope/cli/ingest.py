@@ -76,7 +76,9 @@ def quarantine(db_path: str, source: str | None, limit: int | None, output_forma
         rows = store.quarantine(source=source, limit=limit)
     if output_format == "json":
         click.echo(
-            to_json({"rows": [{"source": r.source, "line": r.line, "reason": r.reason} for r in rows]})
+            to_json(
+                {"rows": [{"source": r.source, "line": r.line, "reason": r.reason} for r in rows]}
+            )
         )
     elif output_format == "csv":
         import csv

@@ -24,7 +24,7 @@ def human_seconds(seconds: float | None) -> str:
         return "-"
     if seconds < 60:
         return f"{seconds:.1f}s" if seconds % 1 else f"{int(seconds)}s"
-    whole = int(round(seconds))
+    whole = round(seconds)
     parts = []
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m"), (1, "s")):
         if whole >= size:

@@ -25,7 +25,7 @@ class Event:
 
 
 def compute(funnel: Funnel, table: Any) -> list[PersonOutcome]:
-    """Best attempt of every person in `table` (columns person_id, event_id, event, ts, props...)."""
+    """Best attempt of every person in `table` (person_id, event_id, event, ts, properties...)."""
     outcomes = []
     for person_id, events in _persons(funnel, table):
         reached, times = best_attempt(funnel, events)
@@ -38,7 +38,13 @@ def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
     props = {p: columns.get(p, [None] * table.num_rows) for p in funnel.properties}
     rows = sorted(
-        zip(columns["person_id"], columns["ts"], columns["event_id"], range(table.num_rows), strict=True)
+        zip(
+            columns["person_id"],
+            columns["ts"],
+            columns["event_id"],
+            range(table.num_rows),
+            strict=True,
+        )
     )
     for person_id, group in groupby(rows, key=lambda row: row[0]):
         events = []
@@ -55,11 +61,12 @@ def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
 
 
 def best_attempt(funnel: Funnel, events: Sequence[Event]) -> tuple[int, tuple[int, ...]]:
-    """Furthest attempt over every entry; among equals the earliest entry. Returns (reached, times)."""
+    """Furthest attempt over all entries, the earliest among equals: (reached, step times)."""
     attempt = _any_order_attempt if funnel.order == "any" else _sequential_attempt
     best: tuple[int, ...] = ()
     for entry, event in enumerate(events):
-        if funnel.order == "any" and not event.steps or funnel.order != "any" and 0 not in event.steps:
+        can_enter = bool(event.steps) if funnel.order == "any" else 0 in event.steps
+        if not can_enter:
             continue
         times = attempt(funnel, events, entry)
         if len(times) > len(best):

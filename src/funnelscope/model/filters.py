@@ -135,7 +135,9 @@ def parse_filter(raw: Any, path: str) -> Filter:
     unknown = set(raw) - {"property", "op", "value"}
     if unknown:
         raise SpecError(
-            f"{path}.{sorted(unknown)[0]}", "unknown filter key", "filter keys are property, op, value"
+            f"{path}.{sorted(unknown)[0]}",
+            "unknown filter key",
+            "filter keys are property, op, value",
         )
     prop = raw.get("property")
     if not isinstance(prop, str) or not prop.strip():

@@ -67,9 +67,7 @@ class FunnelResult:
         if status not in STATUSES:
             raise SpecError("status", f"{status!r} is not a status", "use reached or dropped")
         if not 1 <= step <= len(self.steps):
-            raise SpecError(
-                "people", f"step {step} does not exist", f"use 1 to {len(self.steps)}"
-            )
+            raise SpecError("people", f"step {step} does not exist", f"use 1 to {len(self.steps)}")
         if status == "reached":
             chosen = [o.person_id for o in self.outcomes if o.reached >= step]
         else:

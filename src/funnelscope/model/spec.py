@@ -60,7 +60,9 @@ class Funnel:
                 "steps", f"has {len(self.steps)} steps", f"a funnel has 1 to {MAX_STEPS} steps"
             )
         if self.order not in ORDER_MODES:
-            raise SpecError("order", f"{self.order!r} is not an order mode", _order_hint(self.order))
+            raise SpecError(
+                "order", f"{self.order!r} is not an order mode", _order_hint(self.order)
+            )
         if self.window_seconds <= 0:
             raise SpecError("window", "must be positive", "use e.g. 7d")
 
@@ -120,7 +122,9 @@ def _parse_filters(raw: Any, path: str) -> tuple[Filter, ...]:
     if isinstance(raw, Mapping):
         raw = [raw]
     if not isinstance(raw, list):
-        raise SpecError(path, "must be a list of filters", "write - {property: p, op: eq, value: v}")
+        raise SpecError(
+            path, "must be a list of filters", "write - {property: p, op: eq, value: v}"
+        )
     return tuple(parse_filter(item, f"{path}[{i + 1}]") for i, item in enumerate(raw))
 
 
@@ -146,7 +150,9 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
     _reject_unknown(data, _FUNNEL_KEYS, "")
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise SpecError("steps", "is required: a list of 1 to 50 steps", "write steps: [- event: x]")
+        raise SpecError(
+            "steps", "is required: a list of 1 to 50 steps", "write steps: [- event: x]"
+        )
     if len(raw_steps) > MAX_STEPS:
         raise SpecError(
             "steps", f"has {len(raw_steps)} steps", f"a funnel has at most {MAX_STEPS} steps"
@@ -171,7 +177,9 @@ def load_funnel(path: str | Path) -> Funnel:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SpecError(str(file), f"cannot read spec file ({exc.strerror})", "check the path") from exc
+        raise SpecError(
+            str(file), f"cannot read spec file ({exc.strerror})", "check the path"
+        ) from exc
     try:
         data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
@@ -179,4 +187,6 @@ def load_funnel(path: str | Path) -> Funnel:
     try:
         return parse_funnel(data, default_name=file.stem)
     except SpecError as exc:
-        raise SpecError(f"{file}: {exc.path}" if exc.path else str(file), exc.problem, exc.hint) from exc
+        raise SpecError(
+            f"{file}: {exc.path}" if exc.path else str(file), exc.problem, exc.hint
+        ) from exc

@@ -1,0 +1,184 @@
+"""The CLI end to end, in-process: files in, numbers out, errors that say where and how to fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from funnelscope.cli.main import main
+
+CSV = """\
+user,action,ts,channel
+alice,view_item,2024-03-01T10:00:00Z,ads
+alice,add_to_cart,2024-03-01T10:05:00Z,ads
+alice,purchase,2024-03-01T10:15:00Z,ads
+bob,view_item,2024-03-01T11:00:00Z,seo
+bob,add_to_cart,2024-03-01T12:00:00Z,seo
+carol,view_item,2024-03-02T09:00:00Z,ads
+carol,purchase,2024-03-02T09:30:00Z,ads
+,view_item,2024-03-02T09:00:00Z,ads
+dave,view_item,not-a-time,ads
+dave,view_item,2024-03-03T08:00:00Z,seo
+dave,add_to_cart,2024-03-03T08:20:00Z,seo
+dave,purchase,2024-03-11T08:00:01Z,seo
+"""
+
+SPEC = """\
+name: checkout
+steps:
+  - view_item
+  - add_to_cart
+  - purchase
+window: 7d
+"""
+
+MAPPING = ["--person-col", "user", "--event-col", "action", "--time-col", "ts"]
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "150")
+
+    def _run(*args: str) -> Run:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return _run
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    events = tmp_path / "export.csv"
+    events.write_text(CSV)
+    spec = tmp_path / "checkout.yaml"
+    spec.write_text(SPEC)
+    return events, spec
+
+
+EXPECTED_STEPS = [
+    {
+        "step": 1,
+        "label": "view_item",
+        "count": 4,
+        "conversion_from_previous": 1.0,
+        "conversion_from_start": 1.0,
+        "dropped_from_previous": 0,
+        "avg_seconds_from_previous": None,
+        "median_seconds_from_previous": None,
+    },
+    {
+        "step": 2,
+        "label": "add_to_cart",
+        "count": 3,
+        "conversion_from_previous": 0.75,
+        "conversion_from_start": 0.75,
+        "dropped_from_previous": 1,
+        "avg_seconds_from_previous": (300 + 3600 + 1200) / 3,
+        "median_seconds_from_previous": 1200.0,
+    },
+    {
+        "step": 3,
+        "label": "purchase",
+        "count": 1,
+        "conversion_from_previous": 1 / 3,
+        "conversion_from_start": 0.25,
+        "dropped_from_previous": 2,
+        "avg_seconds_from_previous": 600.0,
+        "median_seconds_from_previous": 600.0,
+    },
+]
+
+
+def test_ingest_reports_bad_rows_and_loads_the_rest(cli, files) -> None:  # type: ignore[no-untyped-def]
+    events, _ = files
+    run = cli("ingest", str(events), *MAPPING, "--no-progress")
+    assert run.code == 0
+    assert "10 loaded, 0 duplicates skipped, 2 quarantined (of 12 rows)" in run.err
+    assert f"{events}:9: missing person" in run.err
+    assert f"{events}:10: unparseable time 'not-a-time'" in run.err
+    again = cli("ingest", str(events), *MAPPING, "--no-progress")
+    assert "0 loaded, 10 duplicates skipped" in again.err
+    listed = cli("quarantine", "--format", "json")
+    assert [(r["line"], r["reason"].split(" ")[0]) for r in json.loads(listed.out)["rows"]] == [
+        (9, "missing"),
+        (10, "unparseable"),
+    ]
+
+
+def test_funnel_json_is_exactly_the_documented_shape(cli, files) -> None:  # type: ignore[no-untyped-def]
+    events, spec = files
+    cli("ingest", str(events), *MAPPING, "--no-progress")
+    run = cli("funnel", str(spec), "--format", "json")
+    assert run.code == 0
+    assert json.loads(run.out) == {
+        "funnel": "checkout",
+        "order": "ordered",
+        "window_seconds": 604800,
+        "counting": "persons",
+        "steps": EXPECTED_STEPS,
+    }
+    assert list(json.loads(run.out)) == ["funnel", "order", "window_seconds", "counting", "steps"]
+
+
+def test_funnel_from_files_equals_funnel_from_store(cli, files) -> None:  # type: ignore[no-untyped-def]
+    events, spec = files
+    run = cli("funnel", str(spec), "--events", str(events), *MAPPING, "--format", "json")
+    assert run.code == 0
+    assert json.loads(run.out)["steps"] == EXPECTED_STEPS
+    assert "2 quarantined" in run.err
+    assert not Path("funnelscope.duckdb").exists()
+
+
+def test_people_reached_and_dropped(cli, files) -> None:  # type: ignore[no-untyped-def]
+    events, spec = files
+    cli("ingest", str(events), *MAPPING, "--no-progress")
+    run = cli("funnel", str(spec), "--people", "2", "--format", "json")
+    assert json.loads(run.out) == {
+        "step": 2,
+        "status": "reached",
+        "people": ["alice", "bob", "dave"],
+    }
+    run = cli("funnel", str(spec), "--people", "3", "--status", "dropped", "--format", "csv")
+    assert run.out == "person_id\nbob\ndave\n"
+    run = cli("funnel", str(spec), "--people", "2", "--status", "dropped")
+    assert run.out == "carol\n"
+    run = cli("funnel", str(spec), "--people", "1", "--status", "dropped")
+    assert run.code == 1 and "nobody drops at step 1" in run.err
+
+
+def test_table_shows_a_bar_per_step_and_csv(cli, files) -> None:  # type: ignore[no-untyped-def]
+    events, spec = files
+    cli("ingest", str(events), *MAPPING, "--no-progress")
+    table = cli("funnel", str(spec)).out
+    lines = [line for line in table.splitlines() if "│" in line and "█" in line]
+    assert len(lines) == 3
+    assert lines[0].count("█") == 30 and lines[1].count("█") == 22 and lines[2].count("█") == 7
+    assert "75.0%" in table and "20m" in table
+    csv_out = cli("funnel", str(spec), "--format", "csv").out.splitlines()
+    assert csv_out[0].startswith("step,label,count,conversion_from_previous")
+    assert csv_out[3].startswith("3,purchase,1,0.333")
+
+
+def test_errors_are_one_clear_line(cli, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    events, spec = files
+    run = cli("funnel", str(spec))
+    assert run.code == 1
+    assert "no event store at funnelscope.duckdb; load events first" in run.err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps: [a]\nwindow: 7 dayz\n")
+    run = cli("funnel", str(bad), "--events", str(events), *MAPPING)
+    assert run.code == 1
+    assert "bad.yaml: window: '7 dayz' is not a duration; use e.g." in run.err
+    run = cli("ingest", str(tmp_path / "nope.csv"), "--no-progress")
+    assert run.code == 1 and "nope.csv" in run.err and "nothing loaded" in run.err
+    run = cli("ingest", str(events), "--no-progress")
+    assert run.code == 1 and "--person-col" in run.err
