@@ -180,5 +180,8 @@ def test_errors_are_one_clear_line(cli, files, tmp_path: Path) -> None:  # type:
     assert "bad.yaml: window: '7 dayz' is not a duration; use e.g." in run.err
     run = cli("ingest", str(tmp_path / "nope.csv"), "--no-progress")
     assert run.code == 1 and "nope.csv" in run.err and "nothing loaded" in run.err
-    run = cli("ingest", str(events), "--no-progress")
-    assert run.code == 1 and "--person-col" in run.err
+    odd = tmp_path / "odd.csv"
+    odd.write_text("uid,what,when\nu1,view,2024-01-01\n")
+    run = cli("ingest", str(odd), "--no-progress")
+    assert run.code == 1
+    assert "odd.csv: no person column" in run.err and "use --person-col uid" in run.err

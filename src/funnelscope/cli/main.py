@@ -33,7 +33,7 @@ cli.add_command(demo)
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one clear line and exit 1, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="funnelscope", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="funnelscope", standalone_mode=False)
     except FunnelscopeError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

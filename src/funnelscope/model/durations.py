@@ -1,4 +1,4 @@
-"""Durations as users write them: ``30s``, ``15m``, ``12h``, ``7d``, ``2w``, ``{value: 7, unit: day}``."""
+"""Durations as users write them: 30s, 15m, 12h, 7d, 2w or {value: 7, unit: day}."""
 
 from __future__ import annotations
 

@@ -1,0 +1,19 @@
+"""The DuckDB event store and its source-file readers."""
+
+from funnelscope.store.duckdb import (
+    BadRow,
+    ColumnMapping,
+    EventStore,
+    FileReport,
+    IngestReport,
+    PartialIngestError,
+)
+
+__all__ = [
+    "BadRow",
+    "ColumnMapping",
+    "EventStore",
+    "FileReport",
+    "IngestReport",
+    "PartialIngestError",
+]

@@ -1,0 +1,687 @@
+"""The DuckDB event store: schema, ingest (validate, dedupe, quarantine) and the engine scan.
+
+Layout of the ``events`` table: five core columns (``event_id``, ``person_id``, ``event``,
+``timestamp``, ``session_id``) and then **one typed column per event property** (BIGINT, DOUBLE,
+BOOLEAN or VARCHAR), added with ALTER TABLE as new properties appear. A filter on a property then
+reads one typed, compressed column that DuckDB can push into the scan, instead of parsing a JSON
+blob on every row. ``event_properties`` maps each property name to its column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from funnelscope.errors import IngestError
+from funnelscope.store.readers import (
+    BIGINT,
+    DOUBLE,
+    STAGE,
+    VARCHAR,
+    Malformed,
+    ProgressCallback,
+    StagedColumn,
+    StagedFile,
+    detect_format,
+    drop_stage,
+    first_row,
+    stage_file,
+)
+from funnelscope.store.timeparse import (
+    TIME_UNITS,
+    epoch_magnitude_sql,
+    quote_ident,
+    sql_string,
+    time_sql,
+    unit_factor,
+    unit_for_magnitude,
+)
+
+CORE_COLUMNS: Final = ("event_id", "person_id", "event", "timestamp", "session_id")
+SCAN_COLUMNS: Final = ("person_id", "event_id", "event", "ts")
+MAX_BAD_ROWS_REPORTED: Final = 20
+
+ROLE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
+    "person": ("person_id", "distinct_id", "user_id", "person", "user", "customer_id"),
+    "event": ("event", "event_name", "event_type", "name", "action"),
+    "time": ("timestamp", "time", "ts", "event_time", "datetime", "date", "created_at"),
+    "id": ("event_id", "uuid", "id", "message_id", "insert_id"),
+    "session": ("session_id", "session", "$session_id"),
+}
+REQUIRED_ROLES: Final = ("person", "event", "time")
+
+_NORM: Final = "_fs_norm"
+_BAD: Final = "_fs_bad"
+_TIME_HINT: Final = "use ISO 8601 like 2024-01-31T10:00:00Z or epoch seconds/milliseconds"
+_TIMEZONE_HINT: Final = "use an IANA time zone name such as UTC, Europe/Berlin or America/New_York"
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which source columns hold the core fields.
+
+    ``None`` means detect from common names; ``""`` for ``id_col`` or ``session_col`` means the
+    file has none (ids are then derived from the content).
+    """
+
+    person_col: str | None = None
+    event_col: str | None = None
+    time_col: str | None = None
+    id_col: str | None = None
+    session_col: str | None = None
+    timezone: str = "UTC"  # naive times are read in this IANA zone
+    time_unit: str = "auto"  # auto | s | ms | us, for epoch numbers
+
+    def explicit(self, role: str) -> str | None:
+        value: str | None = getattr(self, f"{role}_col")
+        return value
+
+
+@dataclass(frozen=True)
+class BadRow:
+    source: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class FileReport:
+    source: str
+    rows_read: int
+    rows_loaded: int
+    duplicates_skipped: int
+    rows_quarantined: int
+    bad_rows: tuple[BadRow, ...]  # the first 20; all are in the quarantine table
+    columns: dict[str, str] = field(default_factory=dict)  # role -> source column used
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    files: tuple[FileReport, ...]
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def duplicates_skipped(self) -> int:
+        return sum(f.duplicates_skipped for f in self.files)
+
+
+class PartialIngestError(IngestError):
+    """One or more files could not be read; the others were loaded.
+
+    The message is the first failure's. ``report`` covers the files that did load and
+    ``failures`` lists every file error.
+    """
+
+    def __init__(self, failures: Sequence[IngestError], report: IngestReport) -> None:
+        first = failures[0]
+        super().__init__(first.source, first.problem, first.hint, first.line, first.column)
+        self.failures = tuple(failures)
+        self.report = report
+
+
+# ---------------------------------------------------------------- column roles
+
+
+def _find_column(names: Sequence[str], wanted: str) -> str | None:
+    if wanted in names:
+        return wanted
+    lowered = wanted.lower()
+    return next((name for name in names if name.lower() == lowered), None)
+
+
+def resolve_roles(names: Sequence[str], mapping: ColumnMapping, source: str) -> dict[str, str]:
+    """Map each role (person, event, time, id, session) to a source column name.
+
+    Explicit mapping names must exist; otherwise the first alias present is used (exact name
+    first, then case-insensitively). Missing person/event/time columns raise IngestError.
+    """
+    roles: dict[str, str] = {}
+    for role, aliases in ROLE_ALIASES.items():
+        explicit = mapping.explicit(role)
+        if explicit == "" and role not in REQUIRED_ROLES:
+            continue  # an empty name switches an optional role off
+        if explicit is not None:
+            found = _find_column(names, explicit)
+            if found is None:
+                raise IngestError(
+                    source,
+                    f"no column {explicit!r} for --{role}-col",
+                    f"columns are: {', '.join(names)}; use --{role}-col with one of them",
+                )
+            roles[role] = found
+            continue
+        for alias in aliases:
+            found = _find_column(names, alias)
+            if found is not None and found not in roles.values():
+                roles[role] = found
+                break
+    for role in REQUIRED_ROLES:
+        if role not in roles:
+            _missing_role(names, roles, role, source)
+    return roles
+
+
+def _missing_role(names: Sequence[str], roles: dict[str, str], role: str, source: str) -> None:
+    claimed = set(roles.values()) | {
+        n for other in REQUIRED_ROLES for a in ROLE_ALIASES[other] if (n := _find_column(names, a))
+    }
+    suggestion = next((n for n in names if n not in claimed), "<column>")
+    raise IngestError(
+        source,
+        f"no {role} column (looked for {', '.join(ROLE_ALIASES[role])})",
+        f"columns are: {', '.join(names)}; use --{role}-col {suggestion}",
+    )
+
+
+# ---------------------------------------------------------------- property typing
+
+
+def widen(old: str, new: str | None) -> str:
+    """The type able to hold both: BIGINT+DOUBLE -> DOUBLE, any other conflict -> VARCHAR."""
+    if new is None or new == old:
+        return old
+    if {old, new} == {BIGINT, DOUBLE}:
+        return DOUBLE
+    return VARCHAR
+
+
+@dataclass(frozen=True)
+class _PropertyPlan:
+    column: StagedColumn
+    target_column: str  # column in events
+    file_type: str  # the type this file's values are read as
+    target_type: str  # the (possibly widened) column type in events
+
+
+def _value_sql(col: StagedColumn, file_type: str) -> str:
+    """A staged value converted to the file's property type."""
+    source = col.source_type
+    if source.endswith("]") or source.startswith(("STRUCT", "MAP", "UNION")):
+        return f"CAST(to_json({col.ident}) AS VARCHAR)"
+    if file_type == VARCHAR or source == file_type:
+        return f"CAST({col.ident} AS {file_type})"
+    if source == VARCHAR:
+        return f"CAST(trim({col.ident}) AS {file_type})"
+    return f"CAST({col.ident} AS {file_type})"
+
+
+def _props_json_sql(plans: Sequence[_PropertyPlan]) -> str:
+    """Canonical JSON of a row's non-null properties, keys sorted (for derived event ids)."""
+    parts = []
+    for plan in sorted(plans, key=lambda p: p.column.name):
+        key = json.dumps(plan.column.name, ensure_ascii=False) + ":"
+        value = _value_sql(plan.column, plan.file_type)
+        parts.append(
+            f"CASE WHEN {value} IS NOT NULL THEN {sql_string(key)} || to_json({value}) END"
+        )
+    if not parts:
+        return "'{}'"
+    return f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'"
+
+
+# ---------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A rich progress display (one task per file), or nothing when disabled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar: Progress | None = None
+        if enabled:
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),  # stdout stays clean for --format json/csv
+                transient=False,
+            )
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def file(self, source: str, total_bytes: int | None) -> _FileProgress:
+        task = None
+        if self._bar is not None:
+            task = self._bar.add_task(f"reading {source}", total=total_bytes)
+        return _FileProgress(self._bar, task, source)
+
+
+class _FileProgress:
+    def __init__(self, bar: Progress | None, task: TaskID | None, source: str) -> None:
+        self._bar = bar
+        self._task = task
+        self._source = source
+
+    def bytes_read(self, count: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=count)
+
+    def step(self, what: str) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, description=f"{what} {self._source}")
+
+    def done(self, ok: bool) -> None:
+        if self._bar is not None and self._task is not None:
+            total = self._bar.tasks[self._task].total
+            what = "loaded" if ok else "failed"
+            self._bar.update(self._task, completed=total or 1, total=total or 1)
+            self.step(what)
+
+    def callback(self) -> ProgressCallback | None:
+        return self.bytes_read if self._bar is not None else None
+
+
+# ---------------------------------------------------------------- the store
+
+
+class EventStore:
+    """Events in a DuckDB file (or ``":memory:"``), ingested from CSV, JSON Lines or Parquet."""
+
+    def __init__(self, path: str | Path = "funnelscope.duckdb", *, read_only: bool = False) -> None:
+        self._con = duckdb.connect(str(path), read_only=read_only)
+        if not read_only:
+            self._create_schema()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _create_schema(self) -> None:
+        self._con.execute(
+            """
+            CREATE TABLE IF NOT EXISTS events (
+                event_id VARCHAR NOT NULL,
+                person_id VARCHAR NOT NULL,
+                event VARCHAR NOT NULL,
+                "timestamp" TIMESTAMP NOT NULL,
+                session_id VARCHAR
+            );
+            CREATE TABLE IF NOT EXISTS event_properties (
+                name VARCHAR PRIMARY KEY, column_name VARCHAR, type VARCHAR
+            );
+            CREATE TABLE IF NOT EXISTS quarantine (
+                source VARCHAR, line BIGINT, reason VARCHAR, raw VARCHAR, ingested_at TIMESTAMP
+            );
+            """
+        )
+
+    # ------------------------------------------------------------ queries
+
+    def count_events(self) -> int:
+        return self._count("SELECT count(*) FROM events")
+
+    def property_types(self) -> dict[str, str]:
+        """Property name -> DuckDB type of its column."""
+        rows = self._con.execute("SELECT name, type FROM event_properties ORDER BY name").fetchall()
+        return {str(name): str(kind) for name, kind in rows}
+
+    def _property_columns(self) -> dict[str, tuple[str, str]]:
+        rows = self._con.execute("SELECT name, column_name, type FROM event_properties").fetchall()
+        return {str(name): (str(column), str(kind)) for name, column, kind in rows}
+
+    def quarantine(self, source: str | None = None, limit: int | None = None) -> list[BadRow]:
+        """Quarantined rows, ordered by source and line."""
+        sql = "SELECT source, line, reason FROM quarantine"
+        params: list[object] = []
+        if source is not None:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY source, line, reason"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._con.execute(sql, params).fetchall()
+        return [BadRow(str(s), int(line), str(reason)) for s, line, reason in rows]
+
+    def scan(
+        self, event_names: Collection[str] | None, properties: Collection[str] = ()
+    ) -> pa.Table:
+        """Events for the funnel engine, sorted by person_id, ts, event_id.
+
+        Columns: ``person_id``, ``event_id``, ``event`` (strings), ``ts`` (int64 microseconds
+        since the Unix epoch, UTC), then one column per requested property named by the property
+        name (all null if never ingested). A property whose name is itself one of those four
+        columns comes out as ``prop:<name>`` so the core column is never shadowed.
+        """
+        registry = self._property_columns()
+        select = ["person_id", "event_id", "event", 'epoch_us("timestamp") AS ts']
+        for name in dict.fromkeys(properties):
+            alias = quote_ident(name if name not in SCAN_COLUMNS else f"prop:{name}")
+            if name in registry:
+                select.append(f"{quote_ident(registry[name][0])} AS {alias}")
+            else:
+                select.append(f"CAST(NULL AS VARCHAR) AS {alias}")
+        sql = f"SELECT {', '.join(select)} FROM events"
+        params: list[str] = []
+        if event_names is not None:
+            params = list(dict.fromkeys(event_names))
+            sql += f" WHERE event IN ({', '.join('?' * len(params))})" if params else " WHERE false"
+        sql += " ORDER BY person_id, ts, event_id"
+        return self._con.sql(sql, params=params or None).to_arrow_table()
+
+    # ------------------------------------------------------------ ingest
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        mapping: ColumnMapping = ColumnMapping(),
+        *,
+        progress: bool = False,
+    ) -> IngestReport:
+        """Load files, one transaction each.
+
+        Bad rows go to the quarantine table and never stop the good ones. A file that cannot be
+        read at all loads nothing; the other files still load, and afterwards a
+        :class:`PartialIngestError` (an IngestError) is raised for the first failing file.
+        """
+        if mapping.time_unit not in TIME_UNITS:
+            raise IngestError(
+                "time_unit",
+                f"unknown epoch unit {mapping.time_unit!r}",
+                f"use one of {', '.join(TIME_UNITS)}",
+            )
+        reports: list[FileReport] = []
+        failures: list[IngestError] = []
+        with _Progress(progress) as display, self._timezone(mapping.timezone):
+            for path in paths:
+                try:
+                    reports.append(self._ingest_file(Path(path), str(path), mapping, display))
+                except IngestError as exc:
+                    failures.append(exc)
+        report = IngestReport(tuple(reports))
+        if failures:
+            raise PartialIngestError(failures, report)
+        return report
+
+    @contextmanager
+    def _timezone(self, zone: str) -> Iterator[None]:
+        """Read naive times in ``zone``: DuckDB casts naive text to TIMESTAMPTZ in this setting."""
+        row = first_row(self._con, "SELECT current_setting('TimeZone')")
+        previous = str(row[0]) if row else "UTC"
+        try:
+            self._con.execute(f"SET TimeZone = {sql_string(zone)}")
+        except duckdb.Error as exc:
+            raise IngestError("timezone", f"unknown time zone {zone!r}", _TIMEZONE_HINT) from exc
+        try:
+            yield
+        finally:
+            self._con.execute(f"SET TimeZone = {sql_string(previous)}")
+
+    def _ingest_file(
+        self, path: Path, source: str, mapping: ColumnMapping, display: _Progress
+    ) -> FileReport:
+        fmt = detect_format(path, source)
+        if not path.is_file():
+            problem = "is a directory, not a file" if path.is_dir() else "file not found"
+            raise IngestError(source, problem, "check the path")
+        shown = display.file(source, path.stat().st_size if fmt.kind != "parquet" else None)
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            staged = stage_file(self._con, path, source, fmt, shown.callback())
+            shown.step("checking")
+            report = self._load_staged(staged, source, mapping)
+            self._drop_temporaries()
+            self._con.execute("COMMIT")
+        except IngestError:
+            self._con.execute("ROLLBACK")
+            shown.done(ok=False)
+            raise
+        except duckdb.Error as exc:
+            self._con.execute("ROLLBACK")
+            shown.done(ok=False)
+            message = str(exc).splitlines()[0]
+            raise IngestError(source, f"could not load: {message}") from exc
+        shown.done(ok=True)
+        return report
+
+    def _drop_temporaries(self) -> None:
+        drop_stage(self._con)
+        self._con.execute(f"DROP TABLE IF EXISTS {_NORM}")
+        self._con.execute(f"DROP TABLE IF EXISTS {_BAD}")
+
+    def _load_staged(self, staged: StagedFile, source: str, mapping: ColumnMapping) -> FileReport:
+        roles: dict[str, str] = {}
+        good = loaded = 0
+        if staged.columns:  # else the file held only blank or malformed lines
+            by_name = {c.name: c for c in staged.columns}
+            roles = resolve_roles(list(by_name), mapping, source)
+            role_columns = {role: by_name[name] for role, name in roles.items()}
+            mapped = set(roles.values())
+            plans = self._plan_properties([c for c in staged.columns if c.name not in mapped])
+            factor = self._epoch_factor(role_columns["time"], mapping.time_unit)
+            self._con.execute(_normalize_sql(role_columns, plans, factor))
+            good = self._count(f"SELECT count(*) FROM {_NORM} WHERE __reason IS NULL")
+        bad_count = self._quarantine_bad_rows(source, staged)
+        if staged.columns:
+            loaded = self._insert_events(plans)
+        first_bad = self._con.execute(
+            f"SELECT line, reason FROM {_BAD} ORDER BY line LIMIT {MAX_BAD_ROWS_REPORTED}"
+        ).fetchall()
+        return FileReport(
+            source=source,
+            rows_read=staged.rows_read,
+            rows_loaded=loaded,
+            duplicates_skipped=good - loaded,
+            rows_quarantined=bad_count,
+            bad_rows=tuple(BadRow(source, int(line), str(reason)) for line, reason in first_bad),
+            columns=dict(roles),
+        )
+
+    def _count(self, sql: str) -> int:
+        row = first_row(self._con, sql)
+        return int(row[0]) if row else 0
+
+    def _epoch_factor(self, time_col: StagedColumn, unit: str) -> int:
+        if unit != "auto":
+            return unit_factor(unit)
+        magnitude = epoch_magnitude_sql(time_col.ident, time_col.source_type)
+        if magnitude is None:
+            return unit_factor("s")
+        row = first_row(self._con, f"SELECT {magnitude} FROM {STAGE}")
+        largest = float(row[0]) if row and row[0] is not None else None
+        return unit_factor(unit_for_magnitude(largest))
+
+    def _plan_properties(self, columns: Sequence[StagedColumn]) -> list[_PropertyPlan]:
+        """Register new properties and widen existing columns so this file's values fit."""
+        registry = self._property_columns()
+        used = {c.lower() for c in CORE_COLUMNS} | {col.lower() for col, _ in registry.values()}
+        plans = []
+        for col in columns:
+            if col.name in registry:
+                target, old = registry[col.name]
+                new = widen(old, col.value_type)
+                if new != old:
+                    self._con.execute(
+                        f"ALTER TABLE events ALTER COLUMN {quote_ident(target)} TYPE {new}"
+                    )
+                    self._con.execute(
+                        "UPDATE event_properties SET type = ? WHERE name = ?", [new, col.name]
+                    )
+            else:
+                target, new = _column_name(col.name, used), col.value_type or VARCHAR
+                used.add(target.lower())
+                self._con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(target)} {new}")
+                self._con.execute(
+                    "INSERT INTO event_properties VALUES (?, ?, ?)", [col.name, target, new]
+                )
+            plans.append(_PropertyPlan(col, target, col.value_type or new, new))
+        return plans
+
+    def _quarantine_bad_rows(self, source: str, staged: StagedFile) -> int:
+        """Collect this file's bad rows in _BAD and add the new ones to the quarantine table."""
+        raw = "json_object(" + ", ".join(
+            f"{sql_string(c.name)}, s.{c.ident}" for c in staged.columns
+        )
+        self._con.execute(f"CREATE TEMP TABLE {_BAD} (line BIGINT, reason VARCHAR, raw VARCHAR)")
+        if staged.columns and self._count(
+            f"SELECT count(*) FROM {_NORM} WHERE __reason IS NOT NULL"
+        ):
+            self._con.execute(
+                f"INSERT INTO {_BAD} SELECT n.__line, n.__reason, CAST({raw}) AS VARCHAR) "
+                f"FROM {_NORM} n JOIN {STAGE} s USING (__line) WHERE n.__reason IS NOT NULL"
+            )
+        if staged.malformed:
+            self._add_malformed(staged.malformed)
+        self._con.execute(
+            f"INSERT INTO quarantine SELECT ?, b.line, b.reason, b.raw, "
+            f"timezone('UTC', now()) FROM {_BAD} b WHERE NOT EXISTS (SELECT 1 FROM quarantine q "
+            "WHERE q.source = ? AND q.line = b.line AND q.raw IS NOT DISTINCT FROM b.raw)",
+            [source, source],
+        )
+        return self._count(f"SELECT count(*) FROM {_BAD}")
+
+    def _add_malformed(self, malformed: Sequence[Malformed]) -> None:
+        table = pa.table(
+            {
+                "line": pa.array([m.line for m in malformed], pa.int64()),
+                "reason": pa.array([m.reason for m in malformed], pa.string()),
+                "raw": pa.array([m.raw for m in malformed], pa.string()),
+            }
+        )
+        self._con.register("_fs_malformed", table)
+        try:
+            self._con.execute(f"INSERT INTO {_BAD} SELECT line, reason, raw FROM _fs_malformed")
+        finally:
+            self._con.unregister("_fs_malformed")
+
+    def _insert_events(self, plans: Sequence[_PropertyPlan]) -> int:
+        """Insert valid rows whose event_id is new (to the store and earlier in the file)."""
+        targets = "".join(f", {quote_ident(p.target_column)}" for p in plans)
+        values = "".join(f", p{i}" for i in range(len(plans)))
+        row = self._con.execute(
+            f'INSERT INTO events (event_id, person_id, event, "timestamp", session_id{targets}) '
+            f'SELECT event_id, person_id, event, "timestamp", session_id{values} FROM {_NORM} n '
+            "WHERE __reason IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id) "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY __line) = 1"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _column_name(name: str, used: set[str]) -> str:
+    """The events column for a new property: its name, or ``prop:<name>`` on a collision.
+
+    DuckDB identifiers are case-insensitive, so collisions are checked case-insensitively.
+    """
+    candidate = name if name.lower() not in used else f"prop:{name}"
+    suffix = 2
+    while candidate.lower() in used:
+        candidate = f"prop:{name}:{suffix}"
+        suffix += 1
+    return candidate
+
+
+def _text_sql(col: StagedColumn | None) -> str:
+    return "CAST(NULL AS VARCHAR)" if col is None else f"CAST({col.ident} AS VARCHAR)"
+
+
+def _blank(expr: str) -> str:
+    return f"(NULLIF(trim({expr}), '') IS NULL)"
+
+
+def _reason_sql(roles: dict[str, StagedColumn]) -> str:
+    person, event, time = roles["person"], roles["event"], roles["time"]
+
+    def col(c: StagedColumn) -> str:
+        return repr(c.name)
+
+    missing_person = f"missing person_id (column {col(person)}); every event needs a person"
+    missing_event = f"missing event name (column {col(event)}); every event needs an event name"
+    missing_time = f"missing time (column {col(time)}); every event needs a time"
+    unparseable = f"' in column {col(time)}; {_TIME_HINT}"
+    return (
+        f"CASE WHEN {_blank('person_id')} THEN {sql_string(missing_person)} "
+        f"WHEN {_blank('event')} THEN {sql_string(missing_event)} "
+        f"WHEN {_blank('__time_text')} THEN {sql_string(missing_time)} "
+        f"WHEN __ts IS NULL OR NOT isfinite(__ts) THEN 'unparseable time ''' || __time_text || "
+        f"{sql_string(unparseable)} END"
+    )
+
+
+def _normalize_sql(
+    roles: dict[str, StagedColumn], plans: Sequence[_PropertyPlan], factor: int
+) -> str:
+    """SQL creating _NORM: one row per staged row with core fields, properties and a reason.
+
+    ``__reason`` is NULL for a valid row. Derived event ids hash the row's content (person,
+    event, microseconds, session, canonical property JSON), so the same event gets the same id
+    from any file.
+    """
+    time = roles["time"]
+    props = "".join(
+        f", CAST({_value_sql(p.column, p.file_type)} AS {p.target_type}) AS p{i}"
+        for i, p in enumerate(plans)
+    )
+    given_id = _text_sql(roles.get("id"))
+    derived_id = (
+        "md5(json_array(person_id, event, CAST(epoch_us(__ts) AS VARCHAR), session_id, "
+        "__props_json))"
+    )
+    return f"""
+        CREATE TEMP TABLE {_NORM} AS
+        WITH parsed AS (
+            SELECT __line,
+                {_text_sql(roles["person"])} AS person_id,
+                {_text_sql(roles["event"])} AS event,
+                {_text_sql(time)} AS __time_text,
+                {time_sql(time.ident, time.source_type, factor)} AS __ts,
+                {_text_sql(roles.get("session"))} AS session_id,
+                {given_id} AS __given_id{props},
+                CASE WHEN {_blank(given_id)} THEN {_props_json_sql(plans)} END AS __props_json
+            FROM {STAGE}
+        ),
+        checked AS (SELECT *, {_reason_sql(roles)} AS __reason FROM parsed)
+        SELECT *,
+            CASE WHEN __reason IS NULL THEN __ts END AS "timestamp",
+            CASE WHEN __reason IS NOT NULL THEN NULL
+                 WHEN NOT {_blank("__given_id")} THEN __given_id
+                 ELSE {derived_id} END AS event_id
+        FROM checked
+    """

@@ -1,0 +1,326 @@
+"""EventStore: schema, property typing and widening, column collisions, scan()."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from funnelscope.store import ColumnMapping, EventStore
+
+T0 = 1_706_695_200_000_000  # 2024-01-31T10:00:00Z in microseconds
+
+
+@pytest.fixture
+def store() -> Iterator[EventStore]:
+    with EventStore(":memory:") as s:
+        yield s
+
+
+def csv_file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def jsonl_file(tmp_path: Path, name: str, records: list[dict[str, Any]]) -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def column_types(store: EventStore) -> dict[str, str]:
+    rows = store.connection.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'events' ORDER BY ordinal_position"
+    ).fetchall()
+    return {str(name): str(kind) for name, kind in rows}
+
+
+def registry(store: EventStore) -> list[tuple[str, str, str]]:
+    rows = store.connection.execute(
+        "SELECT name, column_name, type FROM event_properties ORDER BY name"
+    ).fetchall()
+    return [tuple(r) for r in rows]
+
+
+# ------------------------------------------------------------------ schema
+
+
+def test_schema_of_a_new_store(store: EventStore) -> None:
+    assert column_types(store) == {
+        "event_id": "VARCHAR",
+        "person_id": "VARCHAR",
+        "event": "VARCHAR",
+        "timestamp": "TIMESTAMP",
+        "session_id": "VARCHAR",
+    }
+    assert store.count_events() == 0
+    assert store.property_types() == {}
+    assert store.quarantine() == []
+
+
+def test_file_store_persists_and_opens_read_only(tmp_path: Path) -> None:
+    db = tmp_path / "events.duckdb"
+    source = csv_file(tmp_path, "e.csv", "user_id,event,ts,n\na,view,2024-01-31T10:00:00Z,1\n")
+    with EventStore(db) as s:
+        s.ingest([source])
+    with EventStore(db, read_only=True) as s:
+        assert s.count_events() == 1
+        assert s.property_types() == {"n": "BIGINT"}
+        assert s.scan(None).column("ts").to_pylist() == [T0]
+
+
+# ------------------------------------------------------------------ property typing
+
+
+def test_csv_property_types_are_inferred(store: EventStore, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path,
+        "typed.csv",
+        "user_id,event,ts,count,code,price,sci,flag,mixed,empty,zero\n"
+        "a,view,2024-01-01,1,007,1.5,1e3,TRUE,x,,0\n"
+        "b,view,2024-01-01,-20,12,2,2.5E-1,false,1,,0.5\n"
+        "c,view,2024-01-01,,3,,,,true,,\n",
+    )
+    store.ingest([path])
+    assert store.property_types() == {
+        "code": "VARCHAR",  # a leading zero means a code, not a number
+        "count": "BIGINT",
+        "empty": "VARCHAR",
+        "flag": "BOOLEAN",
+        "mixed": "VARCHAR",
+        "price": "DOUBLE",
+        "sci": "DOUBLE",
+        "zero": "DOUBLE",
+    }
+    got = store.connection.execute(
+        "SELECT count, code, price, sci, flag, mixed, empty, zero FROM events ORDER BY person_id"
+    ).fetchall()
+    assert got == [
+        (1, "007", 1.5, 1000.0, True, "x", None, 0.0),
+        (-20, "12", 2.0, 0.25, False, "1", None, 0.5),
+        (None, "3", None, None, None, "true", None, None),
+    ]
+
+
+def test_jsonl_properties_keep_json_types_and_flatten(store: EventStore, tmp_path: Path) -> None:
+    records = [
+        {
+            "user_id": "a",
+            "event": "view",
+            "ts": "2024-01-01",
+            "page": "/home",
+            "context": {"ip": "1.2.3.4"},
+            "properties": {
+                "item": {"category": "shoes", "size": 42},
+                "tags": ["x", "y"],
+                "paid": True,
+                "qty": 1,
+                "score": 1,
+                "mixed": 1,
+            },
+        },
+        {
+            "user_id": "b",
+            "event": "view",
+            "ts": "2024-01-01",
+            "properties": {"score": 2.5, "mixed": "one", "paid": False, "qty": None},
+        },
+    ]
+    store.ingest([jsonl_file(tmp_path, "nested.jsonl", records)])
+    assert store.property_types() == {
+        "context.ip": "VARCHAR",
+        "item.category": "VARCHAR",
+        "item.size": "BIGINT",
+        "mixed": "VARCHAR",
+        "page": "VARCHAR",
+        "paid": "BOOLEAN",
+        "qty": "BIGINT",
+        "score": "DOUBLE",
+        "tags": "VARCHAR",
+    }
+    got = store.connection.execute(
+        'SELECT "item.category", "item.size", tags, paid, qty, score, mixed, "context.ip" '
+        "FROM events ORDER BY person_id"
+    ).fetchall()
+    assert got == [
+        ("shoes", 42, '["x","y"]', True, 1, 1.0, "1", "1.2.3.4"),
+        (None, None, None, False, None, 2.5, "one", None),
+    ]
+
+
+def test_parquet_properties_keep_their_types(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "typed.parquet"
+    table = pa.table(
+        {
+            "user_id": pa.array([1, 2], pa.int32()),  # ids are stored as text
+            "event": ["view", "buy"],
+            "ts": ["2024-01-31T10:00:00Z", "2024-01-31T10:00:00Z"],
+            "small": pa.array([1, 2], pa.int16()),
+            "ratio": pa.array([0.5, 1.5], pa.float32()),
+            "ok": [True, False],
+            "day": pa.array([dt.date(2024, 1, 2), None], pa.date32()),
+            "label": ["x", None],
+        }
+    )
+    pq.write_table(table, path)
+    store.ingest([path])
+    assert store.property_types() == {
+        "day": "VARCHAR",
+        "label": "VARCHAR",
+        "ok": "BOOLEAN",
+        "ratio": "DOUBLE",
+        "small": "BIGINT",
+    }
+    got = store.connection.execute(
+        "SELECT person_id, small, ratio, ok, day, label FROM events ORDER BY person_id"
+    ).fetchall()
+    assert got == [("1", 1, 0.5, True, "2024-01-02", "x"), ("2", 2, 1.5, False, None, None)]
+
+
+def test_property_types_widen_across_files(store: EventStore, tmp_path: Path) -> None:
+    header = "user_id,event,ts,amount,flag,code\n"
+    first = csv_file(tmp_path, "1.csv", header + "a,view,2024-01-01,10,true,5\n")
+    second = csv_file(tmp_path, "2.csv", header + "b,view,2024-01-01,2.5,false,6\n")
+    third = csv_file(tmp_path, "3.csv", header + "c,view,2024-01-01,n/a,1,7\n")
+    store.ingest([first])
+    assert store.property_types() == {"amount": "BIGINT", "code": "BIGINT", "flag": "BOOLEAN"}
+    store.ingest([second])
+    assert store.property_types() == {"amount": "DOUBLE", "code": "BIGINT", "flag": "BOOLEAN"}
+    store.ingest([third])
+    assert store.property_types() == {"amount": "VARCHAR", "code": "BIGINT", "flag": "VARCHAR"}
+    assert store.connection.execute(
+        "SELECT person_id, amount, flag, code FROM events ORDER BY person_id"
+    ).fetchall() == [
+        ("a", "10.0", "true", 5),
+        ("b", "2.5", "false", 6),
+        ("c", "n/a", "1", 7),
+    ]
+    assert column_types(store)["amount"] == "VARCHAR"
+
+
+def test_all_null_column_takes_the_existing_type(store: EventStore, tmp_path: Path) -> None:
+    header = "user_id,event,ts,amount\n"
+    store.ingest([csv_file(tmp_path, "1.csv", header + "a,view,2024-01-01,3\n")])
+    store.ingest([csv_file(tmp_path, "2.csv", header + "b,view,2024-01-01,\n")])
+    assert store.property_types() == {"amount": "BIGINT"}
+
+
+def test_property_colliding_with_core_column(store: EventStore, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path,
+        "collide.csv",
+        "user_id,action,ts,event,timestamp,Session_ID\n"
+        "a,buy,2024-01-31T10:00:00Z,checkout,yesterday,s1\n",
+    )
+    store.ingest([path], ColumnMapping(event_col="action", time_col="ts", session_col=""))
+    # session_col="" turns session detection off, so Session_ID is a property too; DuckDB
+    # names are case-insensitive, so it may not be called session_id either
+    assert registry(store) == [
+        ("Session_ID", "prop:Session_ID", "VARCHAR"),
+        ("event", "prop:event", "VARCHAR"),
+        ("timestamp", "prop:timestamp", "VARCHAR"),
+    ]
+    assert store.connection.execute(
+        'SELECT event, "prop:event", "prop:timestamp", session_id, "prop:Session_ID" FROM events'
+    ).fetchall() == [("buy", "checkout", "yesterday", None, "s1")]
+    table = store.scan(["buy"], ["event", "timestamp"])
+    assert table.column_names == ["person_id", "event_id", "event", "ts", "prop:event", "timestamp"]
+    assert table.to_pylist()[0]["prop:event"] == "checkout"
+    assert table.to_pylist()[0]["event"] == "buy"
+
+
+def test_properties_differing_only_in_case(store: EventStore, tmp_path: Path) -> None:
+    records = [{"user_id": "a", "event": "v", "ts": "2024-01-01", "Plan": "x", "plan": "y"}]
+    store.ingest([jsonl_file(tmp_path, "case.jsonl", records)])
+    assert registry(store) == [("Plan", "Plan", "VARCHAR"), ("plan", "prop:plan", "VARCHAR")]
+    assert store.scan(None, ["plan", "Plan"]).select(["plan", "Plan"]).to_pylist() == [
+        {"plan": "y", "Plan": "x"}
+    ]
+
+
+# ------------------------------------------------------------------ scan
+
+
+@pytest.fixture
+def journeys(store: EventStore, tmp_path: Path) -> EventStore:
+    path = csv_file(
+        tmp_path,
+        "journeys.csv",
+        "event_id,user_id,event,ts,plan,amount\n"
+        "e5,bob,buy,2024-01-31T10:00:02Z,free,5\n"
+        "e2,alice,signup,2024-01-31T10:00:01Z,pro,\n"
+        "e9,alice,view,2024-01-31T10:00:00Z,pro,\n"
+        "e1,alice,buy,2024-01-31T10:00:01Z,pro,20\n"  # same time as e2: event_id breaks the tie
+        "e3,bob,view,2024-01-31T10:00:00Z,free,\n",
+    )
+    store.ingest([path])
+    return store
+
+
+def test_scan_sorts_by_person_time_and_event_id(journeys: EventStore) -> None:
+    table = journeys.scan(None)
+    assert table.column_names == ["person_id", "event_id", "event", "ts"]
+    assert table.schema.field("person_id").type == pa.string()
+    assert table.schema.field("event_id").type == pa.string()
+    assert table.schema.field("event").type == pa.string()
+    assert table.schema.field("ts").type == pa.int64()
+    assert table.to_pylist() == [
+        {"person_id": "alice", "event_id": "e9", "event": "view", "ts": T0},
+        {"person_id": "alice", "event_id": "e1", "event": "buy", "ts": T0 + 1_000_000},
+        {"person_id": "alice", "event_id": "e2", "event": "signup", "ts": T0 + 1_000_000},
+        {"person_id": "bob", "event_id": "e3", "event": "view", "ts": T0},
+        {"person_id": "bob", "event_id": "e5", "event": "buy", "ts": T0 + 2_000_000},
+    ]
+
+
+def test_scan_filters_events_and_adds_properties(journeys: EventStore) -> None:
+    table = journeys.scan(["view", "buy", "never"], ["amount", "plan", "missing"])
+    assert table.column_names == [
+        "person_id",
+        "event_id",
+        "event",
+        "ts",
+        "amount",
+        "plan",
+        "missing",
+    ]
+    assert table.schema.field("amount").type == pa.int64()
+    assert table.column("event_id").to_pylist() == ["e9", "e1", "e3", "e5"]
+    assert table.column("amount").to_pylist() == [None, 20, None, 5]
+    assert table.column("plan").to_pylist() == ["pro", "pro", "free", "free"]
+    assert table.column("missing").to_pylist() == [None, None, None, None]
+
+
+def test_scan_with_no_event_names_returns_no_rows(journeys: EventStore) -> None:
+    table = journeys.scan([], ["plan"])
+    assert table.num_rows == 0
+    assert table.column_names == ["person_id", "event_id", "event", "ts", "plan"]
+
+
+def test_scan_of_an_empty_store(store: EventStore) -> None:
+    assert store.scan(["view"]).num_rows == 0
+
+
+def test_file_of_only_malformed_lines_is_quarantined(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "junk.jsonl"
+    path.write_text("oops\n\n[]\n")
+    file = store.ingest([path]).files[0]
+    assert (file.rows_read, file.rows_loaded, file.rows_quarantined) == (2, 0, 2)
+    assert [b.line for b in store.quarantine()] == [1, 3]
+    assert file.columns == {}
+
+
+def test_empty_id_col_derives_ids(store: EventStore, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "ids.csv", "id,user_id,event,ts\n7,a,v,2024-01-01\n")
+    store.ingest([path], ColumnMapping(id_col=""))
+    (event_id,) = store.scan(None, ["id"]).column("event_id").to_pylist()
+    assert len(event_id) == 32
+    assert store.property_types() == {"id": "BIGINT"}
