@@ -38,7 +38,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
     from funnelscope.model.spec import load_funnel
     from funnelscope.store import EventStore
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     base = Path(directory)
     data_file = base / "demo-data" / "shop_events.parquet"
     data_file.parent.mkdir(parents=True, exist_ok=True)

@@ -53,8 +53,8 @@ def _to_seconds(value: Any, unit: str, raw: Any, path: str) -> int:
 
 
 def format_duration(seconds: int) -> str:
-    """The shortest exact text form: 604800 -> '7d', 90 -> '90s'."""
-    for unit in ("w", "d", "h", "m"):
+    """An exact text form in the largest whole unit up to days: 604800 -> '7d', 90 -> '90s'."""
+    for unit in ("d", "h", "m"):
         size = UNIT_SECONDS[unit]
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
