@@ -159,9 +159,9 @@ def test_table_shows_a_bar_per_step_and_csv(cli, files) -> None:  # type: ignore
     events, spec = files
     cli("ingest", str(events), *MAPPING, "--no-progress")
     table = cli("funnel", str(spec)).out
-    lines = [line for line in table.splitlines() if "│" in line and "█" in line]
+    lines = [line for line in table.splitlines() if "█" in line]
     assert len(lines) == 3
-    assert lines[0].count("█") == 30 and lines[1].count("█") == 22 and lines[2].count("█") == 7
+    assert [line.count("█") for line in lines] == [40, 30, 10]  # bars scale to step 1
     assert "75.0%" in table and "20m" in table
     csv_out = cli("funnel", str(spec), "--format", "csv").out.splitlines()
     assert csv_out[0].startswith("step,label,count,conversion_from_previous")

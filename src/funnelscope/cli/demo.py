@@ -64,7 +64,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
             for step, rate in zip(result.steps[1:], true, strict=True)
         ]
         Console().print("Step rates vs the generator's true rates:\n" + "\n".join(lines))
-        Console().print(
+        Console(soft_wrap=True).print(
             f"Next: funnelscope funnel funnels/{DEMO_FUNNEL}.yaml --db {db_path} --people 4 "
             "--status dropped"
         )

@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -15,7 +16,7 @@ from rich.text import Text
 from funnelscope.model.durations import format_duration
 from funnelscope.model.results import FunnelResult
 
-BAR_WIDTH = 30
+BAR_MIN, BAR_MAX = 6, 40
 
 
 def human_seconds(seconds: float | None) -> str:
@@ -37,45 +38,60 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def bar(fraction: float) -> Text:
-    filled = fraction * BAR_WIDTH
+def bar(fraction: float, width: int) -> Text:
+    filled = fraction * width
     full = int(filled)
     text = "█" * full + ("▌" if filled - full >= 0.5 else "")
-    return Text(text.ljust(BAR_WIDTH), style="cyan")
+    return Text(text.ljust(width), style="cyan")
 
 
-def funnel_table(result: FunnelResult) -> Table:
+COLUMNS = ("#", "Step", "Persons", "", "Conv.", "Overall", "Dropped", "Avg time", "Median")
+
+
+def funnel_table(result: FunnelResult, width: int = 100) -> Table:
+    """One row per step; the bar column takes what the terminal `width` leaves over."""
     funnel = result.funnel
-    table = Table(
-        title=f"{funnel.name} — {funnel.order}, window {format_duration(funnel.window_seconds)}, "
-        f"counting {result.counting}",
-        title_justify="left",
-    )
-    for name, justify in [
-        ("#", "right"),
-        ("Step", "left"),
-        ("Persons", "right"),
-        ("", "left"),
-        ("From prev.", "right"),
-        ("From start", "right"),
-        ("Dropped", "right"),
-        ("Avg time", "right"),
-        ("Median time", "right"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
     first = result.steps[0].count if result.steps else 0
-    for step in result.steps:
-        table.add_row(
+    rows = [
+        [
             str(step.step),
             step.label,
             f"{step.count:,}",
-            bar(step.count / first if first else 0.0),
             percent(step.conversion_from_previous),
             percent(step.conversion_from_start),
             f"{step.dropped_from_previous:,}",
             human_seconds(step.avg_seconds_from_previous),
             human_seconds(step.median_seconds_from_previous),
-        )
+        ]
+        for step in result.steps
+    ]
+    title = (
+        f"{funnel.name}: {funnel.order}, window {format_duration(funnel.window_seconds)}, "
+        f"counting {result.counting}"
+    )
+    fractions = [step.count / first if first else 0.0 for step in result.steps]
+    table = _steps_table(title, rows, fractions, BAR_MIN)
+    natural = Console(width=10_000).measure(table).maximum
+    bar_width = max(BAR_MIN, min(BAR_MAX, BAR_MIN + width - natural))
+    return _steps_table(title, rows, fractions, bar_width)
+
+
+def _steps_table(
+    title: str, rows: list[list[str]], fractions: list[float], bar_width: int
+) -> Table:
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        show_edge=False,
+    )
+    for name in COLUMNS:
+        justify = "left" if name in ("Step", "") else "right"
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row, fraction in zip(rows, fractions, strict=True):
+        table.add_row(*row[:3], bar(fraction, bar_width), *row[3:])
     return table
 
 
@@ -107,7 +123,7 @@ def print_result(result: FunnelResult, output_format: str, console: Console) -> 
     elif output_format == "csv":
         click_echo(funnel_csv(result), nl=False)
     else:
-        console.print(funnel_table(result))
+        console.print(funnel_table(result, console.width))
 
 
 def click_echo(text: str, nl: bool = True) -> None:
