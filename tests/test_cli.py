@@ -168,6 +168,26 @@ def test_table_shows_a_bar_per_step_and_csv(cli, files) -> None:  # type: ignore
     assert csv_out[3].startswith("3,purchase,1,0.333")
 
 
+def test_unknown_event_and_property_names_are_warned_about(cli, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    events, _ = files
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(
+        "steps:\n  - view_item\n  - event: purchse\n"
+        "    where: [{property: chanel, op: eq, value: ads}]\n"
+    )
+    run = cli("funnel", str(typo), "--events", str(events), *MAPPING, "--format", "json")
+    assert run.code == 0
+    assert (
+        "warning: steps[2].event: no events named 'purchse' in the data; did you mean 'purchase'?"
+        in run.err
+    )
+    assert (
+        "warning: no event has a property 'chanel'" in run.err
+        and "did you mean 'channel'?" in run.err
+    )
+    assert [s["count"] for s in json.loads(run.out)["steps"]] == [4, 0]
+
+
 def test_errors_are_one_clear_line(cli, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     events, spec = files
     run = cli("funnel", str(spec))

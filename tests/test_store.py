@@ -324,3 +324,20 @@ def test_empty_id_col_derives_ids(store: EventStore, tmp_path: Path) -> None:
     (event_id,) = store.scan(None, ["id"]).column("event_id").to_pylist()
     assert len(event_id) == 32
     assert store.property_types() == {"id": "BIGINT"}
+
+
+def test_a_foreign_database_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    import duckdb
+
+    from funnelscope.errors import FunnelscopeError
+
+    path = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE events AS SELECT 1 AS id, 'x' AS channel")
+    con.close()
+    with pytest.raises(FunnelscopeError, match="is not a funnelscope event store"):
+        EventStore(path)
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("hello")
+    with pytest.raises(FunnelscopeError, match="cannot open the event store"):
+        EventStore(text_file)

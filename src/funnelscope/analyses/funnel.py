@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from funnelscope.model.results import FunnelResult, PersonOutcome, StepResult
@@ -47,6 +48,31 @@ def summarize(funnel: Funnel, outcomes: Sequence[PersonOutcome]) -> FunnelResult
         )
         previous = count
     return FunnelResult(funnel=funnel, steps=tuple(steps), outcomes=entered)
+
+
+def check_against_store(funnel: Funnel, store: EventStore) -> list[str]:
+    """Warnings for names the store has never seen (usually typos), with the closest known name."""
+    warnings = []
+    known_events = store.event_counts()
+    for step_number, step in enumerate(funnel.steps, start=1):
+        if step.event not in known_events:
+            warnings.append(
+                f"steps[{step_number}].event: no events named {step.event!r} in the data"
+                + _did_you_mean(step.event, known_events)
+            )
+    known_props = store.property_types()
+    for prop in funnel.properties:
+        if prop not in known_props:
+            warnings.append(
+                f"no event has a property {prop!r}, so filters on it see it as not set"
+                + _did_you_mean(prop, known_props)
+            )
+    return warnings
+
+
+def _did_you_mean(name: str, known: Collection[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def run_funnel(funnel: Funnel, store: EventStore, engine: str = "reference") -> FunnelResult:

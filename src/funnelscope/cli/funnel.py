@@ -55,7 +55,7 @@ def funnel(
     """
     from rich.console import Console
 
-    from funnelscope.analyses.funnel import run_funnel
+    from funnelscope.analyses.funnel import check_against_store, run_funnel
     from funnelscope.cli.ingest import load_files
     from funnelscope.cli.render import people_output, print_result
     from funnelscope.model.spec import load_funnel
@@ -71,6 +71,8 @@ def funnel(
     else:
         store = open_existing(db_path)
     with store:
+        for warning in check_against_store(funnel_spec, store):
+            click.echo(f"warning: {warning}", err=True)
         result = run_funnel(funnel_spec, store, engine=engine)
     if people_step is not None:
         people = result.people(people_step, status)

@@ -36,7 +36,7 @@ def compute(funnel: Funnel, table: Any) -> list[PersonOutcome]:
 
 def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
-    props = {p: columns.get(p, [None] * table.num_rows) for p in funnel.properties}
+    props = {p: columns.get(_column_of(p), [None] * table.num_rows) for p in funnel.properties}
     rows = sorted(
         zip(
             columns["person_id"],
@@ -58,6 +58,11 @@ def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
             )
             events.append(Event(ts, steps))
         yield person_id, events
+
+
+def _column_of(prop: str) -> str:
+    """Scan columns are person_id, event_id, event, ts; a property of such a name is prefixed."""
+    return f"prop:{prop}" if prop in ("person_id", "event_id", "event", "ts") else prop
 
 
 def best_attempt(funnel: Funnel, events: Sequence[Event]) -> tuple[int, tuple[int, ...]]:

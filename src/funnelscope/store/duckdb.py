@@ -30,7 +30,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from funnelscope.errors import IngestError
+from funnelscope.errors import FunnelscopeError, IngestError
 from funnelscope.store.readers import (
     BIGINT,
     DOUBLE,
@@ -311,9 +311,15 @@ class EventStore:
     """Events in a DuckDB file (or ``":memory:"``), ingested from CSV, JSON Lines or Parquet."""
 
     def __init__(self, path: str | Path = "funnelscope.duckdb", *, read_only: bool = False) -> None:
-        self._con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            self._con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise FunnelscopeError(
+                f"cannot open the event store {path}: {exc}",
+            ) from exc
         if not read_only:
             self._create_schema()
+        self._check_schema(path)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -352,10 +358,34 @@ class EventStore:
             """
         )
 
+    def _check_schema(self, path: str | Path) -> None:
+        """Refuse a database whose tables are not ours, instead of failing later mid-ingest."""
+        columns = {
+            (str(table), str(column))
+            for table, column in self._con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() "
+                "WHERE table_name IN ('events', 'event_properties', 'quarantine')"
+            ).fetchall()
+        }
+        needed = {("events", c) for c in CORE_COLUMNS} | {
+            ("event_properties", "column_name"),
+            ("quarantine", "reason"),
+        }
+        if not needed <= columns:
+            raise FunnelscopeError(
+                f"{path} is not a funnelscope event store (its tables differ); "
+                "choose another file with --db, or load events into it with funnelscope ingest"
+            )
+
     # ------------------------------------------------------------ queries
 
     def count_events(self) -> int:
         return self._count("SELECT count(*) FROM events")
+
+    def event_counts(self) -> dict[str, int]:
+        """Event name -> number of events with that name."""
+        rows = self._con.execute("SELECT event, count(*) FROM events GROUP BY event").fetchall()
+        return {str(name): int(count) for name, count in rows}
 
     def property_types(self) -> dict[str, str]:
         """Property name -> DuckDB type of its column."""

@@ -1,0 +1,115 @@
+"""Ingest benchmark: funnelscope ingest vs a bare DuckDB load of the same Parquet file.
+
+Not a test. Run:  .venv/bin/python bench/ingest_bench.py --rows 10000000
+Each contender runs as a whole process, 3 times, into a fresh store; the table shows the median
+wall time, peak RSS and the ratio to the bare load (DuckDB CREATE TABLE AS read_parquet, which
+does no validation, no time parsing, no de-duplication and no quarantine: the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+EVENTS = [f"event_{i:02d}" for i in range(20)]
+
+
+def make_events(rows: int, path: Path, seed: int = 1) -> None:
+    """Seeded log: ~rows/10 persons, 20 event names, whole-second times, 2 properties."""
+    rng = np.random.default_rng(seed)
+    start = 1_700_000_000
+    persons = rng.integers(0, max(1, rows // 10), rows)
+    table = pa.table(
+        {
+            "event_id": pa.array(np.char.add("e", np.arange(rows).astype(str))),
+            "person_id": pa.array(np.char.add("p", persons.astype(str))),
+            "event": pa.array(np.array(EVENTS)[rng.integers(0, len(EVENTS), rows)]),
+            "timestamp": pa.array(
+                np.sort(rng.integers(start, start + 60 * 86400, rows)) * 1_000_000,
+                type=pa.timestamp("us", tz="UTC"),
+            ),
+            "channel": pa.array(np.array(["ads", "seo", "email", "social"])[persons % 4]),
+            "price": pa.array(np.round(rng.random(rows) * 100, 2)),
+        }
+    )
+    pq.write_table(table, path, row_group_size=1_000_000)
+
+
+def run(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one whole process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{cmd[:3]} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    bin_dir = Path(sys.executable).parent
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = work / "events.parquet"
+        with console.status(f"writing {args.rows:,} events"):
+            make_events(args.rows, data)
+        db = work / "bench.duckdb"
+        bare = (
+            f"import duckdb; c = duckdb.connect({str(db)!r}); "
+            f"c.execute(\"CREATE TABLE events AS SELECT * FROM read_parquet('{data}')\")"
+        )
+        contenders = {
+            "duckdb CTAS (floor)": [sys.executable, "-c", bare],
+            "funnelscope ingest": [
+                str(bin_dir / "funnelscope"),
+                "ingest",
+                str(data),
+                "--db",
+                str(db),
+                "--no-progress",
+            ],
+        }  # fmt: skip (funnelscope last: the re-ingest below reuses its store)
+        results: dict[str, list[tuple[float, int]]] = {name: [] for name in contenders}
+        for i in range(args.runs):
+            for name, cmd in contenders.items():
+                for leftover in (db, Path(f"{db}.wal")):
+                    leftover.unlink(missing_ok=True)
+                console.print(f"run {i + 1}/{args.runs}: {name}")
+                results[name].append(run(cmd))
+        again = run(contenders["funnelscope ingest"])  # store already holds the file
+        shutil.rmtree(work, ignore_errors=True)
+    floor = statistics.median(t for t, _ in results["duckdb CTAS (floor)"])
+    table = Table(title=f"Ingest {args.rows:,} Parquet rows (median of {args.runs}, whole process)")
+    for column in ("contender", "median s", "peak RSS MB", "rows/s", "x floor"):
+        table.add_column(column, justify="left" if column == "contender" else "right")
+    for name, runs in results.items():
+        median = statistics.median(t for t, _ in runs)
+        rss = max(r for _, r in runs) / 2**20
+        table.add_row(name, f"{median:.2f}", f"{rss:,.0f}", f"{args.rows / median:,.0f}",
+                      f"{median / floor:.2f}")  # fmt: skip
+    table.add_row("funnelscope re-ingest (all duplicates)", f"{again[0]:.2f}",
+                  f"{again[1] / 2**20:,.0f}", f"{args.rows / again[0]:,.0f}",
+                  f"{again[0] / floor:.2f}")  # fmt: skip
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
