@@ -17,16 +17,20 @@ def to_us(text: str) -> int:
 
 
 def journeys(people: dict[str, Journey]) -> pa.Table:
-    """Events in the engine's scan format. Ids keep the listed order among equal timestamps."""
+    """Events in the engine's scan format: items are (event, time[, props[, event_id]]).
+
+    Without an explicit id, ids follow the listed order, so listed order decides ties.
+    """
     rows: list[dict[str, Any]] = []
     for person, events in people.items():
         for index, item in enumerate(events):
             event, time = item[0], item[1]
             props = item[2] if len(item) > 2 else {}
+            event_id = item[3] if len(item) > 3 else f"{person}:{index:04d}"
             rows.append(
                 {
                     "person_id": person,
-                    "event_id": f"{person}:{index:04d}",
+                    "event_id": event_id,
                     "event": event,
                     "ts": to_us(time),
                     **props,

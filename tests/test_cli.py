@@ -188,6 +188,26 @@ def test_unknown_event_and_property_names_are_warned_about(cli, files, tmp_path:
     assert [s["count"] for s in json.loads(run.out)["steps"]] == [4, 0]
 
 
+def test_strict_sees_events_outside_the_funnel_in_the_store(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    events = tmp_path / "strict.csv"
+    events.write_text(
+        "person_id,event,timestamp\n"
+        "a,view_item,2024-03-01T10:00:00Z\n"
+        "a,scroll,2024-03-01T10:01:00Z\n"
+        "a,add_to_cart,2024-03-01T10:02:00Z\n"
+        "b,view_item,2024-03-01T10:00:00Z\n"
+        "b,add_to_cart,2024-03-01T10:02:00Z\n"
+    )
+    spec = tmp_path / "strict.yaml"
+    spec.write_text("steps: [view_item, add_to_cart]\norder: strict\n")
+    cli("ingest", str(events), "--no-progress")
+    strict = json.loads(cli("funnel", str(spec), "--format", "json").out)
+    assert [s["count"] for s in strict["steps"]] == [2, 1]
+    assert json.loads(cli("funnel", str(spec), "--people", "2", "--format", "json").out)[
+        "people"
+    ] == ["b"]
+
+
 def test_errors_are_one_clear_line(cli, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     events, spec = files
     run = cli("funnel", str(spec))

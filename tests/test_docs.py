@@ -31,3 +31,11 @@ def test_readme_shows_the_two_commands_and_only_real_subcommands() -> None:
     used = set(re.findall(r"^funnelscope (\w+)", blocks, flags=re.MULTILINE))
     assert used, "README shows no funnelscope command"
     assert used <= set(cli.commands), f"README uses unknown commands: {used - set(cli.commands)}"
+
+
+def test_every_semantics_sentence_has_a_test() -> None:
+    tags = set(re.findall(r"\*\*\[([SF]\d+)\]\*\*", (ROOT / "docs" / "semantics.md").read_text()))
+    assert len(tags) >= 25
+    sources = "\n".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
+    missing = sorted(tag for tag in tags if not re.search(rf"def test_{tag.lower()}_", sources))
+    assert not missing, f"semantics sentences without a test: {missing}"

@@ -128,3 +128,20 @@ def test_in_accepts_a_single_value_and_filters_collect_properties() -> None:
     assert funnel.steps[0].where[0].value == ("DE",)
     assert funnel.properties == ("channel", "country")
     assert funnel.filters_for(0) == (Filter("channel", "is_set"), Filter("country", "in", ("DE",)))
+
+
+def test_f6_yaml_values_are_read_as_written(tmp_path: Path) -> None:
+    """YAML 1.1 would turn NO into false, 02134 into 1116 and 12:30 into 750."""
+    path = tmp_path / "values.yaml"
+    path.write_text(
+        "steps:\n  - event: a\n    where:\n"
+        "      - {property: country, op: eq, value: NO}\n"
+        "      - {property: zip, op: eq, value: 02134}\n"
+        "      - {property: at, op: eq, value: 12:30}\n"
+        "      - {property: day, op: gte, value: 2024-01-31}\n"
+        "      - {property: paid, op: eq, value: true}\n"
+        "      - {property: n, op: eq, value: 10}\n"
+    )
+    values = [f.value for f in load_funnel(path).steps[0].where]
+    assert values == ["NO", "02134", "12:30", "2024-01-31", True, 10]
+    assert isinstance(values[5], int) and not isinstance(values[5], bool)

@@ -11,10 +11,14 @@ positive op (``eq``, ``in``, ``contains``, ordering) and always matches a negati
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
+import operator
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from funnelscope.errors import SpecError
@@ -67,17 +71,29 @@ def _positive(op: str, prop: Scalar, wanted: Any) -> bool:
     return _ordered(op, prop, wanted)
 
 
-def as_number(value: Scalar) -> float | None:
-    """The number a value stands for: numbers themselves, text that reads as a finite number."""
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def as_number(value: object) -> int | float | Decimal | None:
+    """The finite number a value stands for: numbers themselves, or text in plain decimal notation
+    (``12``, ``-3.5``, ``1e3``; not ``1_000``, ``inf`` or other scripts' digits). Integers stay
+    integers, so comparisons between large integers are exact."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        number = float(value.strip())
-    except ValueError:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | Decimal):
+        return value if math.isfinite(value) else None
+    if not isinstance(value, str):
         return None
-    return number if math.isfinite(number) else None
+    text = value.strip()
+    if _INTEGER_TEXT.fullmatch(text):
+        return int(text)
+    if _DECIMAL_TEXT.fullmatch(text):
+        number = float(text)
+        return number if math.isfinite(number) else None
+    return None
 
 
 def as_bool(value: Scalar) -> bool | None:
@@ -88,10 +104,13 @@ def as_bool(value: Scalar) -> bool | None:
     return None
 
 
-def text_form(value: Scalar) -> str:
-    """Text of a value as stored: ``true``/``false`` for booleans, shortest repr for numbers."""
+def text_form(value: object) -> str:
+    """Text of a value: ``true``/``false`` for booleans, Python's shortest round-trip form for
+    numbers (``5``, ``5.0``, ``1e+16``), ISO 8601 for dates and times, text as is."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     return str(value)
 
 
@@ -108,8 +127,8 @@ def values_equal(prop: Scalar, wanted: Scalar) -> bool:
 def _ordered(op: str, prop: Scalar, wanted: Scalar) -> bool:
     if isinstance(prop, bool):
         return False
-    left: float | str
-    right: float | str
+    left: Any
+    right: Any
     if isinstance(wanted, str) and isinstance(prop, str):
         left, right = prop, wanted
     else:
@@ -117,13 +136,10 @@ def _ordered(op: str, prop: Scalar, wanted: Scalar) -> bool:
         if left_n is None or right_n is None:
             return False
         left, right = left_n, right_n
-    if op == "gt":
-        return left > right  # type: ignore[operator]
-    if op == "gte":
-        return left >= right  # type: ignore[operator]
-    if op == "lt":
-        return left < right  # type: ignore[operator]
-    return left <= right  # type: ignore[operator]
+    return bool(_COMPARE[op](left, right))
+
+
+_COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 
 
 def parse_filter(raw: Any, path: str) -> Filter:
@@ -173,4 +189,8 @@ def _check_scalar(value: Any, path: str) -> None:
     if value is None:
         raise SpecError(path, "is required", "give a text, number or true/false value")
     if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
-        raise SpecError(path, f"{value!r} is not a text, number or boolean", "use a plain value")
+        raise SpecError(
+            path,
+            f"{value!r} is not a text, number or boolean",
+            "write a plain value; quote dates and anything else, e.g. '2024-01-31'",
+        )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,26 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
     return Funnel(steps=steps, name=name, window_seconds=window, order=order, where=where)
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """YAML 1.2 core scalars: only true/false are booleans, no octal or base-60 numbers, dates
+    stay text. Under YAML 1.1 ``value: NO`` (Norway) would become false and ``02134`` 1116."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+)$",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
+]:
+    _SpecLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
 def load_funnel(path: str | Path) -> Funnel:
     """Read a YAML or JSON spec file. Errors name the file and the field."""
     file = Path(path)
@@ -181,7 +202,11 @@ def load_funnel(path: str | Path) -> Funnel:
             str(file), f"cannot read spec file ({exc.strerror})", "check the path"
         ) from exc
     try:
-        data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = (
+            json.loads(text)
+            if file.suffix.lower() == ".json"
+            else yaml.load(text, Loader=_SpecLoader)  # a SafeLoader subclass
+        )
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise SpecError(str(file), f"is not valid YAML/JSON: {exc}", "fix the syntax") from exc
     try:
