@@ -270,7 +270,7 @@ def test_epoch_numbers_in_text(
     assert micros(store) == expected
 
 
-def test_epoch_unit_is_detected_per_file(store: EventStore, tmp_path: Path) -> None:
+def test_epoch_unit_is_detected_for_each_file_format(store: EventStore, tmp_path: Path) -> None:
     write_jsonl(tmp_path / "s.jsonl", [{"user_id": "a", "event": "v", "ts": SECONDS}])
     write_jsonl(tmp_path / "ms.jsonl", [{"user_id": "b", "event": "v", "ts": SECONDS * 1000}])
     write_parquet(
@@ -525,16 +525,19 @@ def test_duplicates_within_a_file_are_counted(store: EventStore, tmp_path: Path)
     path.write_text(
         "event_id,user_id,event,ts\n"
         "1,a,view,2024-01-01\n"
-        "1,a,view,2024-01-01\n"  # same id
+        "1,a,view,2024-01-01\n"  # same id: one event
         ",b,view,2024-01-01\n"
-        ",b,view,2024-01-01\n"  # same content, no id
+        ",b,view,2024-01-01\n"  # same content, no id: two genuine events
         "2,c,view,2024-01-01\n"
     )
     report = store.ingest([path])
-    assert (report.rows_loaded, report.duplicates_skipped) == (3, 2)
+    assert (report.rows_loaded, report.duplicates_skipped) == (4, 1)
     assert store.connection.execute(
         "SELECT event_id FROM events WHERE person_id <> 'b' ORDER BY 1"
     ).fetchall() == [("1",), ("2",)]
+    assert store.connection.execute(
+        "SELECT count(DISTINCT event_id) FROM events WHERE person_id = 'b'"
+    ).fetchall() == [(2,)]
 
 
 def test_quarantine_is_not_duplicated_on_reingest(store: EventStore, tmp_path: Path) -> None:
@@ -547,3 +550,209 @@ def test_quarantine_is_not_duplicated_on_reingest(store: EventStore, tmp_path: P
     assert [(b.line, b.reason) for b in listed] == BAD_CSV_EXPECTED
     assert store.quarantine(str(path), limit=2) == listed[:2]
     assert store.quarantine("other.csv") == []
+
+
+# ------------------------------------------------------------------ review fixes
+
+UNTERMINATED = "malformed CSV record: unterminated quote (starts here)"
+
+
+def test_unterminated_quote_quarantines_its_line_and_later_rows_load(
+    store: EventStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "quote.csv"
+    path.write_text(
+        "person_id,event,time,note\n"  # 1
+        'a,view,2024-01-01T10:00:00Z,"oops\n'  # 2 the quote never closes
+        "b,view,2024-01-01T10:01:00Z,x\n"  # 3
+        "c,view,2024-01-01T10:02:00Z,y\n"  # 4
+        'd,view,2024-01-01T10:03:00Z,"two\n'  # 5 a quoted field that does close...
+        'lines"\n'  # 6
+        "e,view,2024-01-01T10:04:00Z,z\n"  # 7
+        'f,view,2024-01-01T10:05:00Z,"again\n'  # 8 unterminated, and the last line
+    )
+    file = store.ingest([path]).files[0]
+    assert (file.rows_read, file.rows_loaded, file.rows_quarantined) == (6, 4, 2)
+    assert [(b.line, b.reason) for b in file.bad_rows] == [(2, UNTERMINATED), (8, UNTERMINATED)]
+    assert store.connection.execute(
+        "SELECT person_id, note FROM events ORDER BY person_id"
+    ).fetchall() == [("b", "x"), ("c", "y"), ("d", "two\nlines"), ("e", "z")]
+    assert store.connection.execute(
+        "SELECT line, raw FROM quarantine ORDER BY line"
+    ).fetchall() == [
+        (2, 'a,view,2024-01-01T10:00:00Z,"oops'),
+        (8, 'f,view,2024-01-01T10:05:00Z,"again'),
+    ]
+
+
+def test_stray_quote_closing_an_unterminated_one_loses_no_row(
+    store: EventStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "stray.csv"
+    path.write_text(
+        "person_id,event,time,note\n"
+        'a,view,2024-01-01T10:00:00Z,"oops\n'  # 2 unterminated...
+        'b,view,2024-01-01T10:01:00Z,"x\n'  # 3 ...and this quote seemed to close it
+        "c,view,2024-01-01T10:02:00Z,y\n"  # 4
+    )
+    file = store.ingest([path]).files[0]
+    assert [(b.line, b.reason) for b in file.bad_rows] == [(2, UNTERMINATED), (3, UNTERMINATED)]
+    assert rows(store) == [("c", "view", "2024-01-01 10:02:00")]
+
+
+def test_unterminated_quote_in_the_header(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "head.csv"
+    path.write_text('person_id,event,"time\na,view,2024-01-01\n')
+    with pytest.raises(
+        IngestError, match=r"head\.csv:1: unterminated quote in the header; close the quote"
+    ):
+        store.ingest([path])
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [
+        ("20240131", "seconds", "1970-08-23T06:15:31Z"),
+        ("2024", "seconds", "1970-01-01T00:33:44Z"),
+        ("0", "seconds", "1970-01-01T00:00:00Z"),
+        ("20240131000", "seconds", "2611-05-21T18:36:40Z"),  # more than a year ahead
+        ("100000000000", "milliseconds", "1973-03-03T09:46:40Z"),
+        ("4102444800.5", "seconds", "2100-01-01T00:00:00.500000Z"),
+    ],
+)
+def test_implausible_epoch_numbers_are_quarantined_in_auto_mode(
+    store: EventStore, tmp_path: Path, value: str, unit: str, shown: str
+) -> None:
+    path = tmp_path / "compact.csv"
+    path.write_text(f"person_id,event,time\na,view,{value}\nb,view,{SECONDS}\n")
+    file = store.ingest([path]).files[0]
+    flag = unit[0] if unit != "milliseconds" else "ms"
+    assert [(b.line, b.reason) for b in file.bad_rows] == [
+        (
+            2,
+            f"time {value} in column 'time' reads as epoch {unit} = {shown}, which is "
+            f"implausible; write ISO dates (2024-01-31) or pass --time-unit {flag} to accept it",
+        )
+    ]
+    assert micros(store) == [SECOND_US]
+
+
+def test_explicit_time_unit_accepts_any_epoch(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "compact.csv"
+    path.write_text("person_id,event,time\na,view,20240131\nb,view,2024\n")
+    file = store.ingest([path], ColumnMapping(time_unit="s")).files[0]
+    assert (file.rows_loaded, file.rows_quarantined) == (2, 0)
+    assert micros(store) == [2024 * 1_000_000, 20240131 * 1_000_000]
+
+
+def test_epoch_unit_is_detected_per_value(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "outlier.csv"
+    path.write_text(
+        "person_id,event,time\n"
+        "a,view,1704103200\n"
+        "b,view,1704103260\n"
+        "c,view,1704103320000\n"  # one row in milliseconds
+        "d,view,1704103380000000\n"  # one in microseconds
+    )
+    assert store.ingest([path]).rows_loaded == 4
+    assert micros(store) == [
+        1_704_103_200_000_000,
+        1_704_103_260_000_000,
+        1_704_103_320_000_000,
+        1_704_103_380_000_000,
+    ]
+
+
+def test_parquet_epoch_numbers_are_checked_per_value(store: EventStore, tmp_path: Path) -> None:
+    path = write_parquet(
+        tmp_path / "ints.parquet",
+        {
+            "user_id": ["a", "b", "c"],
+            "event": ["v", "v", "v"],
+            "ts": pa.array([SECONDS, SECONDS * 1000 + 1, 20240131], pa.int64()),
+        },
+    )
+    file = store.ingest([path]).files[0]
+    assert [b.line for b in file.bad_rows] == [3]
+    assert micros(store) == [SECOND_US, SECOND_US + 1000]
+
+
+def test_identical_rows_in_one_file_are_all_kept(store: EventStore, tmp_path: Path) -> None:
+    header = "person_id,event,time,amount\n"
+    row = "a,buy,2024-01-01T10:00:00Z,5\n"
+    twice = tmp_path / "twice.csv"
+    twice.write_text(header + row + row)
+    once = tmp_path / "once.csv"
+    once.write_text(header + "b,view,2024-01-01T09:00:00Z,1\n" + row)
+    first = store.ingest([twice])
+    assert (first.rows_loaded, first.duplicates_skipped) == (2, 0)
+    again = store.ingest([twice, once])  # the same file, and an export holding the row once
+    assert (again.rows_loaded, again.duplicates_skipped) == (1, 3)
+    assert store.event_counts() == {"buy": 2, "view": 1}
+
+
+def test_jsonl_bare_carriage_return_does_not_split_a_record(
+    store: EventStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "cr.jsonl"
+    path.write_bytes(
+        b'{"user_id": "a",\r"event": "view", "ts": "2024-01-31T10:00:00Z"}\r\n'  # 1
+        b'{"user_id": "b", "event": "view", "ts": "2024-01-31T11:00:00Z"}\n'  # 2
+        b'{"user_id": "c",\r"event": \r}\n'  # 3 invalid JSON, reported on its own line
+    )
+    file = store.ingest([path]).files[0]
+    assert (file.rows_read, file.rows_loaded, file.rows_quarantined) == (3, 2, 1)
+    assert [b.line for b in file.bad_rows] == [3]
+    assert rows(store) == [
+        ("a", "view", "2024-01-31 10:00:00"),
+        ("b", "view", "2024-01-31 11:00:00"),
+    ]
+
+
+def test_jsonl_of_empty_objects_is_quarantined(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("{}\n\n{}\n")
+    file = store.ingest([path]).files[0]
+    assert (file.rows_read, file.rows_loaded, file.rows_quarantined) == (2, 0, 2)
+    reason = "missing person_id; every event needs a person"
+    assert [(b.line, b.reason) for b in file.bad_rows] == [(1, reason), (3, reason)]
+    assert [
+        raw for (raw,) in store.connection.execute("SELECT raw FROM quarantine").fetchall()
+    ] == [
+        "{}",
+        "{}",
+    ]
+
+
+def _bad_inputs(tmp_path: Path) -> list[Path]:
+    csv_quote = tmp_path / "quote.csv"
+    csv_quote.write_text('person_id,event,time\na,view,"x\nb,view,2024-01-01\nb,view,2024-01-01\n')
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text(BAD_CSV)
+    compact = tmp_path / "compact.csv"
+    compact.write_text("person_id,event,time\na,view,20240131\na,view,2024-01-01\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{}\n{}\nnot json\n{"properties": {}}\n')
+    jsonl = tmp_path / "mixed.jsonl"
+    jsonl.write_text(
+        '{"person_id": "a", "event": "v", "time": "2024-01-01"}\n'
+        '{"person_id": "a", "event": "v", "time": "2024-01-01"}\n'
+        '{}\n{"person_id": "b", "event": "v", "time": 2024}\n[]\n'
+    )
+    parquet = write_parquet(
+        tmp_path / "bad.parquet",
+        {"user_id": ["a", None, "a"], "event": ["v", "v", "v"], "ts": ["2024-01-01", "x", "2024"]},
+    )
+    return [csv_quote, bad_csv, compact, empty, jsonl, parquet]
+
+
+def test_every_row_read_is_loaded_skipped_or_quarantined(store: EventStore, tmp_path: Path) -> None:
+    paths = _bad_inputs(tmp_path)
+    for _ in range(2):  # the second pass: everything valid is a duplicate
+        report = store.ingest(paths)
+        for file in report.files:
+            accounted = file.rows_loaded + file.duplicates_skipped + file.rows_quarantined
+            assert file.rows_read == accounted, file
+    counts = [(f.rows_read, f.rows_loaded, f.duplicates_skipped) for f in report.files]
+    assert counts == [(3, 0, 2), (9, 0, 3), (2, 0, 1), (4, 0, 0), (5, 0, 2), (3, 0, 1)]
+    assert sum(len(store.quarantine(str(p))) for p in paths) == 17

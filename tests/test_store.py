@@ -341,3 +341,147 @@ def test_a_foreign_database_is_refused_with_a_clear_error(tmp_path: Path) -> Non
     text_file.write_text("hello")
     with pytest.raises(FunnelscopeError, match="cannot open the event store"):
         EventStore(text_file)
+
+
+# ------------------------------------------------------------------ review fixes
+
+
+def test_derived_ids_do_not_depend_on_inferred_types(store: EventStore, tmp_path: Path) -> None:
+    header = "user_id,event,ts,price,flag\n"
+    row = "a,view,2024-01-01T10:00:00Z,10,true\n"
+    d1 = csv_file(tmp_path, "d1.csv", header + row)  # price BIGINT
+    d2 = csv_file(tmp_path, "d2.csv", header + row + "b,view,2024-01-01T10:00:00Z,9.99,x\n")
+    records = [
+        {"user_id": "a", "event": "view", "ts": "2024-01-01T10:00:00Z", "price": 10.0, "flag": True}
+    ]
+    d3 = jsonl_file(tmp_path, "d3.jsonl", records)  # price DOUBLE 10.0
+    d4 = tmp_path / "d4.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": ["a"],
+                "event": ["view"],
+                "ts": ["2024-01-01T10:00:00Z"],
+                "price": pa.array([10.0], pa.float32()),
+                "flag": [True],
+            }
+        ),
+        d4,
+    )
+    assert store.ingest([d1]).rows_loaded == 1
+    report = store.ingest([d2, d3, d4])
+    assert (report.rows_loaded, report.duplicates_skipped) == (1, 3)
+    assert store.count_events() == 2
+
+
+def test_large_integers_are_kept_exactly(store: EventStore, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path,
+        "big.csv",
+        "user_id,event,ts,huge,wide,fits\n"
+        "a,view,2024-01-01,12345678901234567890123,9007199254740993,9007199254740993\n"
+        "b,view,2024-01-01,1,1.5,1\n",
+    )
+    records = [
+        {"user_id": "c", "event": "view", "ts": "2024-01-01", "j": 9007199254740993},
+        {"user_id": "d", "event": "view", "ts": "2024-01-01", "j": 1.5, "k": 9007199254740993},
+        {"user_id": "e", "event": "view", "ts": "2024-01-01", "j": 2, "k": 1},
+    ]
+    store.ingest([path, jsonl_file(tmp_path, "big.jsonl", records)])
+    assert store.property_types() == {
+        "fits": "BIGINT",
+        "huge": "VARCHAR",  # does not fit BIGINT
+        "j": "VARCHAR",  # an integer beyond 2**53 among floats
+        "k": "BIGINT",
+        "wide": "VARCHAR",  # the same in CSV
+    }
+    assert store.connection.execute(
+        "SELECT huge, wide, fits, j, k FROM events ORDER BY person_id"
+    ).fetchall() == [
+        ("12345678901234567890123", "9007199254740993", 9007199254740993, None, None),
+        ("1", "1.5", 1, None, None),
+        (None, None, None, "9007199254740993", None),
+        (None, None, None, "1.5", 9007199254740993),
+        (None, None, None, "2", 1),
+    ]
+
+
+@pytest.mark.parametrize("order", [("int", "float"), ("float", "int")])
+def test_widening_keeps_large_integers_exact(
+    store: EventStore, tmp_path: Path, order: tuple[str, str]
+) -> None:
+    header = "user_id,event,ts,n\n"
+    files = {
+        "int": csv_file(tmp_path, "int.csv", header + "a,view,2024-01-01,9007199254740993\n"),
+        "float": csv_file(tmp_path, "float.csv", header + "b,view,2024-01-01,1.5\n"),
+    }
+    store.ingest([files[order[0]]])
+    store.ingest([files[order[1]]])
+    assert store.property_types() == {"n": "VARCHAR"}
+    assert store.connection.execute("SELECT n FROM events ORDER BY person_id").fetchall() == [
+        ("9007199254740993",),
+        ("1.5",),
+    ]
+
+
+def test_parquet_time_float_and_wide_integer_properties(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "props.parquet"
+    utc = dt.UTC
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": ["a", "b"],
+                "event": ["view", "view"],
+                "ts": ["2024-01-31T10:00:00Z", "2024-01-31T10:00:00Z"],
+                "paid_at": pa.array(
+                    [dt.datetime(2024, 1, 1, 10, tzinfo=utc), None], pa.timestamp("us", tz="UTC")
+                ),
+                "seen_at": pa.array(
+                    [dt.datetime(2024, 1, 1, 10), dt.datetime(2024, 1, 1, 10, 0, 0, 250)],
+                    pa.timestamp("us"),
+                ),
+                "due": pa.array([dt.date(2024, 1, 31), None], pa.date32()),
+                "ratio": pa.array([0.1, 2.5], pa.float32()),
+                "small_u": pa.array([5, 2**63 - 1], pa.uint64()),
+                "big_u": pa.array([5, 2**64 - 1], pa.uint64()),
+            }
+        ),
+        path,
+    )
+    store.ingest([path], ColumnMapping(timezone="Europe/Berlin"))  # naive: read in Berlin
+    assert store.property_types() == {
+        "big_u": "VARCHAR",
+        "due": "VARCHAR",
+        "paid_at": "VARCHAR",
+        "ratio": "DOUBLE",
+        "seen_at": "VARCHAR",
+        "small_u": "BIGINT",
+    }
+    assert store.connection.execute(
+        "SELECT paid_at, seen_at, due, ratio, small_u, big_u FROM events ORDER BY person_id"
+    ).fetchall() == [
+        ("2024-01-01T10:00:00Z", "2024-01-01T09:00:00Z", "2024-01-31", 0.1, 5, "5"),
+        (None, "2024-01-01T09:00:00.000250Z", None, 2.5, 2**63 - 1, "18446744073709551615"),
+    ]
+
+
+def test_dotted_key_collision_keeps_both_values(store: EventStore, tmp_path: Path) -> None:
+    records = [
+        {
+            "user_id": "a",
+            "event": "view",
+            "ts": "2024-01-01",
+            "item.cat": "A",
+            "item": {"cat": "B"},
+            "properties": {"item.cat": "C"},
+        }
+    ]
+    store.ingest([jsonl_file(tmp_path, "dots.jsonl", records)])
+    assert store.property_types() == {
+        "item.cat": "VARCHAR",
+        "item.cat#2": "VARCHAR",
+        "properties.item.cat": "VARCHAR",
+    }
+    assert store.connection.execute(
+        'SELECT "item.cat", "item.cat#2", "properties.item.cat" FROM events'
+    ).fetchall() == [("A", "B", "C")]

@@ -47,12 +47,14 @@ from funnelscope.store.readers import (
 )
 from funnelscope.store.timeparse import (
     TIME_UNITS,
-    epoch_magnitude_sql,
+    UNIT_NAMES,
+    epoch_unit_sql,
+    implausible_epoch_sql,
+    iso_utc_sql,
     quote_ident,
     sql_string,
     time_sql,
-    unit_factor,
-    unit_for_magnitude,
+    timestamp_utc_sql,
 )
 
 CORE_COLUMNS: Final = ("event_id", "person_id", "event", "timestamp", "session_id")
@@ -72,6 +74,8 @@ _NORM: Final = "_fs_norm"
 _BAD: Final = "_fs_bad"
 _TIME_HINT: Final = "use ISO 8601 like 2024-01-31T10:00:00Z or epoch seconds/milliseconds"
 _TIMEZONE_HINT: Final = "use an IANA time zone name such as UTC, Europe/Berlin or America/New_York"
+_MISSING_PERSON: Final = "missing person_id; every event needs a person"
+_EXACT_DOUBLE: Final = 2**53  # integers beyond this magnitude do not survive a DOUBLE
 
 
 @dataclass(frozen=True)
@@ -219,10 +223,23 @@ class _PropertyPlan:
 
 
 def _value_sql(col: StagedColumn, file_type: str) -> str:
-    """A staged value converted to the file's property type."""
+    """A staged value converted to the file's property type.
+
+    Dates become ``2024-01-31`` and timestamps UTC ISO 8601 text (``2024-01-01T10:00:00Z``, with
+    ``.ffffff`` only when there are sub-seconds; naive ones are read in --timezone like the time
+    column), so they compare correctly with ISO strings from CSV or JSON. FLOAT (float32) values
+    go through their shortest text, so 0.1f is stored as 0.1, not 0.10000000149011612.
+    """
     source = col.source_type
     if source.endswith("]") or source.startswith(("STRUCT", "MAP", "UNION")):
         return f"CAST(to_json({col.ident}) AS VARCHAR)"
+    if source == "DATE":
+        return f"CAST(strftime({col.ident}, '%Y-%m-%d') AS {file_type})"
+    stamp = timestamp_utc_sql(col.ident, source)
+    if stamp is not None:
+        return f"CAST({iso_utc_sql(stamp)} AS {file_type})"
+    if source in ("FLOAT", "REAL"):
+        return f"CAST(CAST({col.ident} AS VARCHAR) AS {file_type})"
     if file_type == VARCHAR or source == file_type:
         return f"CAST({col.ident} AS {file_type})"
     if source == VARCHAR:
@@ -230,15 +247,32 @@ def _value_sql(col: StagedColumn, file_type: str) -> str:
     return f"CAST({col.ident} AS {file_type})"
 
 
+def _canonical_text_sql(plan: _PropertyPlan) -> str:
+    """A property value as text that does not depend on the column type inferred for the file.
+
+    Integral numbers are written as integers (10 and 10.0 -> ``10``), other numbers in shortest
+    round-trip form, booleans ``true``/``false``, text as is. The same row from CSV, JSON Lines or
+    Parquet, or from two files whose columns were typed differently, gives the same text.
+    """
+    value = _value_sql(plan.column, plan.file_type)
+    if plan.file_type == DOUBLE:
+        return (
+            f"CASE WHEN isfinite({value}) AND {value} = trunc({value}) AND abs({value}) < 1e38 "
+            f"THEN CAST(CAST({value} AS HUGEINT) AS VARCHAR) ELSE CAST({value} AS VARCHAR) END"
+        )
+    return f"CAST({value} AS VARCHAR)"  # BIGINT as digits, BOOLEAN as true/false, text as is
+
+
 def _props_json_sql(plans: Sequence[_PropertyPlan]) -> str:
-    """Canonical JSON of a row's non-null properties, keys sorted (for derived event ids)."""
+    """Canonical JSON of a row's non-null properties, keys sorted (for derived event ids).
+
+    Each value is a JSON string of :func:`_canonical_text_sql`, so ids do not depend on types.
+    """
     parts = []
     for plan in sorted(plans, key=lambda p: p.column.name):
         key = json.dumps(plan.column.name, ensure_ascii=False) + ":"
-        value = _value_sql(plan.column, plan.file_type)
-        parts.append(
-            f"CASE WHEN {value} IS NOT NULL THEN {sql_string(key)} || to_json({value}) END"
-        )
+        text = _canonical_text_sql(plan)
+        parts.append(f"CASE WHEN {text} IS NOT NULL THEN {sql_string(key)} || to_json({text}) END")
     if not parts:
         return "'{}'"
     return f"'{{' || concat_ws(',', {', '.join(parts)}) || '}}'"
@@ -525,8 +559,7 @@ class EventStore:
             role_columns = {role: by_name[name] for role, name in roles.items()}
             mapped = set(roles.values())
             plans = self._plan_properties([c for c in staged.columns if c.name not in mapped])
-            factor = self._epoch_factor(role_columns["time"], mapping.time_unit)
-            self._con.execute(_normalize_sql(role_columns, plans, factor))
+            self._con.execute(_normalize_sql(role_columns, plans, mapping.time_unit))
             good = self._count(f"SELECT count(*) FROM {_NORM} WHERE __reason IS NULL")
         bad_count = self._quarantine_bad_rows(source, staged)
         if staged.columns:
@@ -548,16 +581,6 @@ class EventStore:
         row = first_row(self._con, sql)
         return int(row[0]) if row else 0
 
-    def _epoch_factor(self, time_col: StagedColumn, unit: str) -> int:
-        if unit != "auto":
-            return unit_factor(unit)
-        magnitude = epoch_magnitude_sql(time_col.ident, time_col.source_type)
-        if magnitude is None:
-            return unit_factor("s")
-        row = first_row(self._con, f"SELECT {magnitude} FROM {STAGE}")
-        largest = float(row[0]) if row and row[0] is not None else None
-        return unit_factor(unit_for_magnitude(largest))
-
     def _plan_properties(self, columns: Sequence[StagedColumn]) -> list[_PropertyPlan]:
         """Register new properties and widen existing columns so this file's values fit."""
         registry = self._property_columns()
@@ -567,6 +590,8 @@ class EventStore:
             if col.name in registry:
                 target, old = registry[col.name]
                 new = widen(old, col.value_type)
+                if new == DOUBLE and self._loses_digits_as_double(col, target, old):
+                    new = VARCHAR  # integers beyond 2**53 would change as DOUBLE
                 if new != old:
                     self._con.execute(
                         f"ALTER TABLE events ALTER COLUMN {quote_ident(target)} TYPE {new}"
@@ -584,6 +609,21 @@ class EventStore:
             plans.append(_PropertyPlan(col, target, col.value_type or new, new))
         return plans
 
+    def _loses_digits_as_double(self, col: StagedColumn, target: str, old: str) -> bool:
+        """Whether widening BIGINT+DOUBLE to DOUBLE would change a stored or staged integer."""
+        if old == BIGINT and self._beyond_double(quote_ident(target)):
+            return True
+        return col.value_type == BIGINT and self._beyond_double(_value_sql(col, BIGINT), STAGE)
+
+    def _beyond_double(self, value: str, table: str = "events") -> bool:
+        """Whether an integer ``value`` in ``table`` has a magnitude beyond 2**53."""
+        limit = _EXACT_DOUBLE
+        return bool(
+            self._count(
+                f"SELECT count(*) FROM {table} WHERE NOT ({value} BETWEEN -{limit} AND {limit})"
+            )
+        )
+
     def _quarantine_bad_rows(self, source: str, staged: StagedFile) -> int:
         """Collect this file's bad rows in _BAD and add the new ones to the quarantine table."""
         raw = "json_object(" + ", ".join(
@@ -596,6 +636,12 @@ class EventStore:
             self._con.execute(
                 f"INSERT INTO {_BAD} SELECT n.__line, n.__reason, CAST({raw}) AS VARCHAR) "
                 f"FROM {_NORM} n JOIN {STAGE} s USING (__line) WHERE n.__reason IS NOT NULL"
+            )
+        if not staged.columns:
+            # rows without a single field (JSON ``{}``): no person column exists to name
+            self._con.execute(
+                f"INSERT INTO {_BAD} SELECT __line, {sql_string(_MISSING_PERSON)}, '{{}}' "
+                f"FROM {STAGE}"
             )
         if staged.malformed:
             self._add_malformed(staged.malformed)
@@ -656,7 +702,7 @@ def _blank(expr: str) -> str:
     return f"(NULLIF(trim({expr}), '') IS NULL)"
 
 
-def _reason_sql(roles: dict[str, StagedColumn]) -> str:
+def _reason_sql(roles: dict[str, StagedColumn], unit: str) -> str:
     person, event, time = roles["person"], roles["event"], roles["time"]
 
     def col(c: StagedColumn) -> str:
@@ -666,23 +712,43 @@ def _reason_sql(roles: dict[str, StagedColumn]) -> str:
     missing_event = f"missing event name (column {col(event)}); every event needs an event name"
     missing_time = f"missing time (column {col(time)}); every event needs a time"
     unparseable = f"' in column {col(time)}; {_TIME_HINT}"
+    implausible = ""
+    if unit == "auto":
+        names = " ".join(
+            f"WHEN {sql_string(k)} THEN {sql_string(v)}" for k, v in UNIT_NAMES.items()
+        )
+        reads_as = f" in column {col(time)} reads as epoch "
+        implausible = (
+            f"WHEN __epoch_unit IS NOT NULL AND {implausible_epoch_sql('__ts')} THEN "
+            f"'time ' || trim(__time_text) || {sql_string(reads_as)} "
+            f"|| CASE __epoch_unit {names} END || ' = ' || {iso_utc_sql('__ts')} || "
+            "', which is implausible; write ISO dates (2024-01-31) or pass --time-unit ' || "
+            "__epoch_unit || ' to accept it' "
+        )
     return (
         f"CASE WHEN {_blank('person_id')} THEN {sql_string(missing_person)} "
         f"WHEN {_blank('event')} THEN {sql_string(missing_event)} "
         f"WHEN {_blank('__time_text')} THEN {sql_string(missing_time)} "
         f"WHEN __ts IS NULL OR NOT isfinite(__ts) THEN 'unparseable time ''' || __time_text || "
-        f"{sql_string(unparseable)} END"
+        f"{sql_string(unparseable)} {implausible}END"
     )
 
 
 def _normalize_sql(
-    roles: dict[str, StagedColumn], plans: Sequence[_PropertyPlan], factor: int
+    roles: dict[str, StagedColumn], plans: Sequence[_PropertyPlan], unit: str
 ) -> str:
     """SQL creating _NORM: one row per staged row with core fields, properties and a reason.
 
-    ``__reason`` is NULL for a valid row. Derived event ids hash the row's content (person,
-    event, microseconds, session, canonical property JSON), so the same event gets the same id
-    from any file.
+    ``__reason`` is NULL for a valid row. Epoch numbers are read in ``unit``; in ``auto`` mode
+    each value's unit comes from its magnitude and a result before 1990 or more than a year ahead
+    is quarantined as implausible (a compact date such as 20240131 is not silently 1970).
+
+    Derived event ids (no id column, or an empty id) hash the row's content: person, event,
+    microseconds, session and the canonical property JSON of :func:`_props_json_sql`, so the same
+    event gets the same id from any file and format. Identical rows within one file are distinct
+    events: the first copy hashes the plain content, the n-th further copy the content plus
+    ``#n``. Re-ingesting a file, or an overlapping export holding the row once, so adds nothing,
+    while two genuine identical events in one file both load.
     """
     time = roles["time"]
     props = "".join(
@@ -690,9 +756,8 @@ def _normalize_sql(
         for i, p in enumerate(plans)
     )
     given_id = _text_sql(roles.get("id"))
-    derived_id = (
-        "md5(json_array(person_id, event, CAST(epoch_us(__ts) AS VARCHAR), session_id, "
-        "__props_json))"
+    content = (
+        "json_array(person_id, event, CAST(epoch_us(__ts) AS VARCHAR), session_id, __props_json)"
     )
     return f"""
         CREATE TEMP TABLE {_NORM} AS
@@ -701,17 +766,29 @@ def _normalize_sql(
                 {_text_sql(roles["person"])} AS person_id,
                 {_text_sql(roles["event"])} AS event,
                 {_text_sql(time)} AS __time_text,
-                {time_sql(time.ident, time.source_type, factor)} AS __ts,
+                {time_sql(time.ident, time.source_type, unit)} AS __ts,
+                {epoch_unit_sql(time.ident, time.source_type, unit)} AS __epoch_unit,
                 {_text_sql(roles.get("session"))} AS session_id,
                 {given_id} AS __given_id{props},
                 CASE WHEN {_blank(given_id)} THEN {_props_json_sql(plans)} END AS __props_json
             FROM {STAGE}
         ),
-        checked AS (SELECT *, {_reason_sql(roles)} AS __reason FROM parsed)
+        checked AS (SELECT *, {_reason_sql(roles, unit)} AS __reason FROM parsed),
+        keyed AS (
+            SELECT *,
+                CASE WHEN __reason IS NULL AND {_blank("__given_id")} THEN {content} END
+                    AS __content
+            FROM checked
+        ),
+        counted AS (
+            SELECT *, row_number() OVER (PARTITION BY __content ORDER BY __line) - 1 AS __copy
+            FROM keyed
+        )
         SELECT *,
             CASE WHEN __reason IS NULL THEN __ts END AS "timestamp",
             CASE WHEN __reason IS NOT NULL THEN NULL
                  WHEN NOT {_blank("__given_id")} THEN __given_id
-                 ELSE {derived_id} END AS event_id
-        FROM checked
+                 WHEN __copy = 0 THEN md5(__content)
+                 ELSE md5(__content || '#' || __copy) END AS event_id
+        FROM counted
     """

@@ -17,6 +17,7 @@ import gzip
 import io
 import json
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ def stage_file(
     """Create the staging relation ``STAGE`` for ``path`` (inside the caller's transaction)."""
     if fmt.kind == "parquet":
         return _stage_parquet(con, path, source)
-    with _open_text(path, fmt.gzipped) as (text, raw):
+    with _open_text(path, fmt.gzipped, "" if fmt.kind == "csv" else "\n") as (text, raw):
 
         def report() -> None:
             if on_progress is not None:
@@ -139,11 +140,17 @@ def stage_file(
 
 
 @contextmanager
-def _open_text(path: Path, gzipped: bool) -> Iterator[tuple[io.TextIOWrapper, IO[bytes]]]:
-    """Open a possibly gzipped UTF-8 file; also hand out the raw byte stream for progress."""
+def _open_text(
+    path: Path, gzipped: bool, newline: str
+) -> Iterator[tuple[io.TextIOWrapper, IO[bytes]]]:
+    """Open a possibly gzipped UTF-8 file; also hand out the raw byte stream for progress.
+
+    ``newline`` is "" for CSV (csv handles \r\n, \r and quoted line breaks itself) and "\n" for
+    JSON Lines, where only \n ends a record (a bare \r inside a record does not split it).
+    """
     with open(path, "rb") as raw:
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
-        yield io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), raw
+        yield io.TextIOWrapper(stream, encoding="utf-8-sig", newline=newline), raw
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
@@ -200,23 +207,76 @@ def _ident(index: int) -> str:
 
 
 class _LineTracker:
-    """Feeds lines to csv.reader and remembers them, for exact line numbers and raw text."""
+    """Feeds physical lines to csv.reader and remembers them, for exact line numbers and raw text.
+
+    Lines handed back with :meth:`replay` are fed again (with their own line numbers) before any
+    new line is read, so parsing can restart after a record that ran to the end of the file.
+    """
 
     def __init__(self, text: io.TextIOWrapper) -> None:
         self._text = text
+        self._replay: deque[str] = deque()
         self.lines_read = 0
+        self.exhausted = False
         self.pending: list[str] = []
 
     def __iter__(self) -> Iterator[str]:
-        for line in self._text:
-            self.lines_read += 1
-            self.pending.append(line)
-            yield line
+        return self
+
+    def __next__(self) -> str:
+        if self._replay:
+            line = self._replay.popleft()
+        else:
+            line = self._text.readline()
+            if not line:
+                self.exhausted = True
+                raise StopIteration
+        self.lines_read += 1
+        self.pending.append(line)
+        return line
 
     def take_raw(self) -> str:
         raw = "".join(self.pending).rstrip("\r\n")
         self.pending = []
         return raw
+
+    def replay(self, lines: list[str]) -> None:
+        """Feed ``lines`` (already counted in lines_read) again, before anything new."""
+        self._replay.extendleft(reversed(lines))
+        self.lines_read -= len(lines)
+        self.exhausted = False
+
+
+def _broken_quote(text: str, delimiter: str, *, stray_close: bool = True) -> bool:
+    """Whether ``text`` (the lines of one CSV record) has a quote that cannot be right.
+
+    True when the text ends inside a quoted field, or a quoted field closes and text other than a
+    delimiter or line end follows (``"oops\n...,"x``: the quote on a later line "closed" it) and
+    ``stray_close`` is set.
+    Mirrors csv's default dialect: a quote opens a quoted field only at the start of a field, and
+    inside one a doubled quote is a literal quote.
+    """
+    start, unquoted, quoted, quote_in_quoted = range(4)
+    state = start
+    for char in text:
+        if state == quoted:
+            if char == '"':
+                state = quote_in_quoted
+        elif char == delimiter or char in "\r\n":
+            state = start
+        elif state == start:
+            state = quoted if char == '"' else unquoted
+        elif state == quote_in_quoted:
+            if char != '"':
+                if stray_close:
+                    return True
+                state = unquoted
+            else:
+                state = quoted
+    return state == quoted
+
+
+_UNTERMINATED: Final = "malformed CSV record: unterminated quote (starts here)"
 
 
 def _header_names(header: list[str], source: str) -> list[str]:
@@ -241,11 +301,26 @@ def _stage_csv(
     delimiter: str,
     report: Callable[[], None],
 ) -> StagedFile:
+    """Stage a CSV/TSV file, record by record.
+
+    A quoted field may span lines; the record keeps its first line's number. A quote that is
+    never closed would swallow later lines into one field, so a multi-line record that reaches
+    the end of the file (or the field size limit) inside quotes, or whose quote is "closed" by a
+    stray quote followed by more text, is quarantined as an unterminated quote on its first line
+    only, and parsing restarts at the next physical line.
+    """
     tracker = _LineTracker(text)
     reader = csv.reader(tracker, delimiter=delimiter)
     header = next(reader, None)
     if header is None:
         raise IngestError(source, "the file is empty", "a header line with column names is needed")
+    if tracker.exhausted and _broken_quote("".join(tracker.pending), delimiter, stray_close=False):
+        raise IngestError(
+            source,
+            "unterminated quote in the header",
+            'close the quote (a " inside a quoted name is written "")',
+            line=1,
+        )
     names = _header_names(header, source)
     tracker.take_raw()
     width = len(names)
@@ -257,17 +332,43 @@ def _stage_csv(
     rows_read = 0
     while True:
         start = tracker.lines_read + 1
+        error: csv.Error | None = None
         try:
             record = next(reader, None)
         except csv.Error as exc:
+            error, record = exc, None
+        pending = tracker.pending
+        if len(pending) > 1 and _broken_quote("".join(pending), delimiter):
+            # an unterminated quote: only its own line is bad; the lines it swallowed are records
+            tracker.pending = []
+            tracker.replay(pending[1:])
+            reader = csv.reader(tracker, delimiter=delimiter)
             rows_read += 1
-            malformed.append(Malformed(start, f"malformed CSV record: {exc}", tracker.take_raw()))
+            malformed.append(Malformed(start, _UNTERMINATED, pending[0].rstrip("\r\n")))
+            continue
+        if error is not None:
+            raw = tracker.take_raw()
+            if error.args and "unexpected end of data" in str(error):
+                reason = _UNTERMINATED
+            else:
+                reason = f"malformed CSV record: {error}"
+            rows_read += 1
+            malformed.append(Malformed(start, reason, raw))
+            reader = csv.reader(tracker, delimiter=delimiter)
             continue
         if record is None:
             break
         raw = tracker.take_raw()
         if not record:
             continue  # blank line
+        if (
+            len(pending) == 1
+            and tracker.exhausted
+            and _broken_quote(raw, delimiter, stray_close=False)
+        ):
+            rows_read += 1  # the last line opens a quote that never closes
+            malformed.append(Malformed(start, _UNTERMINATED, raw))
+            continue
         rows_read += 1
         if len(record) != width:
             reason = f"malformed CSV record: expected {width} fields, got {len(record)}"
@@ -286,37 +387,54 @@ def _stage_csv(
     return StagedFile(columns, rows_read, malformed)
 
 
+_EXACT_DOUBLE: Final = 2**53  # integers beyond this magnitude do not survive a DOUBLE
+
+
 def _infer_text_types(
     con: duckdb.DuckDBPyConnection, names: list[str], idents: list[str]
 ) -> list[StagedColumn]:
     """Type each VARCHAR staging column from its values, in one SQL pass.
 
     All non-null values integers -> BIGINT, unless one has a leading zero ("007" is a code, not a
-    number) -> VARCHAR; numbers -> DOUBLE; true/false -> BOOLEAN; anything else -> VARCHAR.
+    number) -> VARCHAR, or one does not fit BIGINT -> VARCHAR (kept digit for digit); numbers ->
+    DOUBLE, unless an integer among them exceeds 2**53 in magnitude (a DOUBLE would change its
+    digits) -> VARCHAR; true/false -> BOOLEAN; anything else -> VARCHAR.
     """
     if not idents:
         return []
+    per_column = 6
     aggregates = []
     for ident in idents:
         text = f"trim({ident})"
+        is_int = f"regexp_full_match({text}, {sql_string(INT_PATTERN)})"
+        as_int = f"TRY_CAST({text} AS BIGINT)"
         aggregates += [
             f"count({ident})",
-            f"count(*) FILTER (WHERE regexp_full_match({text}, {sql_string(INT_PATTERN)}) "
-            f"AND TRY_CAST({text} AS BIGINT) IS NOT NULL)",
+            f"count(*) FILTER (WHERE {is_int})",
+            f"count(*) FILTER (WHERE {is_int} AND ({as_int} IS NULL OR NOT "
+            f"({as_int} BETWEEN -{_EXACT_DOUBLE} AND {_EXACT_DOUBLE})))",
             f"count(*) FILTER (WHERE regexp_full_match({text}, {sql_string(NUMBER_PATTERN)}))",
             f"count(*) FILTER (WHERE regexp_full_match({text}, '[+-]?0[0-9].*'))",
             f"count(*) FILTER (WHERE lower({text}) IN ('true', 'false'))",
         ]
+    for ident in idents:  # integers that do not fit BIGINT
+        text = f"trim({ident})"
+        aggregates.append(
+            f"count(*) FILTER (WHERE regexp_full_match({text}, {sql_string(INT_PATTERN)}) "
+            f"AND TRY_CAST({text} AS BIGINT) IS NULL)"
+        )
     row = first_row(con, f"SELECT {', '.join(aggregates)} FROM {STAGE}")
     assert row is not None
+    overflow = row[per_column * len(idents) :]
     columns = []
     for i, (name, ident) in enumerate(zip(names, idents, strict=True)):
-        total, ints, numbers, leading_zero, bools = row[5 * i : 5 * i + 5]
-        columns.append(
-            StagedColumn(
-                name, ident, VARCHAR, _text_type(total, ints, numbers, leading_zero, bools)
-            )
-        )
+        total, ints, wide_ints, numbers, leading_zero, bools = row[
+            per_column * i : per_column * i + per_column
+        ]
+        kind = _text_type(total, ints, numbers, leading_zero, bools)
+        if (kind == BIGINT and overflow[i]) or (kind == DOUBLE and wide_ints):
+            kind = VARCHAR  # kept digit for digit
+        columns.append(StagedColumn(name, ident, VARCHAR, kind))
     return columns
 
 
@@ -338,6 +456,10 @@ def flatten_event(obj: dict[str, Any]) -> dict[str, Any]:
 
     The keys of a nested ``properties`` object are lifted to the top level; where one collides
     with a top-level key the top-level key wins and the nested one keeps its ``properties.`` prefix.
+
+    Nothing is lost when two keys flatten to the same name (a top-level ``"item.cat"`` and a
+    nested ``{"item": {"cat": ...}}``): the first one in the object keeps the name and each later
+    one is stored as ``name#2``, ``name#3``, ... (the first such name that is still free).
     """
     out: dict[str, Any] = {}
     nested = obj.get("properties")
@@ -356,8 +478,12 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
     if isinstance(value, dict):
         for sub, inner in value.items():
             _put(out, f"{key}.{sub}", inner)
-    else:
-        out[key] = value
+        return
+    name, suffix = key, 2
+    while name in out:
+        name = f"{key}#{suffix}"
+        suffix += 1
+    out[name] = value
 
 
 _INT64_MIN: Final = -(2**63)
@@ -365,10 +491,13 @@ _INT64_MAX: Final = 2**63 - 1
 
 
 def _json_kind(value: Any) -> str:
+    """bool, int, wideint (an int64 beyond 2**53: exact as BIGINT, not as DOUBLE), float, str."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int" if _INT64_MIN <= value <= _INT64_MAX else "str"
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            return "str"
+        return "int" if -_EXACT_DOUBLE <= value <= _EXACT_DOUBLE else "wideint"
     if isinstance(value, float):
         return "float" if math.isfinite(value) else "str"
     return "str"
@@ -389,11 +518,11 @@ def _kinds_type(kinds: set[str]) -> str | None:
         return None
     if kinds == {"bool"}:
         return BOOLEAN
-    if kinds == {"int"}:
+    if kinds <= {"int", "wideint"}:
         return BIGINT
     if kinds <= {"int", "float"}:
         return DOUBLE
-    return VARCHAR
+    return VARCHAR  # also ints beyond 2**53 mixed with floats: kept digit for digit
 
 
 class _JsonStager:
@@ -471,7 +600,14 @@ def _stage_jsonl(
 # ---------------------------------------------------------------- Parquet
 
 
+_WIDE_INTEGERS: Final = frozenset({"UBIGINT", "HUGEINT", "UHUGEINT"})
+
+
 def _parquet_value_type(duck_type: str) -> str:
+    """The property type of a Parquet column (wide integers are decided by their values).
+
+    DATE and TIMESTAMP columns become VARCHAR holding ISO 8601 text (see the store's value SQL).
+    """
     if duck_type in (
         "TINYINT",
         "SMALLINT",
@@ -489,6 +625,23 @@ def _parquet_value_type(duck_type: str) -> str:
     return VARCHAR
 
 
+def _wide_integer_types(
+    con: duckdb.DuckDBPyConnection, scan: str, fields: list[tuple[str, str]]
+) -> dict[str, str]:
+    """UBIGINT/HUGEINT/UHUGEINT columns: BIGINT when every value fits, else VARCHAR (exact)."""
+    wide = [name for name, kind in fields if kind in _WIDE_INTEGERS]
+    if not wide:
+        return {}
+    checks = ", ".join(
+        f"count(*) FILTER (WHERE {quote_ident(name)} IS NOT NULL "
+        f"AND TRY_CAST({quote_ident(name)} AS BIGINT) IS NULL)"
+        for name in wide
+    )
+    row = first_row(con, f"SELECT {checks} FROM {scan}")
+    assert row is not None
+    return {name: VARCHAR if misfits else BIGINT for name, misfits in zip(wide, row, strict=True)}
+
+
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> StagedFile:
     """Stage a Parquet file as a view over ``read_parquet``: no copy, no per-row Python."""
     scan = f"read_parquet({sql_string(str(path))}, file_row_number = true)"
@@ -503,8 +656,9 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> S
             "check the file is a complete Parquet file (re-export it)",
         ) from exc
     fields = [(name, str(kind)) for name, kind, *_ in described if name != "file_row_number"]
+    wide = _wide_integer_types(con, scan, fields)
     columns = [
-        StagedColumn(name, _ident(i), kind, _parquet_value_type(kind))
+        StagedColumn(name, _ident(i), kind, wide.get(name) or _parquet_value_type(kind))
         for i, (name, kind) in enumerate(fields)
     ]
     select = "".join(f", {quote_ident(c.name)} AS {c.ident}" for c in columns)
