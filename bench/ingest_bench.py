@@ -1,7 +1,8 @@
 """Ingest benchmark: funnelscope ingest vs a bare DuckDB load of the same Parquet file.
 
 Not a test. Run:  .venv/bin/python bench/ingest_bench.py --rows 10000000
-Each contender runs as a whole process, 3 times, into a fresh store; the table shows the median
+Each contender runs as a whole process, 3 times, into a fresh store (with the file's event ids,
+and with ids derived from each row's content); the table shows the median
 wall time, peak RSS and the ratio to the bare load (DuckDB CREATE TABLE AS read_parquet, which
 does no validation, no time parsing, no de-duplication and no quarantine: the floor).
 """
@@ -69,8 +70,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = work / "events.parquet"
+        no_ids = work / "events_without_ids.parquet"
         with console.status(f"writing {args.rows:,} events"):
             make_events(args.rows, data)
+            pq.write_table(pq.read_table(data).drop_columns(["event_id"]), no_ids)
         db = work / "bench.duckdb"
         bare = (
             f"import duckdb; c = duckdb.connect({str(db)!r}); "
@@ -78,6 +81,14 @@ def main() -> None:
         )
         contenders = {
             "duckdb CTAS (floor)": [sys.executable, "-c", bare],
+            "funnelscope ingest (ids derived)": [
+                str(bin_dir / "funnelscope"),
+                "ingest",
+                str(no_ids),
+                "--db",
+                str(db),
+                "--no-progress",
+            ],
             "funnelscope ingest": [
                 str(bin_dir / "funnelscope"),
                 "ingest",
@@ -99,7 +110,7 @@ def main() -> None:
     floor = statistics.median(t for t, _ in results["duckdb CTAS (floor)"])
     table = Table(title=f"Ingest {args.rows:,} Parquet rows (median of {args.runs}, whole process)")
     for column in ("contender", "median s", "peak RSS MB", "rows/s", "x floor"):
-        table.add_column(column, justify="left" if column == "contender" else "right")
+        table.add_column(column, justify="left" if column == "contender" else "right", no_wrap=True)
     for name, runs in results.items():
         median = statistics.median(t for t, _ in runs)
         rss = max(r for _, r in runs) / 2**20

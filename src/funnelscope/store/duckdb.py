@@ -559,7 +559,13 @@ class EventStore:
             role_columns = {role: by_name[name] for role, name in roles.items()}
             mapped = set(roles.values())
             plans = self._plan_properties([c for c in staged.columns if c.name not in mapped])
-            self._con.execute(_normalize_sql(role_columns, plans, mapping.time_unit))
+            id_col = role_columns.get("id")
+            derives_ids = id_col is None or bool(
+                self._count(f"SELECT count(*) FROM {STAGE} WHERE {_blank(_text_sql(id_col))}")
+            )
+            self._con.execute(
+                _normalize_sql(role_columns, plans, mapping.time_unit, derives_ids=derives_ids)
+            )
             good = self._count(f"SELECT count(*) FROM {_NORM} WHERE __reason IS NULL")
         bad_count = self._quarantine_bad_rows(source, staged)
         if staged.columns:
@@ -735,7 +741,11 @@ def _reason_sql(roles: dict[str, StagedColumn], unit: str) -> str:
 
 
 def _normalize_sql(
-    roles: dict[str, StagedColumn], plans: Sequence[_PropertyPlan], unit: str
+    roles: dict[str, StagedColumn],
+    plans: Sequence[_PropertyPlan],
+    unit: str,
+    *,
+    derives_ids: bool = True,
 ) -> str:
     """SQL creating _NORM: one row per staged row with core fields, properties and a reason.
 
@@ -748,7 +758,8 @@ def _normalize_sql(
     event gets the same id from any file and format. Identical rows within one file are distinct
     events: the first copy hashes the plain content, the n-th further copy the content plus
     ``#n``. Re-ingesting a file, or an overlapping export holding the row once, so adds nothing,
-    while two genuine identical events in one file both load.
+    while two genuine identical events in one file both load. When every row carries its own id
+    (``derives_ids=False``) the copy count, a window over the whole file, is skipped.
     """
     time = roles["time"]
     props = "".join(
@@ -756,6 +767,12 @@ def _normalize_sql(
         for i, p in enumerate(plans)
     )
     given_id = _text_sql(roles.get("id"))
+    copies = (
+        "SELECT *, row_number() OVER (PARTITION BY __hash ORDER BY __line) - 1 AS __copy "
+        "FROM hashed"
+        if derives_ids
+        else "SELECT *, 0 AS __copy FROM hashed"
+    )
     content = (
         "json_array(person_id, event, CAST(epoch_us(__ts) AS VARCHAR), session_id, __props_json)"
     )
@@ -780,15 +797,13 @@ def _normalize_sql(
                     AS __content
             FROM checked
         ),
-        counted AS (
-            SELECT *, row_number() OVER (PARTITION BY __content ORDER BY __line) - 1 AS __copy
-            FROM keyed
-        )
+        hashed AS (SELECT *, md5(__content) AS __hash FROM keyed),
+        counted AS ({copies})
         SELECT *,
             CASE WHEN __reason IS NULL THEN __ts END AS "timestamp",
             CASE WHEN __reason IS NOT NULL THEN NULL
                  WHEN NOT {_blank("__given_id")} THEN __given_id
-                 WHEN __copy = 0 THEN md5(__content)
+                 WHEN __copy = 0 THEN __hash
                  ELSE md5(__content || '#' || __copy) END AS event_id
         FROM counted
     """
