@@ -225,3 +225,62 @@ def test_errors_are_one_clear_line(cli, files, tmp_path: Path) -> None:  # type:
     run = cli("ingest", str(odd), "--no-progress")
     assert run.code == 1
     assert "odd.csv: no person column" in run.err and "use --person-col uid" in run.err
+
+
+def test_a_file_whose_every_row_is_rejected_fails(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    events = tmp_path / "dates.csv"
+    events.write_text("person_id,event,timestamp\na,view,someday\nb,view,never\n")
+    run = cli("ingest", str(events), "--no-progress")
+    assert run.code == 1
+    assert "every row was rejected (0 of 2 loaded)" in run.err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("steps: [view]\n")
+    run = cli("funnel", str(spec), "--events", str(events), "--no-progress")
+    assert run.code == 1 and "no funnel computed" in run.err and run.out == ""
+
+
+def test_quarantine_shows_totals_and_raw_rows(cli, files) -> None:  # type: ignore[no-untyped-def]
+    events, _ = files
+    cli("ingest", str(events), *MAPPING, "--no-progress")
+    listed = json.loads(cli("quarantine", "--format", "json", "--limit", "1").out)
+    assert listed["total"] == 2
+    assert [(r["line"], r["raw"]) for r in listed["rows"]] == [(9, listed["rows"][0]["raw"])]
+    assert "view_item" in listed["rows"][0]["raw"]
+    table = cli("quarantine", "--limit", "1")
+    assert "showing 1 of 2 quarantined rows" in table.err
+    by_name = json.loads(cli("quarantine", "--format", "json", "--source", "export.csv").out)
+    assert by_name["total"] == 2
+
+
+def test_command_line_mistakes_exit_2_without_traceback(cli, files) -> None:  # type: ignore[no-untyped-def]
+    events, spec = files
+    run = cli("funnel", str(spec), "--events", str(events), *MAPPING, "--status", "dropped")
+    assert run.code == 2 and "--status only applies with --people" in run.err
+    assert cli("quarantine", "--limit", "-1").code == 2
+    assert cli("demo", "--persons", "0").code == 2
+
+
+def test_narrow_terminals_get_a_block_per_step(cli, files, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    events, spec = files
+    monkeypatch.setenv("COLUMNS", "50")
+    out = cli("funnel", str(spec), "--events", str(events), *MAPPING, "--no-progress").out
+    assert "3 persons, 75.0% of previous, 75.0% overall, 1 dropped" in " ".join(out.split())
+    assert "…" not in out
+
+
+def test_semicolon_csv_and_replace_after_changing_the_timezone(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    events = tmp_path / "eu.csv"
+    events.write_text(
+        "kunde;event;zeit\nk1;view;2024-03-01 10:00\n"
+        "k1;buy;2024-03-01 10:30\nk2;view;2024-03-01 11:00\n"
+    )
+    flags = ["--person-col", "kunde", "--time-col", "zeit", "--no-progress"]
+    assert cli("ingest", str(events), *flags).code == 0
+    run = cli("ingest", str(events), *flags, "--timezone", "Europe/Berlin")
+    assert run.code == 1 and "--replace" in run.err
+    run = cli("ingest", str(events), *flags, "--timezone", "Europe/Berlin", "--replace")
+    assert run.code == 0 and "3 events in funnelscope.duckdb" in run.err
+    spec = tmp_path / "s.yaml"
+    spec.write_text("steps: [view, buy]\n")
+    steps = json.loads(cli("funnel", str(spec), "--format", "json").out)["steps"]
+    assert [s["count"] for s in steps] == [2, 1]

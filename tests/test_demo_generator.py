@@ -96,7 +96,8 @@ def test_schema_ids_and_time_range(shop: DemoShop) -> None:
     table = shop.events
     assert table.schema == SCHEMA
     ids = table.column("event_id").to_pylist()
-    assert ids[:2] == ["demo-00000000", "demo-00000001"]
+    assert ids[:2] == ["demo-s3-n20000-00000000", "demo-s3-n20000-00000001"]
+    assert generate_shop(20, seed=4).events.column("event_id")[0].as_py() == "demo-s4-n20-00000000"
     assert len(set(ids)) == len(ids)
     for name in ("event_id", "person_id", "event", "timestamp", "session_id", "channel"):
         assert table.column(name).null_count == 0, name

@@ -446,7 +446,8 @@ def test_missing_person_column_names_file_columns_and_flag(
         store.ingest([path])
     assert str(caught.value) == (
         f"{path}: no person column (looked for person_id, distinct_id, user_id, person, user, "
-        "customer_id); columns are: uid, ts, name; use --person-col uid"
+        "customer_id, user_pseudo_id, anonymous_id, visitor_id, client_id, contact_id, "
+        "customer_email, email, customer); columns are: uid, ts, name; use --person-col uid"
     )
     assert store.count_events() == 0
     assert store.property_types() == {}
@@ -756,3 +757,231 @@ def test_every_row_read_is_loaded_skipped_or_quarantined(store: EventStore, tmp_
     counts = [(f.rows_read, f.rows_loaded, f.duplicates_skipped) for f in report.files]
     assert counts == [(3, 0, 2), (9, 0, 3), (2, 0, 1), (4, 0, 0), (5, 0, 2), (3, 0, 1)]
     assert sum(len(store.quarantine(str(p))) for p in paths) == 17
+
+
+# ------------------------------------------------------------------ review: given ids
+
+SHOPIFY = (
+    "Name,Email,Financial Status,Created at\n"
+    "#1001,a@x.io,order,2024-03-01 10:00:00 +0100\n"
+    "#1002,b@x.io,order,2024-03-01 11:00:00 +0100\n"
+    "#1003,c@x.io,order,2024-03-01 12:00:00 +0100\n"
+    "#1003,c@x.io,refund,2024-03-05 09:00:00 +0100\n"
+    "#1002,b@x.io,order,2024-03-01 11:00:00 +0100\n"
+)
+ID_HINT = (
+    "map a column that is unique per event with --id-col, or leave --id-col out so ids are derived"
+)
+
+
+def test_same_given_id_for_a_different_event_is_quarantined(
+    store: EventStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(SHOPIFY)
+    mapping = ColumnMapping(id_col="Name", event_col="Financial Status")
+    (file,) = store.ingest([path], mapping).files
+    assert file.columns == {
+        "person": "Email",
+        "event": "Financial Status",
+        "time": "Created at",
+        "id": "Name",
+    }
+    assert (file.rows_loaded, file.duplicates_skipped, file.rows_quarantined) == (3, 1, 1)
+    assert [(b.line, b.reason) for b in file.bad_rows] == [
+        (5, f"event_id '#1003' is already used by a different event (line 4 of {path}); {ID_HINT}")
+    ]
+    assert store.quarantine()[0].raw == (
+        '{"Name":"#1003","Email":"c@x.io","Financial Status":"refund",'
+        '"Created at":"2024-03-05 09:00:00 +0100"}'
+    )
+    # a second file reusing a stored id for another event; the same event again is a duplicate
+    later = tmp_path / "later.csv"
+    later.write_text(
+        "Name,Email,Financial Status,Created at\n"
+        "#1001,a@x.io,refund,2024-03-09 10:00:00 +0100\n"
+        "#1001,a@x.io,order,2024-03-01 10:00:00 +0100\n"
+        "#1004,d@x.io,order,2024-03-02 10:00:00 +0100\n"
+    )
+    (second,) = store.ingest([later], mapping).files
+    assert (second.rows_loaded, second.duplicates_skipped, second.rows_quarantined) == (1, 1, 1)
+    assert [(b.line, b.reason) for b in second.bad_rows] == [
+        (
+            2,
+            "event_id '#1001' is already used by a different event (already in the store); "
+            + ID_HINT,
+        )
+    ]
+    assert store.count_events() == 4
+
+
+# ------------------------------------------------------------------ review: delimiters
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("de.csv", "user_id;event;timestamp;umsatz;land\nu1;kauf;2024-01-31T10:00:00Z;9,5;DE\n"),
+        ("pipe.csv", "user_id|event|timestamp|umsatz|land\nu1|kauf|2024-01-31T10:00:00Z|9,5|DE\n"),
+        (
+            "tab.csv",
+            "user_id\tevent\ttimestamp\tumsatz\tland\nu1\tkauf\t2024-01-31T10:00:00Z\t9,5\tDE\n",
+        ),
+        (
+            "tab.tsv",
+            "user_id\tevent\ttimestamp\tumsatz\tland\nu1\tkauf\t2024-01-31T10:00:00Z\t9,5\tDE\n",
+        ),
+    ],
+)
+def test_delimiter_is_detected_from_the_header(
+    store: EventStore, tmp_path: Path, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    (file,) = store.ingest([path]).files
+    assert (file.rows_loaded, file.rows_quarantined) == (1, 0)
+    assert rows(store) == [("u1", "kauf", "2024-01-31 10:00:00")]
+    assert store.connection.execute("SELECT umsatz, land FROM events").fetchall() == [("9,5", "DE")]
+
+
+def test_explicit_delimiter_and_the_hint_for_a_wrong_one(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "de.csv"
+    path.write_text("user_id;event;timestamp\nu1;kauf;2024-01-31T10:00:00Z\n")
+    with pytest.raises(IngestError) as caught:
+        store.ingest([path], ColumnMapping(delimiter=","))
+    assert caught.value.hint.startswith(
+        "the header looks ';'-separated; use --delimiter ';'; "
+        "columns are: user_id;event;timestamp; use --person-col 'user_id;event;timestamp'"
+    )
+    store.ingest([path], ColumnMapping(delimiter=";"))
+    assert rows(store) == [("u1", "kauf", "2024-01-31 10:00:00")]
+    with pytest.raises(IngestError, match="a delimiter is one character, not ';;'"):
+        store.ingest([path], ColumnMapping(delimiter=";;"))
+
+
+# ------------------------------------------------------------------ review: column detection
+
+
+@pytest.mark.parametrize(
+    ("header", "person", "event", "time"),
+    [
+        ("Distinct ID,Event Type,Created at", "Distinct ID", "Event Type", "Created at"),
+        ("$distinct_id,event-name,created-at", "$distinct_id", "event-name", "created-at"),
+        ("user_pseudo_id,stage,event_timestamp", "user_pseudo_id", "stage", "event_timestamp"),
+        ("anonymous_id,type,occurred_at", "anonymous_id", "type", "occurred_at"),
+        ("visitor_id,activity,sent_at", "visitor_id", "activity", "sent_at"),
+        ("client_id,Activity,received_at", "client_id", "Activity", "received_at"),
+        ("contact_id,event,timestamp_utc", "contact_id", "event", "timestamp_utc"),
+        ("customer_email,event,Timestamp.UTC", "customer_email", "event", "Timestamp.UTC"),
+        ("email,event,ts", "email", "event", "ts"),
+        ("customer,event,ts", "customer", "event", "ts"),
+    ],
+)
+def test_new_aliases_and_normalized_matching(
+    store: EventStore, tmp_path: Path, header: str, person: str, event: str, time: str
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(f"{header}\nu1,view,2024-01-31T10:00:00Z\n")
+    (file,) = store.ingest([path]).files
+    assert file.columns == {"person": person, "event": event, "time": time}
+    assert rows(store) == [("u1", "view", "2024-01-31 10:00:00")]
+
+
+def test_missing_column_suggests_a_plausible_quoted_column(
+    store: EventStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("Order Total,Kunde ID,event,Bestelldatum\n9,u1,view,2024-01-31\n")
+    with pytest.raises(IngestError) as caught:
+        store.ingest([path])
+    assert caught.value.hint == (
+        "columns are: Order Total, Kunde ID, event, Bestelldatum; use --person-col 'Kunde ID'"
+    )
+    path.write_text("user_id,event,Order Date,Total\nu1,view,2024-01-31,9\n")
+    with pytest.raises(IngestError) as caught:
+        store.ingest([path])
+    assert caught.value.hint == (
+        "columns are: user_id, event, Order Date, Total; use --time-col 'Order Date'"
+    )
+
+
+# ------------------------------------------------------------------ review: time formats
+
+
+def test_offsets_with_a_space_and_without_a_colon(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "user_id,event,timestamp\n"
+        "a,view,2024-03-01 10:15:00 +0100\n"
+        "b,view,2024-03-01 10:15:00+0100\n"
+        "c,view,2024-03-01 10:15:00.5 -05:30\n"
+    )
+    (file,) = store.ingest([path]).files
+    assert (file.rows_loaded, file.rows_quarantined) == (3, 0)
+    assert rows(store) == [
+        ("a", "view", "2024-03-01 09:15:00"),
+        ("b", "view", "2024-03-01 09:15:00"),
+        ("c", "view", "2024-03-01 15:45:00.5"),
+    ]
+
+
+def test_nonexistent_local_times_are_quarantined(store: EventStore, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "user_id,event,timestamp\n"
+        "a,view,2024-03-31 02:30\n"
+        "b,view,2024-03-31 03:30\n"
+        "c,view,2024-03-31 02:30Z\n"
+        "d,view,2024-10-27 02:30\n"
+    )
+    (file,) = store.ingest([path], ColumnMapping(timezone="Europe/Berlin")).files
+    assert (file.rows_loaded, file.rows_quarantined) == (3, 1)
+    assert [(b.line, b.reason) for b in file.bad_rows] == [
+        (
+            2,
+            "time '2024-03-31 02:30' does not exist in Europe/Berlin (clocks jumped forward); "
+            "fix the source or give the time with an offset",
+        )
+    ]
+    assert rows(store) == [
+        ("b", "view", "2024-03-31 01:30:00"),
+        ("c", "view", "2024-03-31 02:30:00"),
+        ("d", "view", "2024-10-27 01:30:00"),  # ambiguous: DuckDB takes the summer-time one
+    ]
+
+
+# ------------------------------------------------------------------ review: quarantine listing
+
+
+def test_quarantine_by_any_name_of_the_source_with_raw_and_count(
+    store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    Path("sub/bad.csv").write_text(
+        "user_id,event,timestamp\n,view,2024-01-31T10:00:00Z\nb,view,never\nc,view,2024-02-01\n"
+    )
+    Path("other.csv").write_text("user_id,event,timestamp\nz,,2024-01-31T10:00:00Z\n")
+    store.ingest(["sub/bad.csv", "other.csv"])
+    listed = store.quarantine(source="sub/bad.csv")
+    assert [(b.source, b.line, b.raw) for b in listed] == [
+        ("sub/bad.csv", 2, '{"user_id":null,"event":"view","timestamp":"2024-01-31T10:00:00Z"}'),
+        ("sub/bad.csv", 3, '{"user_id":"b","event":"view","timestamp":"never"}'),
+    ]
+    assert store.quarantine(source=str(tmp_path / "sub" / "bad.csv")) == listed
+    assert store.quarantine(source="bad.csv") == listed
+    assert store.quarantine(source="nope.csv") == []
+    assert store.quarantine_count() == 3
+    assert store.quarantine_count("bad.csv") == 2
+    assert store.quarantine_count("other.csv") == 1
+    assert store.quarantine(limit=0) == []
+    with pytest.raises(IngestError, match="limit must be 0 or more, got -1"):
+        store.quarantine(limit=-1)
+    # two loaded files named bad.csv: the name alone is ambiguous, their paths are not
+    (tmp_path / "sub2").mkdir()
+    Path("sub2/bad.csv").write_text("user_id,event,timestamp\n,x,2024-01-31T10:00:00Z\n")
+    store.ingest(["sub2/bad.csv"])
+    with pytest.raises(IngestError, match="several loaded files have this name"):
+        store.quarantine(source="bad.csv")
+    assert store.quarantine_count("sub2/bad.csv") == 1
+    assert store.quarantine_count("./sub/bad.csv") == 2

@@ -110,7 +110,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"bad\.yaml: window: '7 dayz' is not a duration"):
         load_funnel(path)
     path.write_text("steps: [a\n")
-    with pytest.raises(SpecError, match=r"bad\.yaml: is not valid YAML/JSON"):
+    with pytest.raises(SpecError, match=r"bad\.yaml:2: is not valid YAML"):
         load_funnel(path)
     with pytest.raises(SpecError, match="cannot read spec file"):
         load_funnel(tmp_path / "missing.yaml")
@@ -145,3 +145,26 @@ def test_f6_yaml_values_are_read_as_written(tmp_path: Path) -> None:
     values = [f.value for f in load_funnel(path).steps[0].where]
     assert values == ["NO", "02134", "12:30", "2024-01-31", True, 10]
     assert isinstance(values[5], int) and not isinstance(values[5], bool)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "steps:\n  - event: 404\n",
+            "steps[1].event: 404 is a number, not an event name; quote it",
+        ),
+        (
+            "steps:\n  - event: a\n    where: [{property: p, op: eq, value: [5, 10]}]\n",
+            "steps[1].where[1].value: eq takes one value, not a list; use op: in",
+        ),
+        ("steps:\n  - event: a\n   label: x\n", "bad.yaml:3: is not valid YAML"),
+    ],
+)
+def test_common_mistakes_get_one_line_with_the_fix(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_funnel(path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)

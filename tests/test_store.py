@@ -60,6 +60,7 @@ def test_schema_of_a_new_store(store: EventStore) -> None:
         "event": "VARCHAR",
         "timestamp": "TIMESTAMP",
         "session_id": "VARCHAR",
+        "load_id": "INTEGER",
     }
     assert store.count_events() == 0
     assert store.property_types() == {}
@@ -485,3 +486,93 @@ def test_dotted_key_collision_keeps_both_values(store: EventStore, tmp_path: Pat
     assert store.connection.execute(
         'SELECT "item.cat", "item.cat#2", "properties.item.cat" FROM events'
     ).fetchall() == [("A", "B", "C")]
+
+
+# ------------------------------------------------------------------ loads registry
+
+CRM = "user_id,event,timestamp\nu1,signup,2024-01-31 10:00:00\nu2,signup,2024-01-31 11:00:00\n"
+
+
+def test_reloading_with_other_options_is_refused_and_replace_reloads(
+    store: EventStore, tmp_path: Path
+) -> None:
+    from funnelscope.errors import IngestError
+
+    path = csv_file(tmp_path, "crm.csv", CRM)
+    store.ingest([path])
+    again = store.ingest([path]).files[0]
+    assert (again.rows_loaded, again.duplicates_skipped) == (0, 2)
+    (load,) = store.loads()
+    assert (load.load_id, load.source, load.rows_loaded) == (1, str(path.resolve()), 2)
+    assert json.loads(load.options)["timezone"] == "UTC"
+    new_york = ColumnMapping(timezone="America/New_York")
+    with pytest.raises(IngestError) as caught:
+        store.ingest([path], new_york)
+    assert str(caught.value) == (
+        f"{path}: was loaded before with other options (timezone: UTC -> America/New_York); "
+        "add --replace to remove that load's events and load it again"
+    )
+    assert store.count_events() == 2
+    report = store.ingest([path], new_york, replace=True).files[0]
+    assert (report.rows_loaded, report.duplicates_skipped) == (2, 0)
+    assert store.connection.execute(
+        'SELECT person_id, CAST("timestamp" AS VARCHAR), load_id FROM events ORDER BY 1'
+    ).fetchall() == [("u1", "2024-01-31 15:00:00", 2), ("u2", "2024-01-31 16:00:00", 2)]
+    assert [(x.load_id, x.rows_loaded) for x in store.loads()] == [(2, 2)]
+
+
+def test_replace_and_forget_remove_quarantine_rows_too(store: EventStore, tmp_path: Path) -> None:
+    from funnelscope.errors import IngestError
+
+    path = csv_file(tmp_path, "crm.csv", CRM + "u3,signup,never\n")
+    other = csv_file(tmp_path, "other.csv", "user_id,event,timestamp\nz,x,2024-02-01\nz,y,\n")
+    store.ingest([path, other])
+    assert store.quarantine_count() == 2
+    store.ingest([path], ColumnMapping(time_unit="s"), replace=True)
+    assert (store.count_events(), store.quarantine_count()) == (3, 2)
+    assert store.forget("crm.csv") == 2
+    assert (store.count_events(), store.quarantine_count()) == (1, 1)
+    assert [x.source for x in store.loads()] == [str(other.resolve())]
+    with pytest.raises(IngestError) as caught:
+        store.forget("crm.csv")
+    assert str(caught.value) == f"crm.csv: was never loaded; loaded sources are: {other.resolve()}"
+
+
+def test_a_property_called_load_id_is_kept_apart(store: EventStore, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "p.csv", "user_id,event,timestamp,load_id\nu,x,2024-01-31,77\n")
+    store.ingest([path])
+    assert registry(store) == [("load_id", "prop:load_id", "BIGINT")]
+    assert store.connection.execute('SELECT load_id, "prop:load_id" FROM events').fetchall() == [
+        (1, 77)
+    ]
+
+
+def test_an_old_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    import duckdb
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(
+        "CREATE TABLE events (event_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL, event "
+        'VARCHAR NOT NULL, "timestamp" TIMESTAMP NOT NULL, session_id VARCHAR, "Load_ID" BIGINT);'
+        "CREATE TABLE event_properties (name VARCHAR PRIMARY KEY, column_name VARCHAR, "
+        "type VARCHAR);"
+        "CREATE TABLE quarantine (source VARCHAR, line BIGINT, reason VARCHAR, raw VARCHAR, "
+        "ingested_at TIMESTAMP);"
+        "INSERT INTO event_properties VALUES ('Load_ID', 'Load_ID', 'BIGINT');"
+        "INSERT INTO events VALUES ('e1', 'p', 'view', TIMESTAMP '2024-01-01', NULL, 5);"
+        "INSERT INTO quarantine VALUES ('a.csv', 2, 'bad', '{}', TIMESTAMP '2024-01-01');"
+    )
+    con.close()
+    with EventStore(db, read_only=True) as old:  # read-only: listed as is, no registry yet
+        assert old.loads() == []
+        assert old.quarantine_count("a.csv") == 1
+    with EventStore(db) as store:
+        assert store.connection.execute(
+            'SELECT event_id, load_id, "prop:Load_ID" FROM events'
+        ).fetchall() == [("e1", None, 5)]
+        assert registry(store) == [("Load_ID", "prop:Load_ID", "BIGINT")]
+        assert store.quarantine()[0].raw == "{}"
+        path = csv_file(tmp_path, "new.csv", "user_id,event,timestamp\nq,view,2024-01-02\n")
+        assert store.ingest([path]).rows_loaded == 1
+        assert [x.load_id for x in store.loads()] == [1]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from funnelscope.store.duckdb import EventStore
 
 ENGINES = ("reference",)
+CORE_FIELDS = ("event_id", "person_id", "event", "timestamp", "session_id")
 
 
 def summarize(funnel: Funnel, outcomes: Sequence[PersonOutcome]) -> FunnelResult:
@@ -65,7 +66,12 @@ def check_against_store(funnel: Funnel, store: EventStore) -> list[str]:
             )
     known_props = store.property_types()
     for prop in funnel.properties:
-        if prop not in known_props:
+        if prop in CORE_FIELDS and prop not in known_props:
+            warnings.append(
+                f"filters read event properties, and {prop!r} is a core field, not a property; "
+                "no event has it as a property, so filters on it see it as not set"
+            )
+        elif prop not in known_props:
             warnings.append(
                 f"no event has a property {prop!r}, so filters on it see it as not set"
                 + _did_you_mean(prop, known_props)

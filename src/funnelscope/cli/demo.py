@@ -6,14 +6,20 @@ from pathlib import Path
 
 import click
 
-from funnelscope.cli.options import db_option, format_option
+from funnelscope.cli.options import db_option, format_option, show_progress
 
 DEMO_FUNNEL = "ecommerce-behaviour"
 
 
 @click.command()
 @db_option
-@click.option("--persons", default=50_000, show_default=True, help="How many shoppers to simulate.")
+@click.option(
+    "--persons",
+    default=50_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many shoppers to simulate.",
+)
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same data).")
 @click.option(
     "--dir",
@@ -47,15 +53,16 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
         shop.write_parquet(data_file)
     console.print(f"wrote {shop.events.num_rows:,} events to {data_file}")
     specs = write_template_specs(base / "funnels")
+    spec_path = base / "funnels" / f"{DEMO_FUNNEL}.yaml"
     console.print(f"wrote {len(specs)} funnel specs to {base / 'funnels'}/")
     with EventStore(db_path) as store:
-        report = store.ingest([data_file], progress=True)
+        report = store.ingest([data_file], progress=show_progress(None))
         console.print(
             f"{db_path}: {report.rows_loaded:,} events loaded, "
             f"{report.duplicates_skipped:,} already there"
         )
         with console.status("Computing the funnel"):
-            result = run_funnel(load_funnel(base / "funnels" / f"{DEMO_FUNNEL}.yaml"), store)
+            result = run_funnel(load_funnel(spec_path), store)
     print_result(result, output_format, Console())
     if output_format == "table":
         true = shop.true_rates["all"]
@@ -65,6 +72,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
         ]
         Console().print("Step rates vs the generator's true rates:\n" + "\n".join(lines))
         Console(soft_wrap=True).print(
-            f"Next: funnelscope funnel funnels/{DEMO_FUNNEL}.yaml --db {db_path} --people 4 "
-            "--status dropped"
+            f"Next: funnelscope funnel {spec_path} --db {db_path} --people 4 --status dropped\n"
+            f"The other specs in {base / 'funnels'}/ are stage-model templates for your own "
+            "events: edit their event names to match your data."
         )

@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from funnelscope.cli.options import db_option, format_option, mapping_from, mapping_options
+from funnelscope.cli.options import (
+    db_option,
+    format_option,
+    mapping_from,
+    mapping_options,
+    progress_option,
+    show_progress,
+)
 
 
 @click.command()
@@ -21,7 +28,12 @@ from funnelscope.cli.options import db_option, format_option, mapping_from, mapp
 )
 @mapping_options
 @format_option
-@click.option("--people", "people_step", type=int, help="List the people at this step (1-based).")
+@click.option(
+    "--people",
+    "people_step",
+    type=click.IntRange(min=1),
+    help="List the people at this step (1-based).",
+)
 @click.option(
     "--status",
     type=click.Choice(["reached", "dropped"]),
@@ -36,7 +48,11 @@ from funnelscope.cli.options import db_option, format_option, mapping_from, mapp
     show_default=True,
     help="Which engine computes the funnel.",
 )
+@progress_option
+@click.pass_context
 def funnel(
+    ctx: click.Context,
+    /,
     spec: str,
     db_path: str,
     event_files: tuple[str, ...],
@@ -44,6 +60,7 @@ def funnel(
     people_step: int | None,
     status: str,
     engine: str,
+    progress: bool | None,
     **kwargs: Any,
 ) -> None:
     """Count how many people reach each step of SPEC (a YAML or JSON funnel spec).
@@ -58,16 +75,24 @@ def funnel(
     from funnelscope.analyses.funnel import check_against_store, run_funnel
     from funnelscope.cli.ingest import load_files
     from funnelscope.cli.render import people_output, print_result
+    from funnelscope.errors import FunnelscopeError
     from funnelscope.model.spec import load_funnel
     from funnelscope.store import EventStore
 
+    status_given = ctx.get_parameter_source("status") is not click.core.ParameterSource.DEFAULT
+    if status_given and people_step is None:
+        raise click.UsageError("--status only applies with --people STEP")
     mapping = mapping_from(kwargs)
     funnel_spec = load_funnel(spec)
     if event_files:
         store = EventStore(":memory:")
-        if load_files(store, event_files, mapping, progress=True):
+        failed = load_files(store, event_files, mapping, progress=show_progress(progress))
+        if failed or not store.count_events():
             store.close()
-            raise click.exceptions.Exit(1)
+            raise FunnelscopeError(
+                "no funnel computed: the files above could not be loaded completely; fix the "
+                "mapping flags or the rows reported, then run again"
+            )
     else:
         store = open_existing(db_path)
     with store:

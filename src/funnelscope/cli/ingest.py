@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from funnelscope.cli.options import db_option, format_option, mapping_from, mapping_options
+from funnelscope.cli.options import (
+    db_option,
+    format_option,
+    mapping_from,
+    mapping_options,
+    progress_option,
+    show_progress,
+)
 
 SHOWN_BAD_ROWS = 20
 
@@ -15,36 +22,55 @@ SHOWN_BAD_ROWS = 20
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @db_option
 @mapping_options
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar per file.")
-def ingest(files: tuple[str, ...], db_path: str, progress: bool, **kwargs: Any) -> None:
+@progress_option
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Remove what earlier loads of these files added, then load them again "
+    "(after changing a mapping flag such as --timezone).",
+)
+def ingest(
+    files: tuple[str, ...], db_path: str, progress: bool | None, replace: bool, **kwargs: Any
+) -> None:
     """Load CSV, Parquet or JSON Lines files (plain or .gz) into the event store.
 
     Re-loading a file adds nothing. Bad rows are reported as file:line: reason and kept in the
-    quarantine table; the good rows of the same file are loaded.
+    quarantine table; the good rows of the same file are loaded. The exit code is 1 when a file
+    cannot be read or every one of its rows was rejected.
     """
     from funnelscope.store import EventStore
 
     mapping = mapping_from(kwargs)
     with EventStore(db_path) as store:
-        failed = load_files(store, files, mapping, progress)
+        failed = load_files(store, files, mapping, show_progress(progress), replace=replace)
         click.echo(f"{store.count_events():,} events in {db_path}", err=True)
     if failed:
         raise click.exceptions.Exit(1)
 
 
-def load_files(store: Any, files: tuple[str, ...], mapping: Any, progress: bool) -> int:
-    """Ingest each file on its own, report to stderr; returns how many files could not be read."""
+def load_files(
+    store: Any, files: tuple[str, ...], mapping: Any, progress: bool, *, replace: bool = False
+) -> int:
+    """Ingest each file on its own and report to stderr. Returns how many files failed: could
+    not be read, or had rows and every one of them was rejected."""
     from funnelscope.errors import IngestError
 
     failed = 0
     for path in files:
         try:
-            report = store.ingest([path], mapping, progress=progress)
+            report = store.ingest([path], mapping, progress=progress, replace=replace)
         except IngestError as exc:
             click.echo(f"error: {exc} (nothing loaded from this file)", err=True)
             failed += 1
             continue
         for file in report.files:
+            if file.rows_read and file.rows_quarantined == file.rows_read:
+                failed += 1
+                click.echo(
+                    f"error: {file.source}: every row was rejected (0 of {file.rows_read:,} "
+                    "loaded); the reasons below usually point at a mapping flag",
+                    err=True,
+                )
             click.echo(
                 f"{file.source}: {file.rows_loaded:,} loaded, "
                 f"{file.duplicates_skipped:,} duplicates skipped, "
@@ -65,7 +91,9 @@ def load_files(store: Any, files: tuple[str, ...], mapping: Any, progress: bool)
 @click.command()
 @db_option
 @click.option("--source", help="Only rows from this file (as shown by ingest).")
-@click.option("--limit", type=int, default=None, help="Show at most this many rows.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Show at most this many rows."
+)
 @format_option
 def quarantine(db_path: str, source: str | None, limit: int | None, output_format: str) -> None:
     """List the rows ingest could not load, with file, line and reason."""
@@ -74,20 +102,23 @@ def quarantine(db_path: str, source: str | None, limit: int | None, output_forma
 
     with EventStore(db_path, read_only=True) as store:
         rows = store.quarantine(source=source, limit=limit)
+        total = store.quarantine_count(source=source)
     if output_format == "json":
-        click.echo(
-            to_json(
-                {"rows": [{"source": r.source, "line": r.line, "reason": r.reason} for r in rows]}
-            )
-        )
+        listed = [
+            {"source": r.source, "line": r.line, "reason": r.reason, "raw": r.raw} for r in rows
+        ]
+        click.echo(to_json({"total": total, "rows": listed}))
     elif output_format == "csv":
         import csv
         import sys
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["source", "line", "reason"])
-        writer.writerows([r.source, r.line, r.reason] for r in rows)
+        writer.writerow(["source", "line", "reason", "raw"])
+        writer.writerows([r.source, r.line, r.reason, r.raw] for r in rows)
     else:
         for r in rows:
             click.echo(f"{r.source}:{r.line}: {r.reason}")
-        click.echo(f"{len(rows):,} quarantined rows", err=True)
+            if r.raw:
+                click.echo(f"    {r.raw}")
+        shown = f"showing {len(rows):,} of {total:,}" if len(rows) < total else f"{total:,}"
+        click.echo(f"{shown} quarantined rows", err=True)

@@ -50,6 +50,10 @@ def mapping_options(func: F) -> F:
             help="IANA zone in which times without an offset are read, e.g. Europe/Berlin.",
         ),
         click.option(
+            "--delimiter",
+            help="CSV field separator, e.g. ';' (default: detected from the header line).",
+        ),
+        click.option(
             "--time-unit",
             type=click.Choice(["auto", "s", "ms", "us"]),
             default="auto",
@@ -60,6 +64,20 @@ def mapping_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def progress_option(func: F) -> F:
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Progress bars on stderr (default: only when stderr is a terminal).",
+    )(func)
+
+
+def show_progress(flag: bool | None) -> bool:
+    import sys
+
+    return sys.stderr.isatty() if flag is None else flag
 
 
 def mapping_from(kwargs: dict[str, Any]) -> Any:
@@ -73,5 +91,6 @@ def mapping_from(kwargs: dict[str, Any]) -> Any:
         id_col=kwargs.pop("id_col"),
         session_col=kwargs.pop("session_col"),
         timezone=kwargs.pop("timezone"),
+        delimiter=kwargs.pop("delimiter"),
         time_unit=kwargs.pop("time_unit"),
     )

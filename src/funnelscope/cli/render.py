@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -48,8 +49,9 @@ def bar(fraction: float, width: int) -> Text:
 COLUMNS = ("#", "Step", "Persons", "", "Conv.", "Overall", "Dropped", "Avg time", "Median")
 
 
-def funnel_table(result: FunnelResult, width: int = 100) -> Table:
-    """One row per step; the bar column takes what the terminal `width` leaves over."""
+def funnel_table(result: FunnelResult, width: int = 100) -> Table | Group:
+    """One row per step; the bar column takes what the terminal `width` leaves over. Too
+    narrow for that, a block per step instead, so no number is ever cut."""
     funnel = result.funnel
     first = result.steps[0].count if result.steps else 0
     rows = [
@@ -72,8 +74,33 @@ def funnel_table(result: FunnelResult, width: int = 100) -> Table:
     fractions = [step.count / first if first else 0.0 for step in result.steps]
     table = _steps_table(title, rows, fractions, BAR_MIN)
     natural = Console(width=10_000).measure(table).maximum
+    if natural > width:
+        return _steps_blocks(title, result, width)
     bar_width = max(BAR_MIN, min(BAR_MAX, BAR_MIN + width - natural))
     return _steps_table(title, rows, fractions, bar_width)
+
+
+def _steps_blocks(title: str, result: FunnelResult, width: int) -> Group:
+    """The narrow-terminal layout: a block per step, its numbers wrapped between words."""
+    first = result.steps[0].count if result.steps else 0
+    parts: list[Text | Padding] = [Text(title, style="bold")]
+    for step in result.steps:
+        fraction = step.count / first if first else 0.0
+        facts = [f"{step.count:,} persons"]
+        if step.step > 1:
+            facts += [
+                f"{percent(step.conversion_from_previous)} of previous",
+                f"{percent(step.conversion_from_start)} overall",
+                f"{step.dropped_from_previous:,} dropped",
+                f"avg {human_seconds(step.avg_seconds_from_previous)}",
+                f"median {human_seconds(step.median_seconds_from_previous)}",
+            ]
+        parts.append(Text(f"{step.step}  {step.label}", style="bold"))
+        line = bar(fraction, max(BAR_MIN, min(BAR_MAX, width - 4)))
+        line.rstrip()
+        parts.append(Padding(line, (0, 0, 0, 3)))
+        parts.append(Padding(Text(", ".join(facts)), (0, 0, 0, 3)))
+    return Group(*parts)
 
 
 def _steps_table(
@@ -87,9 +114,16 @@ def _steps_table(
         pad_edge=False,
         show_edge=False,
     )
+    cells = [[row[i] for row in rows] for i in range(len(rows[0]))] if rows else []
+    numbers = iter(cells[:1] + cells[2:])  # every column but Step and the bar keeps its width
     for name in COLUMNS:
-        justify = "left" if name in ("Step", "") else "right"
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        if name == "Step":
+            table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=8)
+        elif name == "":
+            table.add_column(name, no_wrap=True, overflow="crop")
+        else:
+            widest = max([len(name), *(len(c) for c in next(numbers, []))])
+            table.add_column(name, justify="right", no_wrap=True, min_width=widest)
     for row, fraction in zip(rows, fractions, strict=True):
         table.add_row(*row[:3], bar(fraction, bar_width), *row[3:])
     return table

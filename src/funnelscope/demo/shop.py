@@ -253,6 +253,7 @@ def generate_shop(
     ev_person, ev_t, ev_code = ev_person[order], ev_t[order], ev_code[order]
     ev_session = ev_session[order]
     events = _to_table(
+        id_prefix=f"demo-s{seed}-n{persons}-",  # another seed or size is other data: other ids
         start_us=_to_microseconds(start),
         person=ev_person,
         t=ev_t,
@@ -271,6 +272,7 @@ def generate_shop(
 
 def _to_table(
     *,
+    id_prefix: str,
     start_us: int,
     person: IntArray,
     t: IntArray,
@@ -299,7 +301,7 @@ def _to_table(
     person_idx = pa.array(person)
     return pa.table(
         {
-            "event_id": pa.array([f"demo-{i:08d}" for i in range(len(code))], pa.string()),
+            "event_id": pa.array([f"{id_prefix}{i:08d}" for i in range(len(code))], pa.string()),
             "person_id": person_ids.take(person_idx),
             "event": names.take(pa.array(code)),
             "timestamp": pa.array(start_us + t * 1_000_000, pa.timestamp("us", tz="UTC")),

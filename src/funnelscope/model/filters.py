@@ -176,6 +176,9 @@ def parse_filter(raw: Any, path: str) -> Filter:
         for i, item in enumerate(value):
             _check_scalar(item, f"{path}.value[{i + 1}]")
         return Filter(prop, op, tuple(value))
+    if isinstance(value, list | tuple) and op in ("eq", "neq"):
+        wanted = "in" if op == "eq" else "not_in"
+        raise SpecError(f"{path}.value", f"{op} takes one value, not a list", f"use op: {wanted}")
     _check_scalar(value, f"{path}.value")
     if op in ("gt", "gte", "lt", "lte") and isinstance(value, bool):
         raise SpecError(f"{path}.value", f"{op} compares numbers or text, not booleans", "use eq")

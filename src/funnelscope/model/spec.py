@@ -132,10 +132,14 @@ def _parse_filters(raw: Any, path: str) -> tuple[Filter, ...]:
 def _parse_step(raw: Any, path: str) -> Step:
     if isinstance(raw, str):
         raw = {"event": raw}
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        raise SpecError(path, f"{raw!r} is a number, not an event name", f"quote it: '{raw}'")
     if not isinstance(raw, Mapping):
         raise SpecError(path, f"{raw!r} is not a step", "write - event: view_item")
     _reject_unknown(raw, _STEP_KEYS, path)
     event = raw.get("event")
+    if isinstance(event, int | float) and not isinstance(event, bool):
+        raise SpecError(f"{path}.event", f"{event!r} is a number, not an event name", "quote it")
     if not isinstance(event, str) or not event.strip():
         raise SpecError(f"{path}.event", "is required", "name the event, e.g. event: view_item")
     label = raw.get("label")
@@ -192,6 +196,20 @@ for _tag, _pattern, _first in [
     _SpecLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
+def _yaml_error(file: Path, exc: yaml.YAMLError) -> SpecError:
+    """One line: file:line: what the YAML parser found, without its multi-line excerpt."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    detail = f"{context}, {problem}" if context else problem
+    return SpecError(
+        where,
+        f"is not valid YAML ({detail})",
+        "check indentation and brackets; quote values containing ':' or '#'",
+    )
+
+
 def load_funnel(path: str | Path) -> Funnel:
     """Read a YAML or JSON spec file. Errors name the file and the field."""
     file = Path(path)
@@ -207,8 +225,12 @@ def load_funnel(path: str | Path) -> Funnel:
             if file.suffix.lower() == ".json"
             else yaml.load(text, Loader=_SpecLoader)  # a SafeLoader subclass
         )
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SpecError(str(file), f"is not valid YAML/JSON: {exc}", "fix the syntax") from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            f"{file}:{exc.lineno}", f"is not valid JSON: {exc.msg} (column {exc.colno})", ""
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise _yaml_error(file, exc) from exc
     try:
         return parse_funnel(data, default_name=file.stem)
     except SpecError as exc:

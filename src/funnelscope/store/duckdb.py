@@ -10,9 +10,12 @@ blob on every row. ``event_properties`` maps each property name to its column.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -38,6 +41,7 @@ from funnelscope.store.readers import (
     VARCHAR,
     Malformed,
     ProgressCallback,
+    SourceFormat,
     StagedColumn,
     StagedFile,
     detect_format,
@@ -49,6 +53,7 @@ from funnelscope.store.timeparse import (
     TIME_UNITS,
     UNIT_NAMES,
     epoch_unit_sql,
+    gap_sql,
     implausible_epoch_sql,
     iso_utc_sql,
     quote_ident,
@@ -57,18 +62,54 @@ from funnelscope.store.timeparse import (
     timestamp_utc_sql,
 )
 
-CORE_COLUMNS: Final = ("event_id", "person_id", "event", "timestamp", "session_id")
+CORE_COLUMNS: Final = ("event_id", "person_id", "event", "timestamp", "session_id", "load_id")
+_REQUIRED_COLUMNS: Final = CORE_COLUMNS[:5]  # stores made before the loads registry lack load_id
 SCAN_COLUMNS: Final = ("person_id", "event_id", "event", "ts")
 MAX_BAD_ROWS_REPORTED: Final = 20
 
 ROLE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
-    "person": ("person_id", "distinct_id", "user_id", "person", "user", "customer_id"),
-    "event": ("event", "event_name", "event_type", "name", "action"),
-    "time": ("timestamp", "time", "ts", "event_time", "datetime", "date", "created_at"),
+    "person": (
+        "person_id",
+        "distinct_id",
+        "user_id",
+        "person",
+        "user",
+        "customer_id",
+        "user_pseudo_id",
+        "anonymous_id",
+        "visitor_id",
+        "client_id",
+        "contact_id",
+        "customer_email",
+        "email",
+        "customer",
+    ),
+    "event": ("event", "event_name", "event_type", "name", "action", "type", "stage", "activity"),
+    "time": (
+        "timestamp",
+        "time",
+        "ts",
+        "event_time",
+        "event_timestamp",
+        "timestamp_utc",
+        "occurred_at",
+        "datetime",
+        "date",
+        "created_at",
+        "sent_at",
+        "received_at",
+    ),
     "id": ("event_id", "uuid", "id", "message_id", "insert_id"),
     "session": ("session_id", "session", "$session_id"),
 }
 REQUIRED_ROLES: Final = ("person", "event", "time")
+# Words that make a column a plausible suggestion for a role nothing was detected for.
+_ROLE_HINTS: Final[dict[str, tuple[str, ...]]] = {
+    "person": ("user", "person", "customer", "visitor", "client", "contact", "email", "id"),
+    "time": ("time", "date", "ts", "at", "created"),
+    "event": ("event", "name", "action", "type", "stage"),
+}
+DELIMITERS: Final = (",", ";", "\t", "|")
 
 _NORM: Final = "_fs_norm"
 _BAD: Final = "_fs_bad"
@@ -93,10 +134,15 @@ class ColumnMapping:
     session_col: str | None = None
     timezone: str = "UTC"  # naive times are read in this IANA zone
     time_unit: str = "auto"  # auto | s | ms | us, for epoch numbers
+    delimiter: str | None = None  # CSV field separator; None = detect from the header line
 
     def explicit(self, role: str) -> str | None:
         value: str | None = getattr(self, f"{role}_col")
         return value
+
+    def canonical(self) -> str:
+        """These options as canonical JSON (sorted keys), as kept in the loads registry."""
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -104,6 +150,18 @@ class BadRow:
     source: str
     line: int
     reason: str
+    raw: str = ""  # the row as read (CSV line, JSON object)
+
+
+@dataclass(frozen=True)
+class LoadInfo:
+    """One load of a source file: which options it was read with and how many events it added."""
+
+    load_id: int
+    source: str  # absolute, resolved path
+    options: str  # canonical JSON of the ColumnMapping
+    loaded_at: datetime  # UTC
+    rows_loaded: int
 
 
 @dataclass(frozen=True)
@@ -158,11 +216,40 @@ def _find_column(names: Sequence[str], wanted: str) -> str | None:
     return next((name for name in names if name.lower() == lowered), None)
 
 
+def normalize_name(name: str) -> str:
+    """A column name for alias matching: lower case without spaces, ``_``, ``-``, ``$`` or ``.``."""
+    return "".join(ch for ch in name.lower() if ch not in " _-$.")
+
+
+def _find_alias(names: Sequence[str], alias: str) -> str | None:
+    """The column matching ``alias``: exactly, ignoring case, or by :func:`normalize_name`."""
+    found = _find_column(names, alias)
+    if found is not None:
+        return found
+    wanted = normalize_name(alias)
+    return next((name for name in names if normalize_name(name) == wanted), None)
+
+
+def shell_quote(name: str) -> str:
+    """A column name as typed in a shell: quoted when it holds spaces or shell characters."""
+    return shlex.quote(name)
+
+
+def _delimiter_hint(names: Sequence[str]) -> str:
+    for name in names:
+        for sep in (";", "|"):
+            if sep in name:
+                return f"the header looks {sep!r}-separated; use --delimiter {shlex.quote(sep)}; "
+    return ""
+
+
 def resolve_roles(names: Sequence[str], mapping: ColumnMapping, source: str) -> dict[str, str]:
     """Map each role (person, event, time, id, session) to a source column name.
 
-    Explicit mapping names must exist; otherwise the first alias present is used (exact name
-    first, then case-insensitively). Missing person/event/time columns raise IngestError.
+    Explicit mapping names must exist (exact name first, then case-insensitively); otherwise the
+    first alias present is used, matched exactly, then ignoring case, then ignoring case, spaces,
+    ``_``, ``-``, ``$`` and ``.`` (``Created at`` and ``$distinct_id`` match). Missing
+    person/event/time columns raise IngestError.
     """
     roles: dict[str, str] = {}
     for role, aliases in ROLE_ALIASES.items():
@@ -175,12 +262,13 @@ def resolve_roles(names: Sequence[str], mapping: ColumnMapping, source: str) -> 
                 raise IngestError(
                     source,
                     f"no column {explicit!r} for --{role}-col",
-                    f"columns are: {', '.join(names)}; use --{role}-col with one of them",
+                    f"{_delimiter_hint(names)}columns are: {', '.join(names)}; "
+                    f"use --{role}-col with one of them",
                 )
             roles[role] = found
             continue
         for alias in aliases:
-            found = _find_column(names, alias)
+            found = _find_alias(names, alias)
             if found is not None and found not in roles.values():
                 roles[role] = found
                 break
@@ -192,13 +280,17 @@ def resolve_roles(names: Sequence[str], mapping: ColumnMapping, source: str) -> 
 
 def _missing_role(names: Sequence[str], roles: dict[str, str], role: str, source: str) -> None:
     claimed = set(roles.values()) | {
-        n for other in REQUIRED_ROLES for a in ROLE_ALIASES[other] if (n := _find_column(names, a))
+        n for other in REQUIRED_ROLES for a in ROLE_ALIASES[other] if (n := _find_alias(names, a))
     }
-    suggestion = next((n for n in names if n not in claimed), "<column>")
+    free = [n for n in names if n not in claimed]
+    words = _ROLE_HINTS[role]
+    plausible = [n for n in free if any(w in n.lower() for w in words)]
+    suggestion = next(iter(plausible or free), None)
+    shown = shell_quote(suggestion) if suggestion is not None else "<column>"
     raise IngestError(
         source,
         f"no {role} column (looked for {', '.join(ROLE_ALIASES[role])})",
-        f"columns are: {', '.join(names)}; use --{role}-col {suggestion}",
+        f"{_delimiter_hint(names)}columns are: {', '.join(names)}; use --{role}-col {shown}",
     )
 
 
@@ -354,6 +446,9 @@ class EventStore:
         if not read_only:
             self._create_schema()
         self._check_schema(path)
+        if not read_only:
+            self._upgrade_schema()
+        self._has_loads = self._has_core_load_id() and self._has_column("loads", "load_id")
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -381,16 +476,70 @@ class EventStore:
                 person_id VARCHAR NOT NULL,
                 event VARCHAR NOT NULL,
                 "timestamp" TIMESTAMP NOT NULL,
-                session_id VARCHAR
+                session_id VARCHAR,
+                load_id INTEGER
             );
             CREATE TABLE IF NOT EXISTS event_properties (
                 name VARCHAR PRIMARY KEY, column_name VARCHAR, type VARCHAR
             );
             CREATE TABLE IF NOT EXISTS quarantine (
-                source VARCHAR, line BIGINT, reason VARCHAR, raw VARCHAR, ingested_at TIMESTAMP
+                source VARCHAR, line BIGINT, reason VARCHAR, raw VARCHAR, ingested_at TIMESTAMP,
+                load_id INTEGER
+            );
+            CREATE SEQUENCE IF NOT EXISTS load_ids START 1;
+            CREATE TABLE IF NOT EXISTS loads (
+                load_id INTEGER, source VARCHAR, size BIGINT, options VARCHAR,
+                loaded_at TIMESTAMP, rows_loaded BIGINT
             );
             """
         )
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return bool(
+            self._count_params(
+                "SELECT count(*) FROM duckdb_columns() "
+                "WHERE table_name = ? AND lower(column_name) = ? AND schema_name = 'main'",
+                [table, column],
+            )
+        )
+
+    def _has_core_load_id(self) -> bool:
+        """Whether events has the core load_id column (not a property column of that name)."""
+        properties = {column.lower() for column, _ in self._property_columns().values()}
+        return self._has_column("events", "load_id") and "load_id" not in properties
+
+    def _upgrade_schema(self) -> None:
+        """Give a store made before the loads registry its ``load_id`` columns (old rows: NULL).
+
+        A property that already has a column named ``load_id`` (any case) moves to
+        ``prop:load_id`` first, as a new property of that name would.
+        """
+        if not self._has_core_load_id():
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                self._move_property_column("load_id")
+                self._con.execute("ALTER TABLE events ADD COLUMN load_id INTEGER")
+                self._con.execute("COMMIT")
+            except duckdb.Error:
+                self._con.execute("ROLLBACK")
+                raise
+        if not self._has_column("quarantine", "load_id"):
+            self._con.execute("ALTER TABLE quarantine ADD COLUMN load_id INTEGER")
+
+    def _move_property_column(self, core: str) -> None:
+        registry = self._property_columns()
+        used = {c.lower() for c in CORE_COLUMNS} | {col.lower() for col, _ in registry.values()}
+        for name, (column, _) in registry.items():
+            if column.lower() == core:
+                target = _column_name(name, used)
+                used.add(target.lower())
+                self._con.execute(
+                    f"ALTER TABLE events RENAME COLUMN {quote_ident(column)} "
+                    f"TO {quote_ident(target)}"
+                )
+                self._con.execute(
+                    "UPDATE event_properties SET column_name = ? WHERE name = ?", [target, name]
+                )
 
     def _check_schema(self, path: str | Path) -> None:
         """Refuse a database whose tables are not ours, instead of failing later mid-ingest."""
@@ -401,7 +550,7 @@ class EventStore:
                 "WHERE table_name IN ('events', 'event_properties', 'quarantine')"
             ).fetchall()
         }
-        needed = {("events", c) for c in CORE_COLUMNS} | {
+        needed = {("events", c) for c in _REQUIRED_COLUMNS} | {
             ("event_properties", "column_name"),
             ("quarantine", "reason"),
         }
@@ -431,18 +580,151 @@ class EventStore:
         return {str(name): (str(column), str(kind)) for name, column, kind in rows}
 
     def quarantine(self, source: str | None = None, limit: int | None = None) -> list[BadRow]:
-        """Quarantined rows, ordered by source and line."""
-        sql = "SELECT source, line, reason FROM quarantine"
-        params: list[object] = []
-        if source is not None:
-            sql += " WHERE source = ?"
-            params.append(source)
+        """Quarantined rows (with their raw text), ordered by source and line.
+
+        ``source`` may be the path as given at ingest, its absolute path, or its file name alone
+        when only one loaded file has that name. ``limit`` must be 0 or more.
+        """
+        if limit is not None and limit < 0:
+            raise IngestError(
+                "limit", f"limit must be 0 or more, got {limit}", "leave it out to list every row"
+            )
+        where, params = self._source_filter(source)
+        sql = f"SELECT source, line, reason, raw FROM quarantine{where}"
         sql += " ORDER BY source, line, reason"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         rows = self._con.execute(sql, params).fetchall()
-        return [BadRow(str(s), int(line), str(reason)) for s, line, reason in rows]
+        return [
+            BadRow(str(s), int(line), str(reason), "" if raw is None else str(raw))
+            for s, line, reason, raw in rows
+        ]
+
+    def quarantine_count(self, source: str | None = None) -> int:
+        """How many rows are quarantined (for ``source``, named as :meth:`quarantine` accepts)."""
+        where, params = self._source_filter(source)
+        return self._count_params(f"SELECT count(*) FROM quarantine{where}", params)
+
+    def _source_filter(self, source: str | None) -> tuple[str, list[object]]:
+        if source is None:
+            return "", []
+        names = self._matching_sources(source)
+        if not names:
+            return " WHERE false", []
+        return f" WHERE source IN ({', '.join('?' * len(names))})", list(names)
+
+    def _known_sources(self) -> list[tuple[str, str]]:
+        """(source as given at ingest, absolute path) of every quarantined or loaded file."""
+        if self._has_loads:
+            rows = self._con.execute(
+                "SELECT DISTINCT q.source, l.source FROM quarantine q "
+                "LEFT JOIN loads l USING (load_id)"
+            ).fetchall()
+        else:
+            rows = self._con.execute("SELECT DISTINCT source, NULL FROM quarantine").fetchall()
+        return [
+            (str(given), str(full) if full is not None else _absolute(str(given)))
+            for given, full in rows
+        ]
+
+    def _matching_sources(self, source: str) -> list[str]:
+        """The stored source names meaning ``source``: as given, its absolute path, or basename."""
+        known = self._known_sources()
+        exact = sorted({given for given, _ in known if given == source})
+        if exact:
+            return exact
+        full = _absolute(source)
+        same = sorted({given for given, path in known if path == full})
+        if same:
+            return same
+        if os.sep in source or "/" in source:
+            return []
+        by_name = {path for _, path in known if Path(path).name == source}
+        if len(by_name) > 1:
+            raise IngestError(
+                source,
+                "several loaded files have this name",
+                f"give the path of one of them: {', '.join(sorted(by_name))}",
+            )
+        return sorted({given for given, path in known if path in by_name})
+
+    def loads(self) -> list[LoadInfo]:
+        """Every load in the registry, oldest first."""
+        if not self._has_loads:
+            return []
+        rows = self._con.execute(
+            "SELECT load_id, source, options, loaded_at, rows_loaded FROM loads ORDER BY load_id"
+        ).fetchall()
+        return [
+            LoadInfo(int(load_id), str(src), str(options), loaded_at, int(loaded))
+            for load_id, src, options, loaded_at, loaded in rows
+        ]
+
+    def forget(self, source: str) -> int:
+        """Remove a source's events, quarantined rows and loads; returns the events removed.
+
+        ``source`` is the path (as given or absolute) or, when unambiguous, the file name.
+        Events loaded before the loads registry existed carry no load and are not removed.
+        """
+        self._require_loads()
+        load_ids = self._loads_of(source)
+        if not load_ids:
+            by_name = self._con.execute(
+                "SELECT DISTINCT source FROM loads ORDER BY source"
+            ).fetchall()
+            matches = [str(r[0]) for r in by_name if Path(str(r[0])).name == source]
+            if len(matches) > 1:
+                raise IngestError(
+                    source,
+                    "several loaded files have this name",
+                    f"give the path of one of them: {', '.join(matches)}",
+                )
+            if matches:
+                load_ids = self._loads_of(matches[0])
+        if not load_ids:
+            known = [
+                str(r[0])
+                for r in self._con.execute(
+                    "SELECT DISTINCT source FROM loads ORDER BY source"
+                ).fetchall()
+            ]
+            listed = ", ".join(known) if known else "none"
+            raise IngestError(source, "was never loaded", f"loaded sources are: {listed}")
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            removed = self._remove_loads(load_ids)
+            self._con.execute("COMMIT")
+        except duckdb.Error:
+            self._con.execute("ROLLBACK")
+            raise
+        return removed
+
+    def _require_loads(self) -> None:
+        if not self._has_loads:
+            raise IngestError(
+                "store",
+                "this store has no loads registry (it was opened read-only before an upgrade)",
+                "open it once without read_only to upgrade it",
+            )
+
+    def _loads_of(self, source: str) -> list[int]:
+        rows = self._con.execute(
+            "SELECT load_id FROM loads WHERE source = ? ORDER BY load_id", [_absolute(source)]
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def _remove_loads(self, load_ids: Sequence[int]) -> int:
+        """Delete the events, quarantined rows and registry rows of ``load_ids`` (no commit)."""
+        marks = ", ".join("?" * len(load_ids))
+        params = list(load_ids)
+        removed = self._count_params(
+            f"SELECT count(*) FROM events WHERE load_id IN ({marks})", params
+        )
+        self._con.execute(f"DELETE FROM events WHERE load_id IN ({marks})", params)
+        self._con.execute(f"DELETE FROM quarantine WHERE load_id IN ({marks})", params)
+        self._con.execute(f"DELETE FROM loads WHERE load_id IN ({marks})", params)
+        return removed
 
     def scan(
         self, event_names: Collection[str] | None, properties: Collection[str] = ()
@@ -478,12 +760,19 @@ class EventStore:
         mapping: ColumnMapping = ColumnMapping(),
         *,
         progress: bool = False,
+        replace: bool = False,
     ) -> IngestReport:
         """Load files, one transaction each.
 
         Bad rows go to the quarantine table and never stop the good ones. A file that cannot be
         read at all loads nothing; the other files still load, and afterwards a
         :class:`PartialIngestError` (an IngestError) is raised for the first failing file.
+
+        Each load is recorded in the ``loads`` registry under the file's absolute path and the
+        mapping's options. Loading a file again with the same options adds only new events; with
+        other options it is refused (its events would be loaded twice under new ids) unless
+        ``replace`` is set, which removes the earlier loads' events and quarantined rows in the
+        same transaction and then loads the file afresh.
         """
         if mapping.time_unit not in TIME_UNITS:
             raise IngestError(
@@ -491,12 +780,23 @@ class EventStore:
                 f"unknown epoch unit {mapping.time_unit!r}",
                 f"use one of {', '.join(TIME_UNITS)}",
             )
+        if mapping.delimiter is not None and (
+            len(mapping.delimiter) != 1 or mapping.delimiter in '"\r\n'
+        ):
+            raise IngestError(
+                "delimiter",
+                f"a delimiter is one character, not {mapping.delimiter!r}",
+                "use one of , ; | or a tab, or leave it out to detect it from the header",
+            )
+        self._require_loads()
         reports: list[FileReport] = []
         failures: list[IngestError] = []
         with _Progress(progress) as display, self._timezone(mapping.timezone):
             for path in paths:
                 try:
-                    reports.append(self._ingest_file(Path(path), str(path), mapping, display))
+                    reports.append(
+                        self._ingest_file(Path(path), str(path), mapping, display, replace)
+                    )
                 except IngestError as exc:
                     failures.append(exc)
         report = IngestReport(tuple(reports))
@@ -519,18 +819,45 @@ class EventStore:
             self._con.execute(f"SET TimeZone = {sql_string(previous)}")
 
     def _ingest_file(
-        self, path: Path, source: str, mapping: ColumnMapping, display: _Progress
+        self, path: Path, source: str, mapping: ColumnMapping, display: _Progress, replace: bool
     ) -> FileReport:
         fmt = detect_format(path, source)
+        if fmt.kind == "csv" and mapping.delimiter is not None:
+            fmt = SourceFormat(fmt.kind, fmt.gzipped, mapping.delimiter)
         if not path.is_file():
             problem = "is a directory, not a file" if path.is_dir() else "file not found"
             raise IngestError(source, problem, "check the path")
-        shown = display.file(source, path.stat().st_size if fmt.kind != "parquet" else None)
+        full, size, options = _absolute(source), path.stat().st_size, mapping.canonical()
+        earlier = self._con.execute(
+            "SELECT load_id, options FROM loads WHERE source = ? ORDER BY load_id", [full]
+        ).fetchall()
+        same = [int(load_id) for load_id, opts in earlier if opts == options]
+        other = [(int(load_id), str(opts)) for load_id, opts in earlier if opts != options]
+        if other and not replace:
+            raise IngestError(
+                source,
+                f"was loaded before with other options ({_options_diff(other[-1][1], options)})",
+                "add --replace to remove that load's events and load it again",
+            )
+        shown = display.file(source, size if fmt.kind != "parquet" else None)
         self._con.execute("BEGIN TRANSACTION")
         try:
+            if replace and earlier:
+                self._remove_loads([load_id for load_id, _ in earlier])
+                same = []
+            if replace:  # rows quarantined before the loads registry existed
+                self._con.execute(
+                    "DELETE FROM quarantine WHERE load_id IS NULL AND source = ?", [source]
+                )
+            load_id = same[-1] if same else self._new_load(full, size, options)
             staged = stage_file(self._con, path, source, fmt, shown.callback())
             shown.step("checking")
-            report = self._load_staged(staged, source, mapping)
+            report = self._load_staged(staged, source, mapping, load_id)
+            self._con.execute(
+                "UPDATE loads SET size = ?, loaded_at = timezone('UTC', now()), "
+                "rows_loaded = rows_loaded + ? WHERE load_id = ?",
+                [size, report.rows_loaded, load_id],
+            )
             self._drop_temporaries()
             self._con.execute("COMMIT")
         except IngestError:
@@ -545,12 +872,22 @@ class EventStore:
         shown.done(ok=True)
         return report
 
+    def _new_load(self, full: str, size: int, options: str) -> int:
+        load_id = self._count("SELECT nextval('load_ids')")  # never reused, even after forget
+        self._con.execute(
+            "INSERT INTO loads VALUES (?, ?, ?, ?, timezone('UTC', now()), 0)",
+            [load_id, full, size, options],
+        )
+        return load_id
+
     def _drop_temporaries(self) -> None:
         drop_stage(self._con)
         self._con.execute(f"DROP TABLE IF EXISTS {_NORM}")
         self._con.execute(f"DROP TABLE IF EXISTS {_BAD}")
 
-    def _load_staged(self, staged: StagedFile, source: str, mapping: ColumnMapping) -> FileReport:
+    def _load_staged(
+        self, staged: StagedFile, source: str, mapping: ColumnMapping, load_id: int
+    ) -> FileReport:
         roles: dict[str, str] = {}
         good = loaded = 0
         if staged.columns:  # else the file held only blank or malformed lines
@@ -564,14 +901,22 @@ class EventStore:
                 self._count(f"SELECT count(*) FROM {STAGE} WHERE {_blank(_text_sql(id_col))}")
             )
             self._con.execute(
-                _normalize_sql(role_columns, plans, mapping.time_unit, derives_ids=derives_ids)
+                _normalize_sql(
+                    role_columns,
+                    plans,
+                    mapping.time_unit,
+                    derives_ids=derives_ids,
+                    zone=mapping.timezone,
+                )
             )
+            if id_col is not None:
+                self._quarantine_id_conflicts(source)
             good = self._count(f"SELECT count(*) FROM {_NORM} WHERE __reason IS NULL")
-        bad_count = self._quarantine_bad_rows(source, staged)
+        bad_count = self._quarantine_bad_rows(source, staged, load_id)
         if staged.columns:
-            loaded = self._insert_events(plans)
+            loaded = self._insert_events(plans, load_id)
         first_bad = self._con.execute(
-            f"SELECT line, reason FROM {_BAD} ORDER BY line LIMIT {MAX_BAD_ROWS_REPORTED}"
+            f"SELECT line, reason, raw FROM {_BAD} ORDER BY line LIMIT {MAX_BAD_ROWS_REPORTED}"
         ).fetchall()
         return FileReport(
             source=source,
@@ -579,12 +924,19 @@ class EventStore:
             rows_loaded=loaded,
             duplicates_skipped=good - loaded,
             rows_quarantined=bad_count,
-            bad_rows=tuple(BadRow(source, int(line), str(reason)) for line, reason in first_bad),
+            bad_rows=tuple(
+                BadRow(source, int(line), str(reason), str(raw or ""))
+                for line, reason, raw in first_bad
+            ),
             columns=dict(roles),
         )
 
     def _count(self, sql: str) -> int:
         row = first_row(self._con, sql)
+        return int(row[0]) if row else 0
+
+    def _count_params(self, sql: str, params: Sequence[object]) -> int:
+        row = first_row(self._con, sql, params)
         return int(row[0]) if row else 0
 
     def _plan_properties(self, columns: Sequence[StagedColumn]) -> list[_PropertyPlan]:
@@ -630,7 +982,50 @@ class EventStore:
             )
         )
 
-    def _quarantine_bad_rows(self, source: str, staged: StagedFile) -> int:
+    def _quarantine_id_conflicts(self, source: str) -> None:
+        """Quarantine rows whose given event_id is already used by a different event.
+
+        A row whose id is in the store, or on an earlier row of this file, is a duplicate only
+        when person, event name and time are equal too; otherwise loading it would silently drop
+        it. Only rows whose id collides are compared (an id that is already stored is compared
+        with the stored event alone).
+        """
+        hint = (
+            "; map a column that is unique per event with --id-col, "
+            "or leave --id-col out so ids are derived"
+        )
+        used = "'event_id ''' || n.event_id || ''' is already used by a different event ('"
+        given = f"NOT {_blank('n.__given_id')}"
+        same = 'e.person_id = n.person_id AND e.event = n.event AND e."timestamp" = n."timestamp"'
+        self._con.execute(
+            f"UPDATE {_NORM} AS n SET __reason = {used} || "
+            f"{sql_string('already in the store)' + hint)} "
+            f"WHERE n.__reason IS NULL AND {given} "
+            "AND n.event_id IN (SELECT event_id FROM events) "
+            f"AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id AND {same})"
+        )
+        of_file = f" of {source})" + hint
+        colliding = (
+            f"SELECT event_id FROM {_NORM} AS n WHERE __reason IS NULL AND {given} "
+            "GROUP BY event_id HAVING count(*) > 1"
+        )
+        firsts = (
+            "SELECT event_id, min(__line) AS first_line, "
+            "arg_min(person_id, __line) AS person_id, arg_min(event, __line) AS event, "
+            'arg_min("timestamp", __line) AS "timestamp" '
+            f"FROM {_NORM} AS n WHERE __reason IS NULL AND {given} "
+            f"AND event_id IN ({colliding}) "
+            "AND event_id NOT IN (SELECT event_id FROM events) GROUP BY event_id"
+        )
+        self._con.execute(
+            f"UPDATE {_NORM} AS n SET __reason = {used} || 'line ' || f.first_line || "
+            f"{sql_string(of_file)} FROM ({firsts}) AS f "
+            f"WHERE n.event_id = f.event_id AND n.__reason IS NULL AND {given} "
+            "AND n.__line > f.first_line AND NOT (n.person_id = f.person_id "
+            'AND n.event = f.event AND n."timestamp" = f."timestamp")'
+        )
+
+    def _quarantine_bad_rows(self, source: str, staged: StagedFile, load_id: int) -> int:
         """Collect this file's bad rows in _BAD and add the new ones to the quarantine table."""
         raw = "json_object(" + ", ".join(
             f"{sql_string(c.name)}, s.{c.ident}" for c in staged.columns
@@ -653,9 +1048,10 @@ class EventStore:
             self._add_malformed(staged.malformed)
         self._con.execute(
             f"INSERT INTO quarantine SELECT ?, b.line, b.reason, b.raw, "
-            f"timezone('UTC', now()) FROM {_BAD} b WHERE NOT EXISTS (SELECT 1 FROM quarantine q "
-            "WHERE q.source = ? AND q.line = b.line AND q.raw IS NOT DISTINCT FROM b.raw)",
-            [source, source],
+            f"timezone('UTC', now()), ? FROM {_BAD} b WHERE NOT EXISTS (SELECT 1 FROM quarantine q "
+            "WHERE (q.load_id = ? OR (q.load_id IS NULL AND q.source = ?)) AND q.line = b.line "
+            "AND q.raw IS NOT DISTINCT FROM b.raw)",
+            [source, load_id, load_id, source],
         )
         return self._count(f"SELECT count(*) FROM {_BAD}")
 
@@ -673,18 +1069,39 @@ class EventStore:
         finally:
             self._con.unregister("_fs_malformed")
 
-    def _insert_events(self, plans: Sequence[_PropertyPlan]) -> int:
+    def _insert_events(self, plans: Sequence[_PropertyPlan], load_id: int) -> int:
         """Insert valid rows whose event_id is new (to the store and earlier in the file)."""
         targets = "".join(f", {quote_ident(p.target_column)}" for p in plans)
         values = "".join(f", p{i}" for i in range(len(plans)))
         row = self._con.execute(
-            f'INSERT INTO events (event_id, person_id, event, "timestamp", session_id{targets}) '
-            f'SELECT event_id, person_id, event, "timestamp", session_id{values} FROM {_NORM} n '
-            "WHERE __reason IS NULL "
+            "INSERT INTO events "
+            f'(event_id, person_id, event, "timestamp", session_id, load_id{targets}) '
+            f'SELECT event_id, person_id, event, "timestamp", session_id, {int(load_id)}{values} '
+            f"FROM {_NORM} n WHERE __reason IS NULL "
             "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id) "
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY __line) = 1"
         ).fetchone()
         return int(row[0]) if row else 0
+
+
+def _options_diff(old: str, new: str) -> str:
+    """The options that differ between two mappings: ``timezone: UTC -> Europe/Berlin``."""
+    before, after = json.loads(old), json.loads(new)
+
+    def shown(value: object) -> str:
+        return "auto" if value is None else "none" if value == "" else str(value)
+
+    changed = [
+        f"{key}: {shown(before.get(key))} -> {shown(after.get(key))}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+    return ", ".join(changed)
+
+
+def _absolute(source: str) -> str:
+    """``source`` as an absolute path with symlinks resolved (how the loads registry names it)."""
+    return str(Path(source).expanduser().resolve())
 
 
 def _column_name(name: str, used: set[str]) -> str:
@@ -708,7 +1125,7 @@ def _blank(expr: str) -> str:
     return f"(NULLIF(trim({expr}), '') IS NULL)"
 
 
-def _reason_sql(roles: dict[str, StagedColumn], unit: str) -> str:
+def _reason_sql(roles: dict[str, StagedColumn], unit: str, zone: str = "UTC") -> str:
     person, event, time = roles["person"], roles["event"], roles["time"]
 
     def col(c: StagedColumn) -> str:
@@ -731,12 +1148,22 @@ def _reason_sql(roles: dict[str, StagedColumn], unit: str) -> str:
             "', which is implausible; write ISO dates (2024-01-31) or pass --time-unit ' || "
             "__epoch_unit || ' to accept it' "
         )
+    gap = ""
+    if time.source_type == VARCHAR:
+        jumped = (
+            f"' does not exist in {zone} (clocks jumped forward); "
+            "fix the source or give the time with an offset"
+        )
+        gap = (
+            f"WHEN {gap_sql('__time_text', '__ts')} THEN "
+            f"'time ''' || trim(__time_text) || {sql_string(jumped)} "
+        )
     return (
         f"CASE WHEN {_blank('person_id')} THEN {sql_string(missing_person)} "
         f"WHEN {_blank('event')} THEN {sql_string(missing_event)} "
         f"WHEN {_blank('__time_text')} THEN {sql_string(missing_time)} "
         f"WHEN __ts IS NULL OR NOT isfinite(__ts) THEN 'unparseable time ''' || __time_text || "
-        f"{sql_string(unparseable)} {implausible}END"
+        f"{sql_string(unparseable)} {gap}{implausible}END"
     )
 
 
@@ -746,6 +1173,7 @@ def _normalize_sql(
     unit: str,
     *,
     derives_ids: bool = True,
+    zone: str = "UTC",
 ) -> str:
     """SQL creating _NORM: one row per staged row with core fields, properties and a reason.
 
@@ -790,7 +1218,7 @@ def _normalize_sql(
                 CASE WHEN {_blank(given_id)} THEN {_props_json_sql(plans)} END AS __props_json
             FROM {STAGE}
         ),
-        checked AS (SELECT *, {_reason_sql(roles, unit)} AS __reason FROM parsed),
+        checked AS (SELECT *, {_reason_sql(roles, unit, zone)} AS __reason FROM parsed),
         keyed AS (
             SELECT *,
                 CASE WHEN __reason IS NULL AND {_blank("__given_id")} THEN {content} END

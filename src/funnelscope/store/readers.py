@@ -76,7 +76,7 @@ class StagedFile:
 class SourceFormat:
     kind: str  # csv, jsonl or parquet
     gzipped: bool
-    delimiter: str = ","
+    delimiter: str | None = None  # CSV only; None = detect from the header line
 
 
 def detect_format(path: Path, source: str) -> SourceFormat:
@@ -89,7 +89,7 @@ def detect_format(path: Path, source: str) -> SourceFormat:
     if suffix in (".parquet", ".pq") and not gzipped:
         return SourceFormat("parquet", False)
     if suffix == ".csv":
-        return SourceFormat("csv", gzipped)
+        return SourceFormat("csv", gzipped, None)
     if suffix == ".tsv":
         return SourceFormat("csv", gzipped, "\t")
     if suffix in (".jsonl", ".ndjson", ".json"):
@@ -213,9 +213,9 @@ class _LineTracker:
     new line is read, so parsing can restart after a record that ran to the end of the file.
     """
 
-    def __init__(self, text: io.TextIOWrapper) -> None:
+    def __init__(self, text: io.TextIOWrapper, first: Sequence[str] = ()) -> None:
         self._text = text
-        self._replay: deque[str] = deque()
+        self._replay: deque[str] = deque(first)  # lines read ahead (the header), fed first
         self.lines_read = 0
         self.exhausted = False
         self.pending: list[str] = []
@@ -294,11 +294,27 @@ def _header_names(header: list[str], source: str) -> list[str]:
     return names
 
 
+CSV_DELIMITERS: Final = (",", ";", "\t", "|")
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The one of , ; tab | splitting ``header_line`` into the most fields (ties: first)."""
+    best, most = ",", 0
+    for candidate in CSV_DELIMITERS:
+        try:
+            fields = next(csv.reader([header_line], delimiter=candidate), [])
+        except csv.Error:
+            continue
+        if len(fields) > most:
+            best, most = candidate, len(fields)
+    return best
+
+
 def _stage_csv(
     con: duckdb.DuckDBPyConnection,
     text: io.TextIOWrapper,
     source: str,
-    delimiter: str,
+    delimiter: str | None,
     report: Callable[[], None],
 ) -> StagedFile:
     """Stage a CSV/TSV file, record by record.
@@ -309,7 +325,12 @@ def _stage_csv(
     stray quote followed by more text, is quarantined as an unterminated quote on its first line
     only, and parsing restarts at the next physical line.
     """
-    tracker = _LineTracker(text)
+    if delimiter is None:
+        first = text.readline()
+        delimiter = detect_delimiter(first.rstrip("\r\n"))
+        tracker = _LineTracker(text, [first] if first else [])
+    else:
+        tracker = _LineTracker(text)
     reader = csv.reader(tracker, delimiter=delimiter)
     header = next(reader, None)
     if header is None:

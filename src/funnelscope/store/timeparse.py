@@ -158,8 +158,38 @@ def _from_number(value: str, unit: str, convert: Callable[[str, int], str]) -> s
     )
 
 
+# A space before a numeric offset (``2024-03-01 10:15:00 +0100``, as Shopify writes it) is
+# removed so DuckDB can read the offset; ``+0100`` without a colon is read as is.
+_SPACED_OFFSET: Final = r"(:[0-9]{2}(?:\.[0-9]+)?)\s+([+-][0-9]{2}(?::?[0-9]{2})?)$"
+# A time written without any offset or zone: it is read in the session TimeZone (--timezone).
+NAIVE_PATTERN: Final = (
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
+)
+
+
+def offset_text_sql(text: str) -> str:
+    """``text`` with the space between a time and its numeric offset removed."""
+    return f"regexp_replace({text}, {sql_string(_SPACED_OFFSET)}, '\\1\\2')"
+
+
+def gap_sql(text: str, ts: str) -> str:
+    """True when the naive time ``text`` does not exist in the session zone (spring forward).
+
+    DuckDB moves such a time (02:30 on the night clocks jump from 02:00 to 03:00) past the gap;
+    converting the UTC result ``ts`` back to local time then gives another wall-clock time. An
+    ambiguous time (fall back, 02:30 happens twice) keeps DuckDB's choice of the two instants.
+    """
+    stripped = f"trim({text})"
+    return (
+        f"(regexp_full_match({stripped}, {sql_string(NAIVE_PATTERN)}) AND {ts} IS NOT NULL "
+        f"AND isfinite({ts}) AND CAST(timezone('UTC', {ts}) AS TIMESTAMP) "
+        f"<> TRY_CAST({stripped} AS TIMESTAMP))"
+    )
+
+
 def _from_text(column: str, unit: str) -> str:
     text = f"trim({column})"
+    zoned = offset_text_sql(text)
     as_int = f"TRY_CAST({text} AS BIGINT)"
     as_double = f"TRY_CAST({text} AS DOUBLE)"
     return (
@@ -167,7 +197,7 @@ def _from_text(column: str, unit: str) -> str:
         f"THEN {_from_number(as_int, unit, _from_int)} "
         f"WHEN regexp_full_match({text}, {sql_string(NUMBER_PATTERN)}) "
         f"THEN {_from_number(as_double, unit, _from_double)} "
-        f"ELSE timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) END"
+        f"ELSE timezone('UTC', TRY_CAST({zoned} AS TIMESTAMPTZ)) END"
     )
 
 
