@@ -284,3 +284,35 @@ def test_semicolon_csv_and_replace_after_changing_the_timezone(cli, tmp_path: Pa
     spec.write_text("steps: [view, buy]\n")
     steps = json.loads(cli("funnel", str(spec), "--format", "json").out)["steps"]
     assert [s["count"] for s in steps] == [2, 1]
+
+
+def test_sources_lists_loads_and_forget_removes_one(cli, files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    events, _ = files
+    other = tmp_path / "more.csv"
+    other.write_text("user,action,ts\nerin,view_item,2024-03-05T10:00:00Z\n")
+    cli("ingest", str(events), *MAPPING, "--no-progress")
+    cli("ingest", str(other), *MAPPING, "--no-progress")
+    listed = json.loads(cli("sources", "--format", "json").out)["sources"]
+    assert [(Path(s["source"]).name, s["events"]) for s in listed] == [
+        ("export.csv", 10),
+        ("more.csv", 1),
+    ]
+    assert listed[0]["options"]["person_col"] == "user"
+    run = cli("forget", "export.csv")
+    assert run.code == 0 and "removed 10 events of export.csv; 1 left" in run.err
+    assert json.loads(cli("quarantine", "--format", "json").out)["total"] == 0
+    assert cli("forget", "export.csv").code == 1
+
+
+def test_numeric_filters_warn_about_values_that_are_not_numbers(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    events = tmp_path / "orders.csv"
+    events.write_text(
+        "person_id,event,timestamp,total\n"
+        'a,order,2024-03-01T10:00:00Z,25.00\nb,order,2024-03-01T11:00:00Z,"1,049.00"\n'
+    )
+    spec = tmp_path / "big.yaml"
+    spec.write_text("steps:\n  - event: order\n    where: [{property: total, op: gt, value: 20}]\n")
+    run = cli("funnel", str(spec), "--events", str(events), "--format", "json", "--no-progress")
+    assert "property 'total' holds text, and 1 of its values are not plain numbers" in run.err
+    assert "'1,049.00'" in run.err
+    assert json.loads(run.out)["steps"][0]["count"] == 1

@@ -65,6 +65,7 @@ def check_against_store(funnel: Funnel, store: EventStore) -> list[str]:
                 + _did_you_mean(step.event, known_events)
             )
     known_props = store.property_types()
+    warnings.extend(_numeric_filters_on_text(funnel, store))
     for prop in funnel.properties:
         if prop in CORE_FIELDS and prop not in known_props:
             warnings.append(
@@ -75,6 +76,28 @@ def check_against_store(funnel: Funnel, store: EventStore) -> list[str]:
             warnings.append(
                 f"no event has a property {prop!r}, so filters on it see it as not set"
                 + _did_you_mean(prop, known_props)
+            )
+    return warnings
+
+
+def _numeric_filters_on_text(funnel: Funnel, store: EventStore) -> list[str]:
+    """A number compared with a text property skips the values that are not plain numbers."""
+    compared = {
+        f.property
+        for f in funnel.where + tuple(f for step in funnel.steps for f in step.where)
+        if f.op in ("eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte")
+        and any(
+            isinstance(v, int | float) and not isinstance(v, bool)
+            for v in (f.value if isinstance(f.value, tuple) else (f.value,))
+        )
+    }
+    warnings = []
+    for prop in sorted(compared):
+        count, example = store.not_numeric(prop)
+        if count:
+            warnings.append(
+                f"property {prop!r} holds text, and {count:,} of its values are not plain numbers "
+                f"(e.g. {example!r}); filters comparing it with a number never match those"
             )
     return warnings
 

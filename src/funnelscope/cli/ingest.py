@@ -122,3 +122,62 @@ def quarantine(db_path: str, source: str | None, limit: int | None, output_forma
                 click.echo(f"    {r.raw}")
         shown = f"showing {len(rows):,} of {total:,}" if len(rows) < total else f"{total:,}"
         click.echo(f"{shown} quarantined rows", err=True)
+
+
+@click.command()
+@db_option
+@format_option
+def sources(db_path: str, output_format: str) -> None:
+    """List the files loaded into the store: when, with which options, how many events."""
+    import json
+
+    from funnelscope.cli.render import to_json
+    from funnelscope.store import EventStore
+
+    with EventStore(db_path, read_only=True) as store:
+        loads = store.loads()
+    rows = [
+        {
+            "source": load.source,
+            "events": load.rows_loaded,
+            "loaded_at": load.loaded_at.isoformat(timespec="seconds"),
+            "options": json.loads(load.options),
+        }
+        for load in loads
+    ]
+    if output_format == "json":
+        click.echo(to_json({"sources": rows}))
+    elif output_format == "csv":
+        import csv
+        import sys
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["source", "events", "loaded_at", "options"])
+        writer.writerows(
+            [r["source"], r["events"], r["loaded_at"], load.options]
+            for r, load in zip(rows, loads, strict=True)
+        )
+    else:
+        for row in rows:
+            changed = {k: v for k, v in row["options"].items() if v not in (None, "auto", "UTC")}
+            extra = f"  {changed}" if changed else ""
+            click.echo(
+                f"{row['source']}: {row['events']:,} events, loaded {row['loaded_at']}{extra}"
+            )
+
+
+@click.command()
+@click.argument("source")
+@db_option
+def forget(source: str, db_path: str) -> None:
+    """Remove everything a loaded file added: its events and its quarantined rows.
+
+    SOURCE is the path as given to ingest, its absolute path, or its file name.
+    """
+    from funnelscope.store import EventStore
+
+    with EventStore(db_path) as store:
+        removed = store.forget(source)
+        click.echo(
+            f"removed {removed:,} events of {source}; {store.count_events():,} left", err=True
+        )

@@ -8,7 +8,7 @@ import click
 
 from funnelscope.cli.demo import demo
 from funnelscope.cli.funnel import funnel
-from funnelscope.cli.ingest import ingest, quarantine
+from funnelscope.cli.ingest import forget, ingest, quarantine, sources
 from funnelscope.errors import FunnelscopeError
 
 
@@ -26,6 +26,8 @@ def cli() -> None:
 
 cli.add_command(ingest)
 cli.add_command(quarantine)
+cli.add_command(sources)
+cli.add_command(forget)
 cli.add_command(funnel)
 cli.add_command(demo)
 

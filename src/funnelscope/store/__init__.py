@@ -6,6 +6,7 @@ from funnelscope.store.duckdb import (
     EventStore,
     FileReport,
     IngestReport,
+    LoadInfo,
     PartialIngestError,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "EventStore",
     "FileReport",
     "IngestReport",
+    "LoadInfo",
     "PartialIngestError",
 ]

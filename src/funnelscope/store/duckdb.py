@@ -570,6 +570,20 @@ class EventStore:
         rows = self._con.execute("SELECT event, count(*) FROM events GROUP BY event").fetchall()
         return {str(name): int(count) for name, count in rows}
 
+    def not_numeric(self, name: str) -> tuple[int, str | None]:
+        """For a text property: how many values are not plain decimal numbers, and one of them
+        (numeric filters skip such values, e.g. '1,049.00')."""
+        registry = self._property_columns()
+        if name not in registry or registry[name][1] != "VARCHAR":
+            return 0, None
+        column = quote_ident(registry[name][0])
+        row = self._con.execute(
+            f"SELECT count(*), min({column}) FROM events WHERE {column} IS NOT NULL AND NOT "
+            f"regexp_full_match(trim({column}), "
+            "'[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?')"
+        ).fetchone()
+        return (int(row[0]), row[1]) if row else (0, None)
+
     def property_types(self) -> dict[str, str]:
         """Property name -> DuckDB type of its column."""
         rows = self._con.execute("SELECT name, type FROM event_properties ORDER BY name").fetchall()
