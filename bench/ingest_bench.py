@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
-    console = Console()
+    console = Console(width=max(110, Console().width))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = work / "events.parquet"
