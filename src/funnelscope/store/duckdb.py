@@ -853,7 +853,7 @@ class EventStore:
                 f"was loaded before with other options ({_options_diff(other[-1][1], options)})",
                 "add --replace to remove that load's events and load it again",
             )
-        shown = display.file(source, size if fmt.kind != "parquet" else None)
+        shown = display.file(source, size)  # Parquet: full once DuckDB has read it
         self._con.execute("BEGIN TRANSACTION")
         try:
             if replace and earlier:
