@@ -7,14 +7,12 @@ import statistics
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
+from funnelscope.model.events import CORE_COLUMNS
 from funnelscope.model.results import FunnelResult, PersonOutcome, StepResult
 from funnelscope.model.spec import Funnel
 
 if TYPE_CHECKING:
     from funnelscope.store.duckdb import EventStore
-
-ENGINES = ("reference",)
-CORE_FIELDS = ("event_id", "person_id", "event", "timestamp", "session_id")
 
 
 def summarize(funnel: Funnel, outcomes: Sequence[PersonOutcome]) -> FunnelResult:
@@ -67,7 +65,7 @@ def check_against_store(funnel: Funnel, store: EventStore) -> list[str]:
     known_props = store.property_types()
     warnings.extend(_numeric_filters_on_text(funnel, store))
     for prop in funnel.properties:
-        if prop in CORE_FIELDS and prop not in known_props:
+        if prop in CORE_COLUMNS and prop not in known_props:
             warnings.append(
                 f"filters read event properties, and {prop!r} is a core field, not a property; "
                 "no event has it as a property, so filters on it see it as not set"

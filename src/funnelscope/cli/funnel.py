@@ -14,6 +14,7 @@ from funnelscope.cli.options import (
     progress_option,
     show_progress,
 )
+from funnelscope.engines import ENGINE_NAMES
 
 
 @click.command()
@@ -43,7 +44,7 @@ from funnelscope.cli.options import (
 )
 @click.option(
     "--engine",
-    type=click.Choice(["reference"]),
+    type=click.Choice(ENGINE_NAMES),
     default="reference",
     show_default=True,
     help="Which engine computes the funnel.",

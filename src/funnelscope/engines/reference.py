@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from funnelscope.model.events import scan_column
 from funnelscope.model.results import PersonOutcome
 from funnelscope.model.spec import Funnel
 
@@ -36,7 +37,7 @@ def compute(funnel: Funnel, table: Any) -> list[PersonOutcome]:
 
 def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
-    props = {p: columns.get(_column_of(p), [None] * table.num_rows) for p in funnel.properties}
+    props = {p: columns.get(scan_column(p), [None] * table.num_rows) for p in funnel.properties}
     rows = sorted(
         zip(
             columns["person_id"],
@@ -58,11 +59,6 @@ def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
             )
             events.append(Event(ts, steps))
         yield person_id, events
-
-
-def _column_of(prop: str) -> str:
-    """Scan columns are person_id, event_id, event, ts; a property of such a name is prefixed."""
-    return f"prop:{prop}" if prop in ("person_id", "event_id", "event", "ts") else prop
 
 
 def best_attempt(funnel: Funnel, events: Sequence[Event]) -> tuple[int, tuple[int, ...]]:

@@ -34,6 +34,7 @@ from rich.progress import (
 )
 
 from funnelscope.errors import FunnelscopeError, IngestError
+from funnelscope.model.events import CORE_COLUMNS, scan_column
 from funnelscope.store.readers import (
     BIGINT,
     DOUBLE,
@@ -62,9 +63,7 @@ from funnelscope.store.timeparse import (
     timestamp_utc_sql,
 )
 
-CORE_COLUMNS: Final = ("event_id", "person_id", "event", "timestamp", "session_id", "load_id")
 _REQUIRED_COLUMNS: Final = CORE_COLUMNS[:5]  # stores made before the loads registry lack load_id
-SCAN_COLUMNS: Final = ("person_id", "event_id", "event", "ts")
 MAX_BAD_ROWS_REPORTED: Final = 20
 
 ROLE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
@@ -753,7 +752,7 @@ class EventStore:
         registry = self._property_columns()
         select = ["person_id", "event_id", "event", 'epoch_us("timestamp") AS ts']
         for name in dict.fromkeys(properties):
-            alias = quote_ident(name if name not in SCAN_COLUMNS else f"prop:{name}")
+            alias = quote_ident(scan_column(name))
             if name in registry:
                 select.append(f"{quote_ident(registry[name][0])} AS {alias}")
             else:
