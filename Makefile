@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck venv clean
+.PHONY: demo test lint typecheck venv bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# The funnel benchmark against embedded ClickHouse (chdb) and DuckDB SQL; see docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/funnel_bench.py --events $(or $(EVENTS),10M)
 
 demo: $(STAMP)
 	$(BIN)/funnelscope demo

@@ -61,6 +61,7 @@ def test_schema_of_a_new_store(store: EventStore) -> None:
         "timestamp": "TIMESTAMP",
         "session_id": "VARCHAR",
         "load_id": "INTEGER",
+        "person_key": "BIGINT",
     }
     assert store.count_events() == 0
     assert store.property_types() == {}

@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 import difflib
-import statistics
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from funnelscope.model.events import CORE_COLUMNS
-from funnelscope.model.results import FunnelResult, PersonOutcome, StepResult
+from funnelscope.model.results import FunnelResult, Outcomes, StepResult
 from funnelscope.model.spec import Funnel
 
 if TYPE_CHECKING:
     from funnelscope.store.duckdb import EventStore
+    from funnelscope.store.sources import EventSource
 
 
-def summarize(funnel: Funnel, outcomes: Sequence[PersonOutcome]) -> FunnelResult:
+def summarize(funnel: Funnel, outcomes: Outcomes) -> FunnelResult:
     """Per-step counts, conversion, drop-off and time from the previous step.
 
     Times come from each person's best attempt, summed in whole microseconds and divided once (so
     0.1 s and 0.2 s average to exactly 0.15); the median of an even number of values is the mean
-    of the middle two.
+    of the middle two. Works on arrays, so it costs the same for any engine.
     """
-    entered = tuple(sorted((o for o in outcomes if o.reached >= 1), key=lambda o: o.person_id))
     steps: list[StepResult] = []
     first = previous = 0
     for number, step in enumerate(funnel.steps, start=1):
-        reached = [o for o in entered if o.reached >= number]
-        count = len(reached)
+        rows = outcomes.reached >= number
+        count = int(np.count_nonzero(rows))
+        avg = median = None
         if number == 1:
             first = previous = count
-            gaps_us: list[int] = []
-        else:
-            gaps_us = [o.times_us[number - 1] - o.times_us[number - 2] for o in reached]
+        elif count:
+            gaps_us = outcomes.times_us[rows, number - 1] - outcomes.times_us[rows, number - 2]
+            avg = exact_sum(gaps_us) / count / 1e6
+            median = exact_median(gaps_us) / 1e6
         steps.append(
             StepResult(
                 step=number,
@@ -42,14 +45,28 @@ def summarize(funnel: Funnel, outcomes: Sequence[PersonOutcome]) -> FunnelResult
                 conversion_from_previous=count / previous if previous else None,
                 conversion_from_start=count / first if first else None,
                 dropped_from_previous=previous - count if number > 1 else 0,
-                avg_seconds_from_previous=sum(gaps_us) / len(gaps_us) / 1e6 if gaps_us else None,
-                median_seconds_from_previous=(
-                    statistics.median(gaps_us) / 1e6 if gaps_us else None
-                ),
+                avg_seconds_from_previous=avg,
+                median_seconds_from_previous=median,
             )
         )
         previous = count
-    return FunnelResult(funnel=funnel, steps=tuple(steps), outcomes=entered)
+    return FunnelResult(funnel=funnel, steps=tuple(steps), outcomes=outcomes)
+
+
+def exact_sum(values_us: np.ndarray) -> int:
+    """The exact integer sum of int64 microseconds (no overflow: seconds and remainders apart)."""
+    seconds, rest = np.divmod(values_us, 1_000_000)
+    return int(seconds.sum(dtype=np.int64)) * 1_000_000 + int(rest.sum(dtype=np.int64))
+
+
+def exact_median(values_us: np.ndarray) -> int | float:
+    """statistics.median of the integers: the middle one, or the mean of the middle two."""
+    n = values_us.size
+    half = n // 2
+    if n % 2:
+        return int(np.partition(values_us, half)[half])
+    parted = np.partition(values_us, (half - 1, half))
+    return (int(parted[half - 1]) + int(parted[half])) / 2
 
 
 def check_against_store(funnel: Funnel, store: EventStore) -> list[str]:
@@ -105,11 +122,11 @@ def _did_you_mean(name: str, known: Collection[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def run_funnel(funnel: Funnel, store: EventStore, engine: str = "reference") -> FunnelResult:
-    """Compute `funnel` over every event in `store` with the named engine."""
+def run_funnel(funnel: Funnel, events: EventSource, engine: str = "kernel") -> FunnelResult:
+    """Compute `funnel` over every event of a source (usually the store) with the named engine.
+
+    Person ids in the result are looked up lazily, so list people while the source is open.
+    """
     from funnelscope.engines import get_engine
 
-    runner = get_engine(engine)
-    names = None if funnel.order == "strict" else funnel.event_names
-    events = store.scan(names, funnel.properties)
-    return summarize(funnel, runner(funnel, events))
+    return summarize(funnel, get_engine(engine)(funnel, events))

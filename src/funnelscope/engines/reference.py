@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import Any
 
 from funnelscope.model.events import scan_column
-from funnelscope.model.results import PersonOutcome
+from funnelscope.model.results import Outcomes, PersonOutcome
 from funnelscope.model.spec import Funnel
 
 US_PER_SECOND = 1_000_000
@@ -25,8 +25,18 @@ class Event:
     steps: frozenset[int]  # 0-based steps this event can fill (name and every filter match)
 
 
-def compute(funnel: Funnel, table: Any) -> list[PersonOutcome]:
-    """Best attempt of every person in `table` (person_id, event_id, event, ts, properties...)."""
+def compute(funnel: Funnel, events: Any) -> Outcomes:
+    """Best attempt of every person in `events`: an event source or an Arrow table in the scan
+    format (person_id, event_id, event, ts, properties...)."""
+    from funnelscope.store.sources import as_source
+
+    names = None if funnel.order == "strict" else funnel.event_names
+    table = as_source(events).scan(names, funnel.properties)
+    return Outcomes.from_people(people_outcomes(funnel, table), len(funnel.steps))
+
+
+def people_outcomes(funnel: Funnel, table: Any) -> list[PersonOutcome]:
+    """Best attempt of every person in an Arrow `table` who entered the funnel."""
     outcomes = []
     for person_id, events in _persons(funnel, table):
         reached, times = best_attempt(funnel, events)

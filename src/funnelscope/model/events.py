@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Final
 
 # Columns of the events table that are not properties (a property of the same name is renamed).
-CORE_COLUMNS: Final = ("event_id", "person_id", "event", "timestamp", "session_id", "load_id")
+CORE_COLUMNS: Final = (
+    "event_id",
+    "person_id",
+    "event",
+    "timestamp",
+    "session_id",
+    "load_id",
+    "person_key",  # integer code of person_id (table ``persons``), so engines group by integers
+)
 
 # Columns of the table an engine consumes (EventStore.scan); properties follow, named as such,
 # except that a property named like one of these comes as ``prop:<name>``.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+import numpy as np
 
 from funnelscope.model.spec import Funnel
 
@@ -17,6 +21,61 @@ class PersonOutcome:
     person_id: str
     reached: int
     times_us: tuple[int, ...]
+
+
+IdResolver = Callable[[np.ndarray], Sequence[str]]
+
+
+class Outcomes:
+    """Every entered person's best attempt, held column-wise so millions of persons stay cheap.
+
+    ``reached[i]`` is how many steps person i's best attempt reached (always >= 1 here) and
+    ``times_us[i, k]`` when it filled step k+1 (columns past ``reached[i]`` mean nothing).
+    Person ids are looked up only when asked for (``ids(rows)``): an engine may hold integer
+    keys and resolve them against the store.
+    """
+
+    def __init__(self, reached: np.ndarray, times_us: np.ndarray, resolve_ids: IdResolver):
+        self.reached = reached
+        self.times_us = times_us
+        self._resolve_ids = resolve_ids
+
+    @classmethod
+    def from_people(cls, people: Sequence[PersonOutcome], n_steps: int) -> Outcomes:
+        entered = sorted((o for o in people if o.reached >= 1), key=lambda o: o.person_id)
+        reached = np.array([o.reached for o in entered], dtype=np.int16)
+        times = np.zeros((len(entered), n_steps), dtype=np.int64)
+        for row, outcome in enumerate(entered):
+            times[row, : outcome.reached] = outcome.times_us[: outcome.reached]
+        ids = [o.person_id for o in entered]
+        return cls(reached, times, lambda rows: [ids[int(r)] for r in rows])
+
+    def __len__(self) -> int:
+        return int(self.reached.size)
+
+    def ids(self, rows: np.ndarray) -> list[str]:
+        """Person ids of the given rows, sorted."""
+        return sorted(self._resolve_ids(rows))
+
+    @cached_property
+    def _people(self) -> tuple[PersonOutcome, ...]:
+        rows = np.arange(len(self))
+        pairs = sorted(zip(self._resolve_ids(rows), rows.tolist(), strict=True))
+        return tuple(
+            PersonOutcome(
+                person,
+                int(self.reached[row]),
+                tuple(int(t) for t in self.times_us[row, : self.reached[row]]),
+            )
+            for person, row in pairs
+        )
+
+    def __iter__(self) -> Iterator[PersonOutcome]:
+        """Every person's outcome as a PersonOutcome, sorted by person id (for small results)."""
+        return iter(self._people)
+
+    def __getitem__(self, index: int) -> PersonOutcome:
+        return self._people[index]
 
 
 @dataclass(frozen=True)
@@ -50,7 +109,7 @@ class FunnelResult:
 
     funnel: Funnel
     steps: tuple[StepResult, ...]
-    outcomes: tuple[PersonOutcome, ...]
+    outcomes: Outcomes
     counting: str = "persons"
 
     def step(self, number: int) -> StepResult:
@@ -68,8 +127,9 @@ class FunnelResult:
             raise SpecError("status", f"{status!r} is not a status", "use reached or dropped")
         if not 1 <= step <= len(self.steps):
             raise SpecError("people", f"step {step} does not exist", f"use 1 to {len(self.steps)}")
+        reached = self.outcomes.reached
         if status == "reached":
-            chosen = [o.person_id for o in self.outcomes if o.reached >= step]
+            rows = np.flatnonzero(reached >= step)
         else:
             if step == 1:
                 raise SpecError(
@@ -77,8 +137,8 @@ class FunnelResult:
                     "nobody drops at step 1 (it is the entry)",
                     f"use a step from 2 to {len(self.steps)}" if len(self.steps) > 1 else "",
                 )
-            chosen = [o.person_id for o in self.outcomes if o.reached == step - 1]
-        return sorted(chosen)
+            rows = np.flatnonzero(reached == step - 1)
+        return self.outcomes.ids(rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {

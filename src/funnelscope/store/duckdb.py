@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Final
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 from rich.console import Console
 from rich.progress import (
@@ -35,6 +36,7 @@ from rich.progress import (
 
 from funnelscope.errors import FunnelscopeError, IngestError
 from funnelscope.model.events import CORE_COLUMNS, scan_column
+from funnelscope.model.spec import Funnel
 from funnelscope.store.readers import (
     BIGINT,
     DOUBLE,
@@ -49,6 +51,13 @@ from funnelscope.store.readers import (
     drop_stage,
     first_row,
     stage_file,
+)
+from funnelscope.store.step_scan import (
+    EventColumns,
+    StepArrays,
+    StepQuery,
+    fetch_steps,
+    step_query,
 )
 from funnelscope.store.timeparse import (
     TIME_UNITS,
@@ -476,8 +485,10 @@ class EventStore:
                 event VARCHAR NOT NULL,
                 "timestamp" TIMESTAMP NOT NULL,
                 session_id VARCHAR,
-                load_id INTEGER
+                load_id INTEGER,
+                person_key BIGINT
             );
+            CREATE TABLE IF NOT EXISTS persons (person_key BIGINT, person_id VARCHAR);
             CREATE TABLE IF NOT EXISTS event_properties (
                 name VARCHAR PRIMARY KEY, column_name VARCHAR, type VARCHAR
             );
@@ -524,6 +535,49 @@ class EventStore:
                 raise
         if not self._has_column("quarantine", "load_id"):
             self._con.execute("ALTER TABLE quarantine ADD COLUMN load_id INTEGER")
+        if not self._has_core_column("person_key"):
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                self._move_property_column("person_key")
+                self._con.execute("ALTER TABLE events ADD COLUMN person_key BIGINT")
+                self._con.execute(
+                    "CREATE TABLE IF NOT EXISTS persons (person_key BIGINT, person_id VARCHAR)"
+                )
+                self._add_persons("SELECT DISTINCT person_id FROM events")
+                self._con.execute(
+                    "UPDATE events SET person_key = p.person_key FROM persons p "
+                    "WHERE events.person_id = p.person_id"
+                )
+                self._con.execute("COMMIT")
+            except duckdb.Error:
+                self._con.execute("ROLLBACK")
+                raise
+
+    def _has_core_column(self, name: str) -> bool:
+        """Whether events has core column `name` (not a property column of that name)."""
+        properties = {column.lower() for column, _ in self._property_columns().values()}
+        return self._has_column("events", name) and name not in properties
+
+    def _add_persons(self, person_ids_sql: str) -> None:
+        """Give each person id from `person_ids_sql` that has no key yet the next free key."""
+        self._con.execute(
+            "INSERT INTO persons SELECT "
+            "(SELECT coalesce(max(person_key), -1) FROM persons) + row_number() OVER (), "
+            f"n.person_id FROM ({person_ids_sql}) AS n "
+            "WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.person_id = n.person_id)"
+        )
+
+    def person_ids(self, keys: np.ndarray) -> list[str]:
+        """The person ids of integer person keys (in no particular order)."""
+        table = pa.table({"person_key": pa.array(np.asarray(keys, dtype=np.int64))})
+        self._con.register("_fs_keys", table)
+        try:
+            rows = self._con.execute(
+                "SELECT p.person_id FROM persons p JOIN _fs_keys k USING (person_key)"
+            ).fetchall()
+        finally:
+            self._con.unregister("_fs_keys")
+        return [str(row[0]) for row in rows]
 
     def _move_property_column(self, core: str) -> None:
         registry = self._property_columns()
@@ -764,6 +818,31 @@ class EventStore:
             sql += f" WHERE event IN ({', '.join('?' * len(params))})" if params else " WHERE false"
         sql += " ORDER BY person_id, ts, event_id"
         return self._con.sql(sql, params=params or None).to_arrow_table()
+
+    def step_columns(self) -> EventColumns:
+        """The events table as the kernel engine's scan sees it."""
+        person = "person_key" if self._has_core_column("person_key") else "person_id"
+        return EventColumns(
+            source="events",
+            person=person,
+            ts='epoch_us("timestamp")',
+            event="event",
+            event_id="event_id",
+            properties={
+                name: (quote_ident(column), kind)
+                for name, (column, kind) in self._property_columns().items()
+            },
+        )
+
+    def step_query(self, funnel: Funnel) -> StepQuery:
+        return step_query(self._con, funnel, self.step_columns())
+
+    def step_scan(self, funnel: Funnel) -> StepArrays:
+        """Person, time and step bits of the events that matter, sorted by person and time."""
+        columns = self.step_columns()
+        query = step_query(self._con, funnel, columns)
+        keyed = columns.person == "person_key"
+        return fetch_steps(self._con, query, self.person_ids if keyed else None)
 
     # ------------------------------------------------------------ ingest
 
@@ -1085,14 +1164,16 @@ class EventStore:
     def _insert_events(self, plans: Sequence[_PropertyPlan], load_id: int) -> int:
         """Insert valid rows whose event_id is new (to the store and earlier in the file)."""
         targets = "".join(f", {quote_ident(p.target_column)}" for p in plans)
-        values = "".join(f", p{i}" for i in range(len(plans)))
+        values = "".join(f", n.p{i}" for i in range(len(plans)))
+        self._add_persons(f"SELECT DISTINCT person_id FROM {_NORM} WHERE __reason IS NULL")
         row = self._con.execute(
             "INSERT INTO events "
-            f'(event_id, person_id, event, "timestamp", session_id, load_id{targets}) '
-            f'SELECT event_id, person_id, event, "timestamp", session_id, {int(load_id)}{values} '
-            f"FROM {_NORM} n WHERE __reason IS NULL "
+            f'(event_id, person_id, event, "timestamp", session_id, load_id, person_key{targets}) '
+            'SELECT n.event_id, n.person_id, n.event, n."timestamp", n.session_id, '
+            f"{int(load_id)}, k.person_key{values} "
+            f"FROM {_NORM} n JOIN persons k ON k.person_id = n.person_id WHERE __reason IS NULL "
             "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id) "
-            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY __line) = 1"
+            "QUALIFY row_number() OVER (PARTITION BY n.event_id ORDER BY __line) = 1"
         ).fetchone()
         return int(row[0]) if row else 0
 

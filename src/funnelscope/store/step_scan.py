@@ -1,0 +1,263 @@
+"""The scan the `kernel` engine runs: only person, time and a step bitmask, filters pushed down.
+
+One builder serves every place events live (the store's table, a Parquet file read in place, an
+Arrow table): a :class:`EventColumns` says which SQL expressions give the person, the time in
+microseconds, the event name and each property. Filters become SQL in two ways:
+
+- **exact SQL** where DuckDB compares exactly as docs/semantics.md [F1]-[F4] say (text with text,
+  integers with integers, booleans, is_set); the whitelist is in :func:`_exact_sql`;
+- **matched values** otherwise: the distinct values the property takes on the step's events are
+  read once, tested with the very :meth:`Filter.matches` the reference engine uses, and the scan
+  keeps the values that passed (``IN (...)``). So every filter is exact by construction, and the
+  per-row work stays in DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from funnelscope.model.filters import Filter, as_bool
+from funnelscope.model.spec import Funnel
+from funnelscope.store.timeparse import quote_ident
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_LISTED = 8  # matched values shown by --explain
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """SQL expressions over one FROM clause that give the fields a funnel scan needs."""
+
+    source: str  # the FROM clause: a table, a view or read_parquet(...)
+    person: str
+    ts: str  # int64 microseconds since the epoch, UTC
+    event: str
+    event_id: str | None  # orders events with equal times, when that can matter
+    properties: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (sql, type)
+    invalid: str | None = None  # a row ingest would quarantine (files read in place)
+
+
+@dataclass(frozen=True)
+class StepQuery:
+    sql: str
+    params: dict[str, object]  # named: $p0, $p1, ...
+    notes: list[str]  # how each filter was pushed down, for --explain
+
+
+class _Params(dict[str, object]):
+    def add(self, value: object) -> str:
+        name = f"p{len(self)}"
+        self[name] = value
+        return f"${name}"
+
+
+def needs_id_order(funnel: Funnel) -> bool:
+    """Whether events with equal times must be ordered by event_id to match the reference.
+
+    Only when one event name fills two steps with different filters can two tied events have
+    overlapping but different step sets, the one case where their order changes a result
+    (docs/semantics.md [S7]); otherwise tied events are interchangeable or never compete.
+    """
+    if funnel.order == "any":
+        return False
+    filters_by_name: dict[str, set[tuple[Filter, ...]]] = {}
+    for step in funnel.steps:
+        filters_by_name.setdefault(step.event, set()).add(step.where)
+    return any(len(variants) > 1 for variants in filters_by_name.values())
+
+
+def step_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> StepQuery:
+    """SQL returning ``person, ts, mask`` sorted by person and time (bit k: can fill step k+1).
+
+    Under ``strict`` every event is returned (any event between two steps breaks the sequence);
+    otherwise only events that can fill a step. A row ``cols.invalid`` flags gets mask -1.
+    """
+    notes: list[str] = []
+    params = _Params()
+    names = list(funnel.event_names)
+    shared = [_filter_sql(con, f, cols, names, params, notes) for f in funnel.where]
+    terms = []
+    for k, step in enumerate(funnel.steps):
+        conds = [f"{cols.event} = {params.add(step.event)}"]
+        conds += shared
+        conds += [_filter_sql(con, f, cols, [step.event], params, notes) for f in step.where]
+        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << k} ELSE 0 END)")
+    mask = " + ".join(terms)
+    if cols.invalid is not None:
+        mask = f"CASE WHEN {cols.invalid} THEN -1 ELSE {mask} END"
+    where = ""
+    if funnel.order != "strict":
+        where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in names)})"
+    order = "person, ts" + (f", {cols.event_id}" if needs_id_order(funnel) else "")
+    inner = (
+        f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask"
+        + (f", {cols.event_id}" if needs_id_order(funnel) else "")
+        + f" FROM {cols.source}{where}"
+    )
+    keep = " WHERE mask <> 0" if funnel.order != "strict" else ""
+    sql = f"SELECT person, ts, mask FROM ({inner}){keep} ORDER BY {order}"
+    return StepQuery(sql, params, notes)
+
+
+def _filter_sql(
+    con: duckdb.DuckDBPyConnection,
+    f: Filter,
+    cols: EventColumns,
+    names: Sequence[str],
+    params: _Params,
+    notes: list[str],
+) -> str:
+    column = cols.properties.get(f.property)
+    if column is None:  # never ingested: every value is "not set"
+        holds = f.matches(None)
+        notes.append(f"{f.property} {f.op}: property never seen, filter is {holds}")
+        return "true" if holds else "false"
+    expr, kind = column
+    exact = _exact_sql(f, expr, kind, params)
+    if exact is not None:
+        notes.append(f"{f.property} {f.op} {f.value!r}: pushed down as SQL ({kind})")
+        return exact
+    return _matched_values_sql(con, f, expr, cols, names, params, notes)
+
+
+def _values(f: Filter) -> tuple[object, ...]:
+    return f.value if isinstance(f.value, tuple) else (f.value,)
+
+
+def _exact_sql(f: Filter, expr: str, kind: str, params: _Params) -> str | None:
+    """SQL that compares exactly as Filter.matches does, for the cases where DuckDB agrees."""
+    if f.op == "is_set":
+        return f"({expr} IS NOT NULL)"
+    if f.op == "is_not_set":
+        return f"({expr} IS NULL)"
+    values = _values(f)
+    negative = f.op in ("neq", "not_in")
+    if f.op in ("eq", "neq", "in", "not_in"):
+        if (kind == "VARCHAR" and all(isinstance(v, str) for v in values)) or (
+            kind == "BIGINT" and all(_is_int64(v) for v in values)
+        ):
+            literal = values
+        elif kind == "BOOLEAN" and all(as_bool(v) is not None for v in values):  # type: ignore[arg-type]
+            literal = tuple(as_bool(v) for v in values)  # type: ignore[arg-type]
+        else:
+            return None
+        test = f"{expr} IN ({', '.join(params.add(v) for v in literal)})"
+        return f"({expr} IS NULL OR NOT {test})" if negative else f"({expr} IS NOT NULL AND {test})"
+    if f.op in ("gt", "gte", "lt", "lte"):
+        (value,) = values
+        if (kind == "VARCHAR" and isinstance(value, str)) or (
+            kind == "BIGINT" and _is_int64(value)
+        ):
+            symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[f.op]
+            return f"({expr} {symbol} {params.add(value)})"
+    return None
+
+
+def _is_int64(value: object) -> bool:
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
+    )
+
+
+def _matched_values_sql(
+    con: duckdb.DuckDBPyConnection,
+    f: Filter,
+    expr: str,
+    cols: EventColumns,
+    names: Sequence[str],
+    params: _Params,
+    notes: list[str],
+) -> str:
+    """Test each distinct value with Filter.matches; keep the rows holding a passing value."""
+    query = (
+        f"SELECT DISTINCT {expr} FROM {cols.source} "
+        f"WHERE {cols.event} IN ({', '.join('?' * len(names))})"
+    )
+    passing = []
+    null_passes = f.matches(None)
+    for (value,) in con.execute(query, list(names)).fetchall():
+        if value is not None and f.matches(value):
+            passing.append(value)
+    shown = ", ".join(repr(v) for v in passing[:MAX_LISTED])
+    more = f" and {len(passing) - MAX_LISTED} more" if len(passing) > MAX_LISTED else ""
+    notes.append(
+        f"{f.property} {f.op} {f.value!r}: distinct values tested in Python, "
+        f"{len(passing)} pass ({shown}{more})" + ("; not set passes" if null_passes else "")
+    )
+    test = "false"
+    if passing:
+        test = f"list_contains({params.add(passing)}, {expr})"
+    if null_passes:
+        return f"({expr} IS NULL OR {test})"
+    return f"({expr} IS NOT NULL AND {test})"
+
+
+def property_columns(
+    con: duckdb.DuckDBPyConnection, source: str, names: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """For an Arrow table or view: property -> (quoted column, DuckDB type) of the ones present."""
+    described = {
+        str(row[0]): str(row[1])
+        for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    }
+    return {name: (quote_ident(name), described[name]) for name in names if name in described}
+
+
+@dataclass
+class StepArrays:
+    """A fetched step scan: events grouped by person (``starts``), in time order."""
+
+    starts: np.ndarray  # offset of each person's first event, then the end
+    ts: np.ndarray  # int64 µs
+    mask: np.ndarray  # int64 step bits
+    person_ids: Callable[[np.ndarray], list[str]]  # person numbers (0..) -> ids
+    query: StepQuery
+    skipped: int = 0  # rows ingest would quarantine (files read in place), left out
+
+
+def fetch_steps(
+    con: duckdb.DuckDBPyConnection,
+    query: StepQuery,
+    ids_of_keys: Callable[[np.ndarray], list[str]] | None = None,
+) -> StepArrays:
+    """Run a step query. Integer person columns are grouped as integers; `ids_of_keys` turns
+    them into ids (default: their decimal text, as ingest stores an integer id column)."""
+    table = con.sql(query.sql, params=query.params).to_arrow_table()
+    mask = _numpy(table.column("mask"))
+    skipped = int(np.count_nonzero(mask < 0))
+    if skipped:
+        table = table.filter(pc.greater_equal(table.column("mask"), 0))
+        mask = _numpy(table.column("mask"))
+    ts = _numpy(table.column("ts"))
+    person = table.column("person")
+    if pa.types.is_integer(person.type):
+        keys = _numpy(person).astype(np.int64, copy=False)
+        starts = _run_starts(keys[1:] != keys[:-1], keys.size)
+        firsts = keys[starts[:-1]]
+        lookup = ids_of_keys or (lambda values: [str(int(v)) for v in values])
+        return StepArrays(starts, ts, mask, lambda rows: lookup(firsts[rows]), query, skipped)
+    texts = person.combine_chunks().cast(pa.string())
+    changed = pc.not_equal(texts[1:], texts[:-1]).to_numpy(zero_copy_only=False)
+    starts = _run_starts(changed, len(texts))
+    names = texts.take(pa.array(starts[:-1]))
+    return StepArrays(
+        starts, ts, mask, lambda rows: names.take(pa.array(rows)).to_pylist(), query, skipped
+    )
+
+
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(column.combine_chunks().to_numpy(zero_copy_only=False))
+
+
+def _run_starts(changed: np.ndarray, n: int) -> np.ndarray:
+    """Offsets of runs in a sorted column (``changed[i]``: row i+1 differs from row i), + end."""
+    if n == 0:
+        return np.zeros(1, np.int64)
+    inner = np.flatnonzero(changed) + 1
+    return np.concatenate(([0], inner, [n])).astype(np.int64)
