@@ -316,3 +316,20 @@ def test_numeric_filters_warn_about_values_that_are_not_numbers(cli, tmp_path: P
     assert "property 'total' holds text, and 1 of its values are not plain numbers" in run.err
     assert "'1,049.00'" in run.err
     assert json.loads(run.out)["steps"][0]["count"] == 1
+
+
+def test_help_does_not_load_the_compiler_or_data_libraries() -> None:
+    """`funnelscope --help` stays a cold start: no numba, llvmlite, numpy, DuckDB or pyarrow."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from funnelscope.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('numba', 'llvmlite', 'numpy', 'duckdb', 'pyarrow') "
+        "if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "HEAVY="

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from funnelscope.analyses.funnel import run_funnel, summarize
 from funnelscope.errors import EngineError, FunnelscopeError, IngestError, SpecError
 from funnelscope.model import (
     Filter,
@@ -23,6 +22,7 @@ from funnelscope.model import (
 )
 
 if TYPE_CHECKING:
+    from funnelscope.analyses.funnel import run_funnel, summarize
     from funnelscope.store import ColumnMapping, EventStore
 
 __all__ = [
@@ -46,9 +46,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The store (DuckDB, pyarrow) loads on first use, keeping `import funnelscope` light."""
+    """The store (DuckDB, pyarrow) and analyses (numpy) load on first use, keeping
+    `import funnelscope` and `funnelscope --help` light."""
     if name in ("EventStore", "ColumnMapping"):
         from funnelscope import store
 
         return getattr(store, name)
+    if name in ("run_funnel", "summarize"):
+        from funnelscope.analyses import funnel
+
+        return getattr(funnel, name)
     raise AttributeError(name)

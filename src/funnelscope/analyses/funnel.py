@@ -33,7 +33,8 @@ def summarize(funnel: Funnel, outcomes: Outcomes) -> FunnelResult:
         if number == 1:
             first = previous = count
         elif count:
-            gaps_us = outcomes.times_us[rows, number - 1] - outcomes.times_us[rows, number - 2]
+            times = outcomes.times_us
+            gaps_us = times[:, number - 1][rows] - times[:, number - 2][rows]
             avg = exact_sum(gaps_us) / count / 1e6
             median = exact_median(gaps_us) / 1e6
         steps.append(

@@ -14,7 +14,7 @@ from funnelscope.cli.options import (
     progress_option,
     show_progress,
 )
-from funnelscope.engines import ENGINE_NAMES
+from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
 
 
 @click.command()
@@ -45,9 +45,16 @@ from funnelscope.engines import ENGINE_NAMES
 @click.option(
     "--engine",
     type=click.Choice(ENGINE_NAMES),
-    default="reference",
+    default=DEFAULT_ENGINE,
     show_default=True,
-    help="Which engine computes the funnel.",
+    help="Which engine computes the funnel: kernel (compiled, fast) or reference (plain "
+    "Python, the oracle). Both give identical results.",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Print what the engine will do (where events are read from, the scan query with its "
+    "pushed-down filters, and DuckDB's plan) instead of computing the funnel.",
 )
 @progress_option
 @click.pass_context
@@ -61,6 +68,7 @@ def funnel(
     people_step: int | None,
     status: str,
     engine: str,
+    explain: bool,
     progress: bool | None,
     **kwargs: Any,
 ) -> None:
@@ -74,11 +82,9 @@ def funnel(
     from rich.console import Console
 
     from funnelscope.analyses.funnel import check_against_store, run_funnel
-    from funnelscope.cli.ingest import load_files
     from funnelscope.cli.render import people_output, print_result
-    from funnelscope.errors import FunnelscopeError
+    from funnelscope.engines import explain as explain_engine
     from funnelscope.model.spec import load_funnel
-    from funnelscope.store import EventStore
 
     status_given = ctx.get_parameter_source("status") is not click.core.ParameterSource.DEFAULT
     if status_given and people_step is None:
@@ -86,25 +92,57 @@ def funnel(
     mapping = mapping_from(kwargs)
     funnel_spec = load_funnel(spec)
     if event_files:
-        store = EventStore(":memory:")
-        failed = load_files(store, event_files, mapping, progress=show_progress(progress))
-        if failed or not store.count_events():
-            store.close()
-            raise FunnelscopeError(
-                "no funnel computed: the files above could not be loaded completely; fix the "
-                "mapping flags or the rows reported, then run again"
-            )
+        source, where = open_files(event_files, mapping, funnel_spec, engine, progress)
     else:
-        store = open_existing(db_path)
-    with store:
-        for warning in check_against_store(funnel_spec, store):
+        source, where = open_existing(db_path), f"the event store {db_path}"
+    with source:
+        if explain:
+            click.echo(f"events: {where}")
+            click.echo(explain_engine(engine, funnel_spec, source))
+            return
+        if hasattr(source, "event_counts"):
+            for warning in check_against_store(funnel_spec, source):
+                click.echo(f"warning: {warning}", err=True)
+        result = run_funnel(funnel_spec, source, engine=engine)
+        for warning in result.outcomes.warnings:
             click.echo(f"warning: {warning}", err=True)
-        result = run_funnel(funnel_spec, store, engine=engine)
-    if people_step is not None:
-        people = result.people(people_step, status)
-        click.echo(people_output(people_step, status, people, output_format), nl=False)
-        return
+        if people_step is not None:
+            people = result.people(people_step, status)
+            click.echo(people_output(people_step, status, people, output_format), nl=False)
+            return
     print_result(result, output_format, Console())
+
+
+def open_files(
+    files: tuple[str, ...], mapping: Any, funnel: Any, engine: str, progress: bool | None
+) -> tuple[Any, str]:
+    """Parquet files are read in place by the kernel when that is exact; anything else is
+    loaded into a store in memory first (with ingest's checks and quarantine report)."""
+    from funnelscope.cli.ingest import load_files
+    from funnelscope.errors import FunnelscopeError
+    from funnelscope.store import EventStore
+
+    why = "the reference engine reads through a store"
+    if engine == "kernel":
+        from funnelscope.store.direct import ParquetSource, why_not_in_place
+
+        why_not = why_not_in_place(files, funnel)
+        if why_not is None:
+            direct = ParquetSource(files, mapping, funnel)
+            if direct.refusal is None:
+                return direct, "files read in place (only the columns the funnel needs)"
+            why_not = direct.refusal
+            direct.close()
+        why = why_not
+    store = EventStore(":memory:")
+    failed = load_files(store, files, mapping, progress=show_progress(progress))
+    if failed or not store.count_events():
+        store.close()
+        raise FunnelscopeError(
+            "no funnel computed: the files above could not be loaded completely; fix the "
+            "mapping flags or the rows reported, then run again"
+        )
+    return store, f"files loaded into a store in memory ({why})"
 
 
 def open_existing(db_path: str) -> Any:

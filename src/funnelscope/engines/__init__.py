@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from funnelscope.errors import EngineError
-from funnelscope.model.results import Outcomes
 from funnelscope.model.spec import Funnel
 
-EngineFn = Callable[[Funnel, Any], Outcomes]
+if TYPE_CHECKING:
+    from funnelscope.model.results import Outcomes
+
+EngineFn = Callable[[Funnel, Any], "Outcomes"]
 ENGINE_NAMES = ("kernel", "reference")
 DEFAULT_ENGINE = "kernel"
 
@@ -26,3 +28,23 @@ def get_engine(name: str) -> EngineFn:
 
         return kernel_compute
     raise EngineError(f"unknown engine {name!r}; use one of: {', '.join(ENGINE_NAMES)}")
+
+
+def explain(name: str, funnel: Funnel, events: Any) -> str:
+    """What engine `name` will do for `funnel` over `events`, as text for people."""
+    if name == "kernel":
+        from funnelscope.engines.kernel import explain as kernel_explain
+
+        return kernel_explain(funnel, events)
+    get_engine(name)
+    reads = "every event" if funnel.order == "strict" else "the events named by the steps"
+    return "\n".join(
+        [
+            f"engine: {name}",
+            f"  1. scan: {reads} with the {len(funnel.properties)} filtered properties, "
+            "sorted by person, time and event_id",
+            "  2. per person in Python: every entry starts an attempt, filled step by step as "
+            "docs/semantics.md says; the best attempt is kept",
+            "  3. summary: counts, conversion and times from the best attempts",
+        ]
+    )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from funnelscope.model.spec import Funnel
+
+if TYPE_CHECKING:  # numpy loads with the first result, not with `funnelscope --help`
+    import numpy as np
 
 STATUSES = ("reached", "dropped")
 
@@ -23,25 +24,35 @@ class PersonOutcome:
     times_us: tuple[int, ...]
 
 
-IdResolver = Callable[[np.ndarray], Sequence[str]]
+IdResolver = Callable[["np.ndarray"], Sequence[str]]
 
 
 class Outcomes:
-    """Every entered person's best attempt, held column-wise so millions of persons stay cheap.
+    """Every person's best attempt, held column-wise so millions of persons stay cheap.
 
-    ``reached[i]`` is how many steps person i's best attempt reached (always >= 1 here) and
-    ``times_us[i, k]`` when it filled step k+1 (columns past ``reached[i]`` mean nothing).
+    ``reached[i]`` is how many steps person i's best attempt reached and ``times_us[i, k]`` when
+    it filled step k+1 (columns past ``reached[i]`` mean nothing). Rows with ``reached == 0``
+    (persons who never entered) may be present; they count nowhere and are not iterated.
     Person ids are looked up only when asked for (``ids(rows)``): an engine may hold integer
     keys and resolve them against the store.
     """
 
-    def __init__(self, reached: np.ndarray, times_us: np.ndarray, resolve_ids: IdResolver):
+    def __init__(
+        self,
+        reached: np.ndarray,
+        times_us: np.ndarray,
+        resolve_ids: IdResolver,
+        warnings: Sequence[str] = (),
+    ):
         self.reached = reached
         self.times_us = times_us
         self._resolve_ids = resolve_ids
+        self.warnings = list(warnings)  # what the engine noticed in the data (rows left out)
 
     @classmethod
     def from_people(cls, people: Sequence[PersonOutcome], n_steps: int) -> Outcomes:
+        import numpy as np
+
         entered = sorted((o for o in people if o.reached >= 1), key=lambda o: o.person_id)
         reached = np.array([o.reached for o in entered], dtype=np.int16)
         times = np.zeros((len(entered), n_steps), dtype=np.int64)
@@ -51,7 +62,10 @@ class Outcomes:
         return cls(reached, times, lambda rows: [ids[int(r)] for r in rows])
 
     def __len__(self) -> int:
-        return int(self.reached.size)
+        """Persons who entered (reached step 1)."""
+        import numpy as np
+
+        return int(np.count_nonzero(self.reached))
 
     def ids(self, rows: np.ndarray) -> list[str]:
         """Person ids of the given rows, sorted."""
@@ -59,7 +73,9 @@ class Outcomes:
 
     @cached_property
     def _people(self) -> tuple[PersonOutcome, ...]:
-        rows = np.arange(len(self))
+        import numpy as np
+
+        rows = np.flatnonzero(self.reached)
         pairs = sorted(zip(self._resolve_ids(rows), rows.tolist(), strict=True))
         return tuple(
             PersonOutcome(
@@ -127,6 +143,8 @@ class FunnelResult:
             raise SpecError("status", f"{status!r} is not a status", "use reached or dropped")
         if not 1 <= step <= len(self.steps):
             raise SpecError("people", f"step {step} does not exist", f"use 1 to {len(self.steps)}")
+        import numpy as np
+
         reached = self.outcomes.reached
         if status == "reached":
             rows = np.flatnonzero(reached >= step)

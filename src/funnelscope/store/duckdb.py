@@ -56,6 +56,7 @@ from funnelscope.store.step_scan import (
     EventColumns,
     StepArrays,
     StepQuery,
+    explain_plan,
     fetch_steps,
     step_query,
 )
@@ -832,10 +833,14 @@ class EventStore:
                 name: (quote_ident(column), kind)
                 for name, (column, kind) in self._property_columns().items()
             },
+            integer_person=person == "person_key",
         )
 
     def step_query(self, funnel: Funnel) -> StepQuery:
         return step_query(self._con, funnel, self.step_columns())
+
+    def plan(self, query: StepQuery) -> str:
+        return explain_plan(self._con, query)
 
     def step_scan(self, funnel: Funnel) -> StepArrays:
         """Person, time and step bits of the events that matter, sorted by person and time."""

@@ -10,7 +10,9 @@ from collections.abc import Collection
 from typing import Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from funnelscope.model.events import scan_column
 from funnelscope.model.spec import Funnel
@@ -18,6 +20,7 @@ from funnelscope.store.step_scan import (
     EventColumns,
     StepArrays,
     StepQuery,
+    explain_plan,
     fetch_steps,
     property_columns,
     step_query,
@@ -33,12 +36,23 @@ class EventSource(Protocol):
 
     def step_scan(self, funnel: Funnel) -> StepArrays: ...
 
+    def plan(self, query: StepQuery) -> str: ...
+
 
 class TableSource:
-    """Events already in the scan format (person_id, event_id, event, ts, properties...)."""
+    """Events already in the scan format (person_id, event_id, event, ts, properties...).
 
-    def __init__(self, table: pa.Table) -> None:
+    With `integer_persons` (the default) person ids are numbered first, so the kernel groups
+    rows by integer keys as it does for the store; without, the scan sorts by the id text.
+    """
+
+    def __init__(self, table: pa.Table, integer_persons: bool = True) -> None:
         self.table = table
+        self.integer_persons = integer_persons
+        persons = table.column("person_id").cast(pa.string())
+        encoded = pc.dictionary_encode(persons).combine_chunks()
+        self._person_names = encoded.dictionary
+        self._scanned = table.append_column("__person_number", encoded.indices.cast(pa.int64()))
 
     def scan(
         self, event_names: Collection[str] | None, properties: Collection[str] = ()
@@ -46,16 +60,17 @@ class TableSource:
         return self.table
 
     def _columns(self, con: duckdb.DuckDBPyConnection, funnel: Funnel) -> EventColumns:
-        con.register("scanned_events", self.table)
+        con.register("scanned_events", self._scanned)
         present = property_columns(
             con, "scanned_events", [scan_column(p) for p in funnel.properties]
         )
         return EventColumns(
             source="scanned_events",
-            person="person_id",
+            person="__person_number" if self.integer_persons else "person_id",
             ts="ts",
             event="event",
             event_id="event_id",
+            integer_person=self.integer_persons,
             properties={
                 p: present[scan_column(p)] for p in funnel.properties if scan_column(p) in present
             },
@@ -67,7 +82,16 @@ class TableSource:
 
     def step_scan(self, funnel: Funnel) -> StepArrays:
         with duckdb.connect() as con:
-            return fetch_steps(con, step_query(con, funnel, self._columns(con, funnel)))
+            query = step_query(con, funnel, self._columns(con, funnel))
+            return fetch_steps(con, query, self._ids)
+
+    def _ids(self, numbers: np.ndarray) -> list[str]:
+        return [str(v) for v in self._person_names.take(pa.array(numbers)).to_pylist()]
+
+    def plan(self, query: StepQuery) -> str:
+        with duckdb.connect() as con:
+            con.register("scanned_events", self._scanned)
+            return explain_plan(con, query)
 
 
 def as_source(events: EventSource | pa.Table) -> EventSource:

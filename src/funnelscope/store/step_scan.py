@@ -28,6 +28,7 @@ from funnelscope.store.timeparse import quote_ident
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_LISTED = 8  # matched values shown by --explain
+FETCH_BATCH_ROWS = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class EventColumns:
     event_id: str | None  # orders events with equal times, when that can matter
     properties: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (sql, type)
     invalid: str | None = None  # a row ingest would quarantine (files read in place)
+    integer_person: bool = False  # person is an integer key: the kernel groups rows itself
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class StepQuery:
     sql: str
     params: dict[str, object]  # named: $p0, $p1, ...
     notes: list[str]  # how each filter was pushed down, for --explain
+    sorted: bool  # rows come sorted by person and time; else the kernel groups integer keys
 
 
 class _Params(dict[str, object]):
@@ -73,10 +76,12 @@ def needs_id_order(funnel: Funnel) -> bool:
 
 
 def step_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> StepQuery:
-    """SQL returning ``person, ts, mask`` sorted by person and time (bit k: can fill step k+1).
+    """SQL returning ``person, ts, mask`` (bit k: the event can fill step k+1).
 
     Under ``strict`` every event is returned (any event between two steps breaks the sequence);
     otherwise only events that can fill a step. A row ``cols.invalid`` flags gets mask -1.
+    Rows come sorted by person and time (and event_id where ties matter) unless the person is
+    an integer key and ties do not matter: then the kernel groups them, faster than a sort.
     """
     notes: list[str] = []
     params = _Params()
@@ -100,9 +105,11 @@ def step_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
         + (f", {cols.event_id}" if needs_id_order(funnel) else "")
         + f" FROM {cols.source}{where}"
     )
-    keep = " WHERE mask <> 0" if funnel.order != "strict" else ""
-    sql = f"SELECT person, ts, mask FROM ({inner}){keep} ORDER BY {order}"
-    return StepQuery(sql, params, notes)
+    filtered = bool(funnel.where) or any(step.where for step in funnel.steps)
+    keep = " WHERE mask <> 0" if funnel.order != "strict" and filtered else ""
+    sort = needs_id_order(funnel) or not cols.integer_person
+    sql = f"SELECT person, ts, mask FROM ({inner}){keep}" + (f" ORDER BY {order}" if sort else "")
+    return StepQuery(sql, params, notes, sort)
 
 
 def _filter_sql(
@@ -211,14 +218,18 @@ def property_columns(
 
 @dataclass
 class StepArrays:
-    """A fetched step scan: events grouped by person (``starts``), in time order."""
+    """A fetched step scan. Either rows are grouped by person in time order (``starts`` holds
+    each person's first row, then the end), or ``keys`` holds an integer person key per row
+    and the kernel groups them."""
 
-    starts: np.ndarray  # offset of each person's first event, then the end
     ts: np.ndarray  # int64 µs
     mask: np.ndarray  # int64 step bits
-    person_ids: Callable[[np.ndarray], list[str]]  # person numbers (0..) -> ids
+    starts: np.ndarray | None
+    keys: np.ndarray | None
+    ids_of: Callable[[np.ndarray], list[str]]  # person keys (or person numbers if grouped) -> ids
     query: StepQuery
     skipped: int = 0  # rows ingest would quarantine (files read in place), left out
+    warnings: list[str] = field(default_factory=list)
 
 
 def fetch_steps(
@@ -226,9 +237,10 @@ def fetch_steps(
     query: StepQuery,
     ids_of_keys: Callable[[np.ndarray], list[str]] | None = None,
 ) -> StepArrays:
-    """Run a step query. Integer person columns are grouped as integers; `ids_of_keys` turns
-    them into ids (default: their decimal text, as ingest stores an integer id column)."""
-    table = con.sql(query.sql, params=query.params).to_arrow_table()
+    """Run a step query. Integer person keys become ids through `ids_of_keys` (default: their
+    decimal text, as ingest stores an integer id column)."""
+    # few large batches: numpy conversion of ~100 small chunks costs more than the scan itself
+    table = con.sql(query.sql, params=query.params).to_arrow_table(FETCH_BATCH_ROWS)
     mask = _numpy(table.column("mask"))
     skipped = int(np.count_nonzero(mask < 0))
     if skipped:
@@ -236,23 +248,39 @@ def fetch_steps(
         mask = _numpy(table.column("mask"))
     ts = _numpy(table.column("ts"))
     person = table.column("person")
+    lookup = ids_of_keys or (lambda values: [str(int(v)) for v in values])
     if pa.types.is_integer(person.type):
         keys = _numpy(person).astype(np.int64, copy=False)
+        del table, person
+        if not query.sorted:
+            return StepArrays(ts, mask, None, keys, lookup, query, skipped)
         starts = _run_starts(keys[1:] != keys[:-1], keys.size)
         firsts = keys[starts[:-1]]
-        lookup = ids_of_keys or (lambda values: [str(int(v)) for v in values])
-        return StepArrays(starts, ts, mask, lambda rows: lookup(firsts[rows]), query, skipped)
+        return StepArrays(ts, mask, starts, None, lambda r: lookup(firsts[r]), query, skipped)
     texts = person.combine_chunks().cast(pa.string())
     changed = pc.not_equal(texts[1:], texts[:-1]).to_numpy(zero_copy_only=False)
     starts = _run_starts(changed, len(texts))
     names = texts.take(pa.array(starts[:-1]))
     return StepArrays(
-        starts, ts, mask, lambda rows: names.take(pa.array(rows)).to_pylist(), query, skipped
+        ts, mask, starts, None, lambda rows: names.take(pa.array(rows)).to_pylist(), query, skipped
     )
 
 
 def _numpy(column: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(column.combine_chunks().to_numpy(zero_copy_only=False))
+    """One int64 numpy array of an integer column without nulls, from zero-copy views of its
+    (few) chunks. Reads the buffers directly: Array.to_numpy imports pandas when installed."""
+    parts = []
+    for chunk in column.chunks:
+        if chunk.null_count:
+            raise ValueError("a scan column holds NULL")  # the scan never yields one
+        dtype = np.dtype(chunk.type.to_pandas_dtype())
+        data = chunk.buffers()[1]
+        parts.append(np.frombuffer(data, dtype, len(chunk), chunk.offset * dtype.itemsize))
+    if len(parts) == 1:
+        return np.asarray(parts[0])
+    if not parts:
+        return np.zeros(0, np.int64)
+    return np.concatenate(parts)
 
 
 def _run_starts(changed: np.ndarray, n: int) -> np.ndarray:
@@ -261,3 +289,9 @@ def _run_starts(changed: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(1, np.int64)
     inner = np.flatnonzero(changed) + 1
     return np.concatenate(([0], inner, [n])).astype(np.int64)
+
+
+def explain_plan(con: duckdb.DuckDBPyConnection, query: StepQuery) -> str:
+    """DuckDB's physical plan for a step query."""
+    rows = con.execute(f"EXPLAIN {query.sql}", query.params).fetchall()
+    return "\n".join(str(row[1]) for row in rows)
