@@ -577,3 +577,39 @@ def test_an_old_store_is_upgraded_in_place(tmp_path: Path) -> None:
         path = csv_file(tmp_path, "new.csv", "user_id,event,timestamp\nq,view,2024-01-02\n")
         assert store.ingest([path]).rows_loaded == 1
         assert [x.load_id for x in store.loads()] == [1]
+
+
+def test_a_store_without_person_keys_gets_them_and_both_engines_agree(tmp_path: Path) -> None:
+    """Stores made before person keys: read-only they still work (the kernel sorts by the id
+    text); opened for writing, every person gets a key and new loads reuse them."""
+    import duckdb
+
+    from funnelscope.analyses.funnel import run_funnel
+    from funnelscope.model.spec import parse_funnel
+
+    db = tmp_path / "old.duckdb"
+    with EventStore(db) as store:
+        path = csv_file(
+            tmp_path,
+            "a.csv",
+            "user_id,event,timestamp\nann,view,2024-01-01T10:00\nann,buy,2024-01-01T10:05\n"
+            "bo,view,2024-01-01T11:00\n",
+        )
+        store.ingest([path])
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE events DROP COLUMN person_key; DROP TABLE persons")
+    con.close()
+    funnel = parse_funnel({"steps": ["view", "buy"]})
+    with EventStore(db, read_only=True) as old:
+        for engine in ("kernel", "reference"):
+            assert run_funnel(funnel, old, engine).counts() == (2, 1)
+            assert run_funnel(funnel, old, engine).people(2, "dropped") == ["bo"]
+    with EventStore(db) as store:
+        assert sorted(store.connection.execute("SELECT person_id FROM persons").fetchall()) == [
+            ("ann",),
+            ("bo",),
+        ]
+        more = csv_file(tmp_path, "b.csv", "user_id,event,timestamp\nbo,buy,2024-01-01T11:30\n")
+        store.ingest([more])
+        assert store.connection.execute("SELECT count(*) FROM persons").fetchone() == (2,)
+        assert run_funnel(funnel, store, "kernel").people(2) == ["ann", "bo"]

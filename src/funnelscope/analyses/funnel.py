@@ -70,18 +70,26 @@ def exact_median(values_us: np.ndarray) -> int | float:
     return (int(parted[half - 1]) + int(parted[half])) / 2
 
 
-def check_against_store(funnel: Funnel, store: EventStore) -> list[str]:
-    """Warnings for names the store has never seen (usually typos), with the closest known name."""
+def check_against_store(
+    funnel: Funnel, store: EventStore, result: FunnelResult | None = None
+) -> list[str]:
+    """Warnings for names the store has never seen (usually typos), with the closest known name.
+
+    Given the `result`, event names are checked only when a step counted nobody (a misspelt
+    step always does), which spares a scan of every event on the usual run.
+    """
     warnings = []
-    known_events = store.event_counts()
-    for step_number, step in enumerate(funnel.steps, start=1):
-        if step.event not in known_events:
-            warnings.append(
-                f"steps[{step_number}].event: no events named {step.event!r} in the data"
-                + _did_you_mean(step.event, known_events)
-            )
+    if result is None or any(step.count == 0 for step in result.steps):
+        known_events = store.event_counts()
+        for step_number, step in enumerate(funnel.steps, start=1):
+            if step.event not in known_events:
+                warnings.append(
+                    f"steps[{step_number}].event: no events named {step.event!r} in the data"
+                    + _did_you_mean(step.event, known_events)
+                )
     known_props = store.property_types()
-    warnings.extend(_numeric_filters_on_text(funnel, store))
+    if hasattr(store, "not_numeric"):
+        warnings.extend(_numeric_filters_on_text(funnel, store))
     for prop in funnel.properties:
         if prop in CORE_COLUMNS and prop not in known_props:
             warnings.append(

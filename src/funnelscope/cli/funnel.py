@@ -100,11 +100,8 @@ def funnel(
             click.echo(f"events: {where}")
             click.echo(explain_engine(engine, funnel_spec, source))
             return
-        if hasattr(source, "event_counts"):
-            for warning in check_against_store(funnel_spec, source):
-                click.echo(f"warning: {warning}", err=True)
         result = run_funnel(funnel_spec, source, engine=engine)
-        for warning in result.outcomes.warnings:
+        for warning in result.outcomes.warnings + check_against_store(funnel_spec, source, result):
             click.echo(f"warning: {warning}", err=True)
         if people_step is not None:
             people = result.people(people_step, status)

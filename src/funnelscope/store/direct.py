@@ -206,6 +206,24 @@ class ParquetSource:
     def step_query(self, funnel: Funnel) -> StepQuery:
         return step_query(self._con, funnel, self._columns(funnel))
 
+    def event_counts(self) -> dict[str, int]:
+        """Events per name over all files (for the misspelt-step warning)."""
+        union = " UNION ALL ".join(
+            f"SELECT CAST({quote_ident(f.roles['event'].name)} AS VARCHAR) AS event "
+            f"FROM {_scan(f.path)}"
+            for f in self._files
+        )
+        rows = self._con.execute(f"SELECT event, count(*) FROM ({union}) GROUP BY event")
+        return {str(name): int(count) for name, count in rows.fetchall()}
+
+    def property_types(self) -> dict[str, str]:
+        """Each property column of the files and the type ingest would give it."""
+        return {
+            name: col.value_type or VARCHAR
+            for f in self._files
+            for name, col in f.properties.items()
+        }
+
     def plan(self, query: StepQuery) -> str:
         return explain_plan(self._con, query)
 
