@@ -55,5 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
+def run() -> None:
+    """The console script: `main`, then a prompt exit. Every store is closed by the time main
+    returns; skipping the interpreter's teardown (freeing large arrays one by one, unloading
+    the compiler) saves 0.1-0.2 s per command."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

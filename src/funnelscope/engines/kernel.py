@@ -8,8 +8,11 @@ identical to the reference engine's (tests/test_engine_agreement.py).
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,8 @@ from funnelscope.model.spec import Funnel
 
 US_PER_SECOND = 1_000_000
 MODES = {"ordered": 0, "strict": 1, "any": 2}
+THREADS = max(1, min(os.cpu_count() or 1, 8))
+ROWS_PER_BUCKET = 16384  # a bucket's rows and hash table stay in the CPU cache
 
 
 def compute(funnel: Funnel, events: Any) -> Outcomes:
@@ -28,26 +33,145 @@ def compute(funnel: Funnel, events: Any) -> Outcomes:
     compiled = _load_compiled_in_background()
     arrays = as_source(events).step_scan(funnel)
     compiled.join()
-    from funnelscope.engines.kernel_core import group_persons, run_persons
-
-    ts, mask, ids_of = arrays.ts, arrays.mask, arrays.ids_of
+    n_steps, window_us = len(funnel.steps), funnel.window_seconds * US_PER_SECOND
+    mode = MODES[funnel.order]
     person_ids: Callable[[np.ndarray], list[str]]
-    if arrays.keys is not None:
-        starts, ts, mask, first_keys = group_persons(arrays.keys, ts, mask)
-        arrays.keys = None
-        person_ids = _through(first_keys, ids_of)
-    else:
-        assert arrays.starts is not None
-        starts, person_ids = arrays.starts, ids_of
-    reached, times = run_persons(
-        starts,
-        ts,
-        mask,
-        len(funnel.steps),
-        funnel.window_seconds * US_PER_SECOND,
-        MODES[funnel.order],
-    )
+    with ThreadPoolExecutor(THREADS) as pool:
+        if arrays.segments is not None:  # integer person keys in scan order: group them here
+            segments, arrays.segments = arrays.segments, None
+            reached, times, first_keys = group_and_run(pool, segments, n_steps, window_us, mode)
+            person_ids = _through(first_keys, arrays.ids_of)
+        else:  # the scan sorted by person and time
+            assert arrays.starts is not None
+            reached, times = run_sorted(
+                pool, arrays.starts, arrays.ts, arrays.mask, n_steps, window_us, mode
+            )
+            person_ids = arrays.ids_of
     return Outcomes(reached, times.T, person_ids, arrays.warnings)
+
+
+Segment = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def group_and_run(
+    pool: ThreadPoolExecutor, segments: list[Segment], n_steps: int, window_us: int, mode: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group rows by integer person key and find every person's best attempt.
+
+    Radix-partitioned like a database's hash aggregate: rows go to buckets by the high bits of
+    a hash of the key (a stable scatter, each thread its own slice of rows); each bucket, small
+    enough for the cache, then numbers its keys with a local hash table, counting-sorts its
+    rows by them and runs the state machine on each person. No global sort, one pass over
+    memory. Returns ``reached``, ``times`` (steps x persons) and each person's key.
+    """
+    from funnelscope.engines import kernel_core
+
+    core: Any = kernel_core  # numba dispatchers: mypy cannot see their signatures
+    bucket_histogram, bucket_scatter = core.bucket_histogram, core.bucket_scatter
+    number_persons, run_buckets = core.number_persons, core.run_buckets
+
+    pieces = _pieces(segments)
+    n = sum(keys.size for keys, _, _ in pieces)
+    if n == 0:
+        empty = np.zeros(0, np.int64)
+        return np.zeros(0, np.int16), np.zeros((n_steps, 0), np.int64), empty
+    bits = 0
+    while (1 << bits) * ROWS_PER_BUCKET < n and bits < 12:
+        bits += 1
+    hist = np.stack(list(pool.map(lambda piece: bucket_histogram(piece[0], bits), pieces)))
+    bucket_start = np.concatenate(([0], np.cumsum(hist.sum(axis=0)))).astype(np.int64)
+    offsets = bucket_start[:-1] + (np.cumsum(hist, axis=0) - hist)
+    b_keys, b_ts, b_mask = (np.empty(n, np.int64) for _ in range(3))
+    list(
+        pool.map(
+            lambda i: bucket_scatter(*pieces[i], bits, offsets[i].copy(), b_keys, b_ts, b_mask),
+            range(len(pieces)),
+        )
+    )
+    pieces.clear()  # the scan's arrays can go
+    segments.clear()
+    ranges = _balanced(bucket_start, THREADS * 4)
+    local = np.empty(n, np.int32)
+    persons_in = np.zeros(1 << bits, np.int64)
+    list(pool.map(lambda r: number_persons(b_keys, bucket_start, *r, local, persons_in), ranges))
+    person_start = np.concatenate(([0], np.cumsum(persons_in))).astype(np.int64)
+    n_persons = int(person_start[-1])
+    reached = np.zeros(n_persons, np.int16)
+    times = np.empty((n_steps, n_persons), np.int64)  # past a person's reach: never read
+    first_keys = np.empty(n_persons, np.int64)
+    list(
+        pool.map(
+            lambda r: run_buckets(
+                b_keys,
+                b_ts,
+                b_mask,
+                bucket_start,
+                person_start,
+                local,
+                *r,
+                n_steps,
+                window_us,
+                mode,
+                reached,
+                times,
+                first_keys,
+            ),
+            ranges,
+        )
+    )
+    return reached, times, first_keys
+
+
+def run_sorted(
+    pool: ThreadPoolExecutor,
+    starts: np.ndarray,
+    ts: np.ndarray,
+    mask: np.ndarray,
+    n_steps: int,
+    window_us: int,
+    mode: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best attempts over rows already grouped by person (``starts``), persons split by thread."""
+    from funnelscope.engines import kernel_core
+
+    run_persons_block: Any = kernel_core.run_persons_block
+
+    n_persons = starts.size - 1
+    reached = np.zeros(n_persons, np.int16)
+    times = np.empty((n_steps, n_persons), np.int64)
+    ranges = _balanced(starts, THREADS * 4)
+    list(
+        pool.map(
+            lambda r: run_persons_block(
+                starts, ts, mask, *r, n_steps, window_us, mode, reached, times
+            ),
+            ranges,
+        )
+    )
+    return reached, times
+
+
+def _pieces(segments: list[Segment]) -> list[Segment]:
+    """Segments cut so that every thread gets about the same number of rows."""
+    n = sum(keys.size for keys, _, _ in segments)
+    target = max(1, -(-n // (THREADS * 2)))
+    pieces = []
+    for keys, ts, mask in segments:
+        keys = np.asarray(keys, dtype=np.int64)
+        for lo in range(0, keys.size, target):
+            hi = lo + target
+            pieces.append((keys[lo:hi], ts[lo:hi], mask[lo:hi]))
+    return pieces
+
+
+def _balanced(offsets: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Contiguous ranges of the groups delimited by `offsets` holding similar numbers of rows."""
+    groups = offsets.size - 1
+    cuts = np.searchsorted(offsets, np.linspace(0, offsets[-1], parts + 1), side="left")
+    cuts = np.clip(cuts, 0, groups)
+    cuts[0], cuts[-1] = 0, groups
+    bounds = sorted(set(int(c) for c in cuts))
+    return [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
 
 
 def _through(
@@ -63,11 +187,16 @@ def _load_compiled_in_background() -> threading.Thread:
     """Import numba and load the cached machine code while DuckDB scans (it releases the GIL)."""
 
     def load() -> None:
-        from funnelscope.engines.kernel_core import group_persons, run_persons
+        from funnelscope.engines import kernel_core as k
 
-        one = np.zeros(1, np.int64)
-        group_persons(one, one, one)  # loads the cached machine code for these signatures
-        run_persons(np.array([0, 1], np.int64), one, one, 1, 1, 0)
+        one, two = np.zeros(1, np.int64), np.zeros(2, np.int64)
+        ints, small = np.zeros(1, np.int32), np.zeros(1, np.int16)
+        grid = np.zeros((1, 1), np.int64)
+        k.bucket_histogram(one, 0)  # loads the cached machine code of each function
+        k.bucket_scatter(one, one, one, 0, one, one, one, one)
+        k.number_persons(one, two, 0, 0, ints, one)
+        k.run_buckets(one, one, one, two, two, ints, 0, 0, 1, 1, 0, small, grid, one)
+        k.run_persons_block(two, one, one, 0, 0, 1, 1, 0, small, grid)
 
     thread = threading.Thread(target=load, daemon=True)
     thread.start()
@@ -86,7 +215,7 @@ def explain(funnel: Funnel, events: Any) -> str:
         f"  1. scan (DuckDB): person, time in µs and a bitmask of the {len(funnel.steps)} steps "
         "each event can fill, sorted by person and time"
         + (" (every event: strict needs them all)" if mode == "strict" else ""),
-        f"  2. state machine (numba, compiled once and cached on disk; {_threads()} threads): "
+        f"  2. state machine (numba, compiled once and cached on disk; {THREADS} threads): "
         f"per person, the best {mode} attempt within "
         f"{funnel.window_seconds:,} s of its entry",
         "  3. summary: counts, conversion and times from the best attempts (numpy)",
@@ -103,9 +232,3 @@ def explain(funnel: Funnel, events: Any) -> str:
         source.plan(query),
     ]
     return "\n".join(lines)
-
-
-def _threads() -> int:
-    import numba
-
-    return int(numba.get_num_threads())

@@ -9,12 +9,15 @@ The rules are the reference engine's, transcribed for arrays: ordered and strict
 with the earliest unused event at or after the previous step's time (ties in order); ``any``
 counts distinct steps within the window, by maximum matching when an event fits several steps.
 One function holds all three modes; the mode is data (``ORDERED``/``STRICT``/``ANY``).
+
+Every function here releases the GIL; engines/kernel.py runs them on a few Python threads over
+disjoint rows or buckets (numba's own parallel mode costs ~0.1 s more at every start).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 ORDERED = 0
 STRICT = 1
@@ -209,7 +212,7 @@ def _any_order_person(
 
 
 @njit(cache=True, nogil=True)
-def _run_block(
+def run_persons_block(
     starts: np.ndarray,
     ts: np.ndarray,
     mask: np.ndarray,
@@ -221,6 +224,7 @@ def _run_block(
     reached: np.ndarray,
     times: np.ndarray,
 ) -> None:
+    """Best attempts of persons first..last of person-sorted rows (``starts``)."""
     used = np.empty(n_steps, np.int64)
     cur = np.empty(n_steps, np.int64)
     best = np.empty(n_steps, np.int64)
@@ -236,25 +240,6 @@ def _run_block(
         reached[p] = length
         for k in range(length):
             times[k, p] = best[k]
-
-
-@njit(cache=True, parallel=True)
-def run_persons(
-    starts: np.ndarray, ts: np.ndarray, mask: np.ndarray, n_steps: int, window_us: int, mode: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Best attempt of every person: ``reached`` (int16) and ``times`` (steps x persons, µs;
-    step-major so each step's times are contiguous for the summary)."""
-    n_persons = starts.size - 1
-    reached = np.zeros(n_persons, np.int16)
-    times = np.zeros((n_steps, n_persons), np.int64)
-    blocks = 64
-    size = (n_persons + blocks - 1) // blocks
-    for b in prange(blocks):
-        first = b * size
-        last = min(n_persons, first + size)
-        if first < last:
-            _run_block(starts, ts, mask, first, last, n_steps, window_us, mode, reached, times)
-    return reached, times
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -273,55 +258,52 @@ def _local_slot(key: np.int64, shift: np.uint64) -> np.int64:
     return np.int64((np.uint64(key) * _OTHER) >> shift)
 
 
-@njit(cache=True, parallel=True)
-def group_persons(
-    keys: np.ndarray, ts: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Group rows by person key, each person's rows in time order (ties keep input order).
+@njit(cache=True, nogil=True)
+def bucket_histogram(keys: np.ndarray, bits: int) -> np.ndarray:
+    """Rows per bucket (the top `bits` bits of the key's hash) in one segment of rows."""
+    counts = np.zeros(1 << bits, np.int64)
+    if bits == 0:
+        counts[0] = keys.size
+        return counts
+    top = np.uint64(64 - bits)
+    for i in range(keys.size):
+        counts[_slot(keys[i], top)] += 1
+    return counts
 
-    Radix-partitioned like a database's hash aggregate: rows go to buckets by the high bits of
-    a hash of the key (a stable parallel scatter), then each bucket, small enough for the cache,
-    numbers its keys with a local hash table and is counting-sorted by them. Returns
-    ``starts`` (persons + 1 offsets), grouped ``ts`` and ``mask``, and each person's key.
-    """
-    n = keys.size
-    bits = 0
-    while (1 << bits) * 16384 < n and bits < 12:
-        bits += 1
-    n_buckets = 1 << bits
-    chunks = 16
-    chunk = (n + chunks - 1) // chunks
-    hist = np.zeros((chunks, n_buckets), np.int64)
+
+@njit(cache=True, nogil=True)
+def bucket_scatter(
+    keys: np.ndarray,
+    ts: np.ndarray,
+    mask: np.ndarray,
+    bits: int,
+    pos: np.ndarray,
+    b_keys: np.ndarray,
+    b_ts: np.ndarray,
+    b_mask: np.ndarray,
+) -> None:
+    """Copy one segment's rows to their buckets from `pos` on (keeps their order: stable)."""
     top = np.uint64(64 - bits) if bits > 0 else np.uint64(63)
-    for c in prange(chunks):
-        for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            b = _slot(keys[i], top) if bits > 0 else 0
-            hist[c, b] += 1
-    offsets = np.empty((chunks, n_buckets), np.int64)
-    bucket_start = np.empty(n_buckets + 1, np.int64)
-    total = 0
-    for b in range(n_buckets):
-        bucket_start[b] = total
-        for c in range(chunks):
-            offsets[c, b] = total
-            total += hist[c, b]
-    bucket_start[n_buckets] = total
-    b_keys = np.empty(n, np.int64)
-    b_ts = np.empty(n, np.int64)
-    b_mask = np.empty(n, np.int64)
-    for c in prange(chunks):
-        pos = offsets[c].copy()
-        for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            b = _slot(keys[i], top) if bits > 0 else 0
-            j = pos[b]
-            b_keys[j] = keys[i]
-            b_ts[j] = ts[i]
-            b_mask[j] = mask[i]
-            pos[b] = j + 1
-    # number each bucket's keys (first appearance order)
-    local = np.empty(n, np.int32)
-    persons_in = np.zeros(n_buckets, np.int64)
-    for b in prange(n_buckets):
+    for i in range(keys.size):
+        b = _slot(keys[i], top) if bits > 0 else 0
+        j = pos[b]
+        b_keys[j] = keys[i]
+        b_ts[j] = ts[i]
+        b_mask[j] = mask[i]
+        pos[b] = j + 1
+
+
+@njit(cache=True, nogil=True)
+def number_persons(
+    b_keys: np.ndarray,
+    bucket_start: np.ndarray,
+    first: int,
+    last: int,
+    local: np.ndarray,
+    persons_in: np.ndarray,
+) -> None:
+    """Number each bucket's keys by first appearance (a hash table the size of the bucket)."""
+    for b in range(first, last):
         lo = bucket_start[b]
         hi = bucket_start[b + 1]
         size = 2
@@ -349,46 +331,65 @@ def group_persons(
                     break
                 s = (s + 1) & (size - 1)
         persons_in[b] = count
-    person_start = np.empty(n_buckets + 1, np.int64)
-    p_total = 0
-    for b in range(n_buckets):
-        person_start[b] = p_total
-        p_total += persons_in[b]
-    person_start[n_buckets] = p_total
-    starts = np.empty(p_total + 1, np.int64)
-    starts[p_total] = n
-    first_keys = np.empty(p_total, np.int64)
-    out_ts = np.empty(n, np.int64)
-    out_mask = np.empty(n, np.int64)
-    for b in prange(n_buckets):
+
+
+@njit(cache=True, nogil=True)
+def run_buckets(
+    b_keys: np.ndarray,
+    b_ts: np.ndarray,
+    b_mask: np.ndarray,
+    bucket_start: np.ndarray,
+    person_start: np.ndarray,
+    local: np.ndarray,
+    first: int,
+    last: int,
+    n_steps: int,
+    window_us: int,
+    mode: int,
+    reached: np.ndarray,
+    times: np.ndarray,
+    first_keys: np.ndarray,
+) -> None:
+    """Counting-sort each bucket's rows by person (each person's rows stay in input order, and
+    are re-sorted by time only where the input was not), then find every best attempt."""
+    used = np.empty(n_steps, np.int64)
+    cur = np.empty(n_steps, np.int64)
+    best = np.empty(n_steps, np.int64)
+    for b in range(first, last):
         lo = bucket_start[b]
         hi = bucket_start[b + 1]
-        m = persons_in[b]
         p0 = person_start[b]
+        m = person_start[b + 1] - p0
         at = np.zeros(m + 1, np.int64)
         for i in range(lo, hi):
             at[local[i] + 1] += 1
         for q in range(m):
             at[q + 1] += at[q]
-        for q in range(m):
-            starts[p0 + q] = lo + at[q]
+        cursor = at[:m].copy()
+        l_ts = np.empty(hi - lo, np.int64)
+        l_mask = np.empty(hi - lo, np.int64)
         for i in range(lo, hi):
             q = local[i]
-            j = lo + at[q]
-            at[q] += 1
-            out_ts[j] = b_ts[i]
-            out_mask[j] = b_mask[i]
+            j = cursor[q]
+            cursor[q] = j + 1
+            l_ts[j] = b_ts[i]
+            l_mask[j] = b_mask[i]
             first_keys[p0 + q] = b_keys[i]
-        for q in range(m):  # input not in time order: sort that person's rows (stable)
-            s = starts[p0 + q]
-            e = lo + at[q]
-            ordered = True
+        for q in range(m):
+            s = at[q]
+            e = at[q + 1]
             for i in range(s + 1, e):
-                if out_ts[i] < out_ts[i - 1]:
-                    ordered = False
+                if l_ts[i] < l_ts[i - 1]:  # not in time order: sort this person (stable)
+                    order = np.argsort(l_ts[s:e], kind="mergesort")
+                    l_ts[s:e] = l_ts[s:e][order]
+                    l_mask[s:e] = l_mask[s:e][order]
                     break
-            if not ordered:
-                order = np.argsort(out_ts[s:e], kind="mergesort")
-                out_ts[s:e] = out_ts[s:e][order]
-                out_mask[s:e] = out_mask[s:e][order]
-    return starts, out_ts, out_mask, first_keys
+            if mode == ANY:
+                length = _any_order_person(l_ts, l_mask, s, e, n_steps, window_us, best, cur)
+            else:
+                length = _sequential_person(
+                    l_ts, l_mask, s, e, n_steps, window_us, mode == STRICT, best, used, cur
+                )
+            reached[p0 + q] = length
+            for k in range(length):
+                times[k, p0 + q] = best[k]

@@ -219,13 +219,13 @@ def property_columns(
 @dataclass
 class StepArrays:
     """A fetched step scan. Either rows are grouped by person in time order (``starts`` holds
-    each person's first row, then the end), or ``keys`` holds an integer person key per row
-    and the kernel groups them."""
+    each person's first row, then the end, over ``ts`` and ``mask``), or ``segments`` holds
+    (person key, ts, mask) arrays in scan order and the kernel groups them."""
 
     ts: np.ndarray  # int64 µs
     mask: np.ndarray  # int64 step bits
     starts: np.ndarray | None
-    keys: np.ndarray | None
+    segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None
     ids_of: Callable[[np.ndarray], list[str]]  # person keys (or person numbers if grouped) -> ids
     query: StepQuery
     skipped: int = 0  # rows ingest would quarantine (files read in place), left out
@@ -241,19 +241,26 @@ def fetch_steps(
     decimal text, as ingest stores an integer id column)."""
     # few large batches: numpy conversion of ~100 small chunks costs more than the scan itself
     table = con.sql(query.sql, params=query.params).to_arrow_table(FETCH_BATCH_ROWS)
-    mask = _numpy(table.column("mask"))
-    skipped = int(np.count_nonzero(mask < 0))
-    if skipped:
+    skipped = sum(
+        int(np.count_nonzero(_numpy(pa.chunked_array([c])) < 0))
+        for c in table.column("mask").chunks
+    )
+    if skipped:  # (pyarrow.compute's sum would load pandas: 0.3 s)
         table = table.filter(pc.greater_equal(table.column("mask"), 0))
-        mask = _numpy(table.column("mask"))
-    ts = _numpy(table.column("ts"))
     person = table.column("person")
     lookup = ids_of_keys or (lambda values: [str(int(v)) for v in values])
+    empty = np.zeros(0, np.int64)
+    if pa.types.is_integer(person.type) and not query.sorted:
+        segments = [
+            tuple(_numpy(pa.chunked_array([batch.column(i)])) for i in range(3))
+            for batch in table.to_batches()
+            if batch.num_rows
+        ]
+        return StepArrays(empty, empty, None, segments, lookup, query, skipped)  # type: ignore[arg-type]
+    mask = _numpy(table.column("mask"))
+    ts = _numpy(table.column("ts"))
     if pa.types.is_integer(person.type):
         keys = _numpy(person).astype(np.int64, copy=False)
-        del table, person
-        if not query.sorted:
-            return StepArrays(ts, mask, None, keys, lookup, query, skipped)
         starts = _run_starts(keys[1:] != keys[:-1], keys.size)
         firsts = keys[starts[:-1]]
         return StepArrays(ts, mask, starts, None, lambda r: lookup(firsts[r]), query, skipped)
@@ -273,7 +280,8 @@ def _numpy(column: pa.ChunkedArray) -> np.ndarray:
     for chunk in column.chunks:
         if chunk.null_count:
             raise ValueError("a scan column holds NULL")  # the scan never yields one
-        dtype = np.dtype(chunk.type.to_pandas_dtype())
+        kind = "i" if pa.types.is_signed_integer(chunk.type) else "u"
+        dtype = np.dtype(f"{kind}{chunk.type.bit_width // 8}")  # not to_pandas_dtype: loads pandas
         data = chunk.buffers()[1]
         parts.append(np.frombuffer(data, dtype, len(chunk), chunk.offset * dtype.itemsize))
     if len(parts) == 1:
