@@ -28,6 +28,20 @@ PLANS = ["free", "pro", "Pro", "5", None]
 BASE_US = 1_704_067_200 * 1_000_000  # 2024-01-01
 
 filters = st.one_of(
+    st.fixed_dictionaries(  # a DOUBLE column: numbers and numeric text against floats
+        {
+            "property": st.just("price"),
+            "op": st.sampled_from(["eq", "neq", "gt", "lte", "in", "contains"]),
+            "value": st.sampled_from([1, 1.5, "1.0", "2", 0]),
+        }
+    ).map(lambda f: {**f, "value": [f["value"]]} if f["op"] == "in" else f),
+    st.fixed_dictionaries(  # a BOOLEAN column
+        {
+            "property": st.just("flag"),
+            "op": st.sampled_from(["eq", "neq"]),
+            "value": st.sampled_from([True, False, "true", "FALSE", 1]),
+        }
+    ),
     st.fixed_dictionaries(
         {
             "property": st.just("plan"),
@@ -113,6 +127,8 @@ def table_of(data: list[tuple[Any, ...]]) -> pa.Table:
             "ts": pa.array([BASE_US + s * 1_000_000 for _, _, s, *_ in data], pa.int64()),
             "plan": pa.array([plan for *_, plan, _, _ in data], pa.string()),
             "n": pa.array([n for *_, n, _ in data], pa.int64()),
+            "price": pa.array([None if n is None else n / 2 for *_, n, _ in data], pa.float64()),
+            "flag": pa.array([None if n is None else n % 2 == 0 for *_, n, _ in data], pa.bool_()),
         }
     )
 
