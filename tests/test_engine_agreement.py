@@ -246,3 +246,52 @@ def test_overlapping_steps_with_ties_agree_with_reference(
     case where the order of tied events (by event_id) decides the result ([S7])."""
     spec = {"steps": steps, "order": order, "window": f"{window}s"}
     assert_same(engine, parse_funnel(spec), table_of(data))
+
+
+def small_table(**props: list[Any]) -> pa.Table:
+    """u0..u5 each do `a` at 0 s and `b` at 10 s; props hold one value per person."""
+    n = len(next(iter(props.values())))
+    return pa.table(
+        {
+            "person_id": [f"u{i}" for i in range(n) for _ in range(2)],
+            "event_id": [f"{i}-{k}" for i in range(n) for k in range(2)],
+            "event": ["a", "b"] * n,
+            "ts": pa.array([BASE_US + k * 10**7 for _ in range(n) for k in range(2)], pa.int64()),
+            **{name: [v for v in values for _ in range(2)] for name, values in props.items()},
+        }
+    )
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+@pytest.mark.parametrize("op", ["contains", "not_contains"])
+def test_negative_zero_is_told_apart_where_its_text_differs(engine: str, op: str) -> None:
+    table = small_table(p=[0.0, -0.0, 1.5, None, -2.0, 0.0])
+    spec = {"steps": ["a", {"event": "b", "where": [{"property": "p", "op": op, "value": "-"}]}]}
+    assert_same(engine, parse_funnel(spec), table)
+    assert computed(engine, parse_funnel(spec), table).step(2).count == (
+        2 if op == "contains" else 4
+    )
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+@pytest.mark.parametrize("prop", ["TS", "Event", "Person_ID", "Plan"])
+def test_properties_named_like_columns_in_another_case(engine: str, prop: str) -> None:
+    table = small_table(**{prop: ["x", "y", "x", "x", None, "y"], "plan": ["y"] * 6})
+    spec = {"steps": ["a", {"event": "b", "where": [{"property": prop, "op": "eq", "value": "x"}]}]}
+    assert_same(engine, parse_funnel(spec), table)
+    assert computed(engine, parse_funnel(spec), table).step(2).count == 3
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+def test_integer_person_ids_are_text_like_in_the_store(engine: str) -> None:
+    table = pa.table(
+        {
+            "person_id": pa.array([3, 3, 10, 10, 2], pa.int64()),
+            "event_id": ["1", "2", "3", "4", "5"],
+            "event": ["a", "b", "a", "b", "a"],
+            "ts": pa.array([0, 1, 0, 1, 0], pa.int64()),
+        }
+    )
+    funnel = parse_funnel({"steps": ["a", "b"]})
+    assert_same(engine, funnel, table)
+    assert computed(engine, funnel, table).people(2) == ["10", "3"]  # sorted as text

@@ -168,3 +168,12 @@ def test_common_mistakes_get_one_line_with_the_fix(tmp_path: Path, text: str, me
         load_funnel(path)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_a_window_longer_than_1000_years_is_refused() -> None:
+    from funnelscope.errors import SpecError
+    from funnelscope.model.spec import parse_funnel
+
+    assert parse_funnel({"steps": ["a"], "window": "365250d"}).window_seconds == 365_250 * 86400
+    with pytest.raises(SpecError, match=r"window: '365251d' is longer than 1000 years; use at"):
+        parse_funnel({"steps": ["a"], "window": "365251d"})

@@ -613,3 +613,27 @@ def test_a_store_without_person_keys_gets_them_and_both_engines_agree(tmp_path: 
         store.ingest([more])
         assert store.connection.execute("SELECT count(*) FROM persons").fetchone() == (2,)
         assert run_funnel(funnel, store, "kernel").people(2) == ["ann", "bo"]
+
+
+def test_each_person_keeps_their_own_outcome_from_the_store(tmp_path: Path) -> None:
+    """Person keys are resolved to ids in order: outcomes pair with the right person."""
+    from funnelscope.analyses.funnel import run_funnel
+    from funnelscope.model.spec import parse_funnel
+
+    lines = ["user_id,event,timestamp"]
+    for i in range(60):
+        lines.append(f"p{i:02d},a,2024-01-01T10:00:00")
+        if i % 3:
+            lines.append(f"p{i:02d},b,2024-01-01T10:{i:02d}:00")
+    path = csv_file(tmp_path, "e.csv", "\n".join(lines) + "\n")
+    funnel = parse_funnel({"steps": ["a", "b"]})
+    with EventStore(tmp_path / "s.duckdb") as store:
+        store.ingest([path])
+        kernel = list(run_funnel(funnel, store, "kernel").outcomes)
+        assert kernel == list(run_funnel(funnel, store, "reference").outcomes)
+        assert [(o.person_id, o.reached) for o in kernel[:4]] == [
+            ("p00", 1),
+            ("p01", 2),
+            ("p02", 2),
+            ("p03", 1),
+        ]

@@ -42,6 +42,11 @@ def parse_duration(raw: Any, path: str) -> int:
     raise SpecError(path, f"{raw!r} is not a duration", _HINT)
 
 
+# Longer than any real journey, and small enough that time + window never overflows the
+# microsecond arithmetic of the engines.
+MAX_SECONDS = 365_250 * 86400
+
+
 def _to_seconds(value: Any, unit: str, raw: Any, path: str) -> int:
     key = _UNIT_ALIASES.get(unit.lower())
     if key is None or isinstance(value, bool) or not isinstance(value, int | float):
@@ -49,6 +54,12 @@ def _to_seconds(value: Any, unit: str, raw: Any, path: str) -> int:
     seconds = value * UNIT_SECONDS[key]
     if seconds <= 0 or seconds != int(seconds):
         raise SpecError(path, f"{raw!r} must be a positive whole number of seconds", _HINT)
+    if seconds > MAX_SECONDS:
+        raise SpecError(
+            path,
+            f"{raw!r} is longer than 1000 years",
+            f"use at most {MAX_SECONDS // 86400}d (a longer window counts the same)",
+        )
     return int(seconds)
 
 

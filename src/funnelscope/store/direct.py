@@ -173,7 +173,10 @@ class ParquetSource:
             return "NULL"
         kind = col.value_type or VARCHAR
         staged = StagedColumn(col.name, quote_ident(col.name), col.source_type, col.value_type)
-        return f"CAST({_value_sql(staged, kind)} AS {kind})"
+        value = f"CAST({_value_sql(staged, kind)} AS {kind})"
+        if kind == "DOUBLE":  # the store keeps -0.0 as 0.0 (its text is "0.0")
+            return f"(CASE WHEN {value} = 0 THEN 0.0 ELSE {value} END)"
+        return value
 
     @property
     def _int_persons(self) -> bool:

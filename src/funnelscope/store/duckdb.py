@@ -569,12 +569,14 @@ class EventStore:
         )
 
     def person_ids(self, keys: np.ndarray) -> list[str]:
-        """The person ids of integer person keys (in no particular order)."""
-        table = pa.table({"person_key": pa.array(np.asarray(keys, dtype=np.int64))})
+        """The person ids of integer person keys, in the keys' order."""
+        keys = np.asarray(keys, dtype=np.int64)
+        table = pa.table({"person_key": pa.array(keys), "position": pa.array(np.arange(keys.size))})
         self._con.register("_fs_keys", table)
         try:
             rows = self._con.execute(
-                "SELECT p.person_id FROM persons p JOIN _fs_keys k USING (person_key)"
+                "SELECT p.person_id FROM _fs_keys k JOIN persons p USING (person_key) "
+                "ORDER BY k.position"
             ).fetchall()
         finally:
             self._con.unregister("_fs_keys")

@@ -42,17 +42,24 @@ class EventSource(Protocol):
 class TableSource:
     """Events already in the scan format (person_id, event_id, event, ts, properties...).
 
-    With `integer_persons` (the default) person ids are numbered first, so the kernel groups
-    rows by integer keys as it does for the store; without, the scan sorts by the id text.
+    Person ids are text, as in the store (an integer column becomes its decimal text). With
+    `integer_persons` (the default) they are numbered first, so the kernel groups rows by
+    integer keys as it does for the store; without, the scan sorts by the id text.
     """
 
     def __init__(self, table: pa.Table, integer_persons: bool = True) -> None:
-        self.table = table
-        self.integer_persons = integer_persons
         persons = table.column("person_id").cast(pa.string())
+        self.table = table.set_column(table.column_names.index("person_id"), "person_id", persons)
+        self.integer_persons = integer_persons
         encoded = pc.dictionary_encode(persons).combine_chunks()
         self._person_names = encoded.dictionary
-        self._scanned = table.append_column("__person_number", encoded.indices.cast(pa.int64()))
+        # DuckDB matches column names without regard to case, so `TS` next to `ts` would
+        # collide: the registered table names its columns by position instead.
+        self._names = {name: f"c{i}" for i, name in enumerate(self.table.column_names)}
+        self._scanned = pa.table(
+            [*self.table.columns, encoded.indices.cast(pa.int64())],
+            names=[*self._names.values(), "person_number"],
+        )
 
     def scan(
         self, event_names: Collection[str] | None, properties: Collection[str] = ()
@@ -61,19 +68,21 @@ class TableSource:
 
     def _columns(self, con: duckdb.DuckDBPyConnection, funnel: Funnel) -> EventColumns:
         con.register("scanned_events", self._scanned)
-        present = property_columns(
-            con, "scanned_events", [scan_column(p) for p in funnel.properties]
-        )
+        wanted = {
+            p: self._names[scan_column(p)]
+            for p in funnel.properties
+            if scan_column(p) in self._names
+        }
+        present = property_columns(con, "scanned_events", list(wanted.values()))
+        names = self._names
         return EventColumns(
             source="scanned_events",
-            person="__person_number" if self.integer_persons else "person_id",
-            ts="ts",
-            event="event",
-            event_id="event_id",
+            person="person_number" if self.integer_persons else names["person_id"],
+            ts=names["ts"],
+            event=names["event"],
+            event_id=names["event_id"],
             integer_person=self.integer_persons,
-            properties={
-                p: present[scan_column(p)] for p in funnel.properties if scan_column(p) in present
-            },
+            properties={p: present[column] for p, column in wanted.items() if column in present},
         )
 
     def step_query(self, funnel: Funnel) -> StepQuery:

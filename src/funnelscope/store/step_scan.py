@@ -130,7 +130,7 @@ def _filter_sql(
     if exact is not None:
         notes.append(f"{f.property} {f.op} {f.value!r}: pushed down as SQL ({kind})")
         return exact
-    return _matched_values_sql(con, f, expr, cols, names, params, notes)
+    return _matched_values_sql(con, f, column, cols, names, params, notes)
 
 
 def _values(f: Filter) -> tuple[object, ...]:
@@ -175,31 +175,38 @@ def _is_int64(value: object) -> bool:
 def _matched_values_sql(
     con: duckdb.DuckDBPyConnection,
     f: Filter,
-    expr: str,
+    column: tuple[str, str],
     cols: EventColumns,
     names: Sequence[str],
     params: _Params,
     notes: list[str],
 ) -> str:
     """Test each distinct value with Filter.matches; keep the rows holding a passing value."""
+    expr, kind = column
     query = (
         f"SELECT DISTINCT {expr} FROM {cols.source} "
         f"WHERE {cols.event} IN ({', '.join('?' * len(names))})"
     )
-    passing = []
+    values = [v for (v,) in con.execute(query, list(names)).fetchall() if v is not None]
+    zeros = ""
+    if kind == "DOUBLE" and any(v == 0 for v in values):
+        # DISTINCT and list_contains take 0.0 and -0.0 for one value, but their text differs
+        values = [v for v in values if v != 0]
+        plus, minus = f.matches(0.0), f.matches(-0.0)
+        if plus and minus:
+            zeros = f" OR {expr} = 0"
+        elif plus or minus:
+            zeros = f" OR ({expr} = 0 AND {'' if minus else 'NOT '}signbit({expr}))"
+    passing = [v for v in values if f.matches(v)]
     null_passes = f.matches(None)
-    for (value,) in con.execute(query, list(names)).fetchall():
-        if value is not None and f.matches(value):
-            passing.append(value)
     shown = ", ".join(repr(v) for v in passing[:MAX_LISTED])
     more = f" and {len(passing) - MAX_LISTED} more" if len(passing) > MAX_LISTED else ""
     notes.append(
         f"{f.property} {f.op} {f.value!r}: distinct values tested in Python, "
         f"{len(passing)} pass ({shown}{more})" + ("; not set passes" if null_passes else "")
     )
-    test = "false"
-    if passing:
-        test = f"list_contains({params.add(passing)}, {expr})"
+    test = f"list_contains({params.add(passing)}, {expr})" if passing else "false"
+    test = f"({test}{zeros})"
     if null_passes:
         return f"({expr} IS NULL OR {test})"
     return f"({expr} IS NOT NULL AND {test})"
