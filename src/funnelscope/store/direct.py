@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from funnelscope.errors import IngestError
+from funnelscope.errors import EngineError, IngestError
 from funnelscope.model.spec import Funnel
 from funnelscope.store.duckdb import (
     _TIMEZONE_HINT,
@@ -239,7 +239,11 @@ class ParquetSource:
     def scan(
         self, event_names: Collection[str] | None, properties: Collection[str] = ()
     ) -> pa.Table:
-        raise NotImplementedError("the reference engine reads files through an in-memory store")
+        """Whole events are not read in place: ids and de-duplication are ingest's work."""
+        raise EngineError(
+            "files read in place serve the kernel engine only; for the reference engine load "
+            "them into a store first (EventStore(':memory:').ingest(paths)), as the CLI does"
+        )
 
     def _skipped_rows(self, funnel: Funnel, count: int) -> list[str]:
         lines = [

@@ -457,7 +457,7 @@ class EventStore:
         self._check_schema(path)
         if not read_only:
             self._upgrade_schema()
-        self._has_loads = self._has_core_load_id() and self._has_column("loads", "load_id")
+        self._has_loads = self._has_core_column("load_id") and self._has_column("loads", "load_id")
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -514,18 +514,13 @@ class EventStore:
             )
         )
 
-    def _has_core_load_id(self) -> bool:
-        """Whether events has the core load_id column (not a property column of that name)."""
-        properties = {column.lower() for column, _ in self._property_columns().values()}
-        return self._has_column("events", "load_id") and "load_id" not in properties
-
     def _upgrade_schema(self) -> None:
         """Give a store made before the loads registry its ``load_id`` columns (old rows: NULL).
 
         A property that already has a column named ``load_id`` (any case) moves to
         ``prop:load_id`` first, as a new property of that name would.
         """
-        if not self._has_core_load_id():
+        if not self._has_core_column("load_id"):
             self._con.execute("BEGIN TRANSACTION")
             try:
                 self._move_property_column("load_id")

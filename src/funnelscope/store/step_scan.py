@@ -99,15 +99,16 @@ def step_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
     where = ""
     if funnel.order != "strict":
         where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in names)})"
-    order = "person, ts" + (f", {cols.event_id}" if needs_id_order(funnel) else "")
+    by_id = needs_id_order(funnel)
+    order = "person, ts" + (f", {cols.event_id}" if by_id else "")
     inner = (
         f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask"
-        + (f", {cols.event_id}" if needs_id_order(funnel) else "")
+        + (f", {cols.event_id}" if by_id else "")
         + f" FROM {cols.source}{where}"
     )
     filtered = bool(funnel.where) or any(step.where for step in funnel.steps)
     keep = " WHERE mask <> 0" if funnel.order != "strict" and filtered else ""
-    sort = needs_id_order(funnel) or not cols.integer_person
+    sort = by_id or not cols.integer_person
     sql = f"SELECT person, ts, mask FROM ({inner}){keep}" + (f" ORDER BY {order}" if sort else "")
     return StepQuery(sql, params, notes, sort)
 
@@ -248,10 +249,7 @@ def fetch_steps(
     decimal text, as ingest stores an integer id column)."""
     # few large batches: numpy conversion of ~100 small chunks costs more than the scan itself
     table = con.sql(query.sql, params=query.params).to_arrow_table(FETCH_BATCH_ROWS)
-    skipped = sum(
-        int(np.count_nonzero(_numpy(pa.chunked_array([c])) < 0))
-        for c in table.column("mask").chunks
-    )
+    skipped = sum(int(np.count_nonzero(_chunk_numpy(c) < 0)) for c in table.column("mask").chunks)
     if skipped:  # (pyarrow.compute's sum would load pandas: 0.3 s)
         table = table.filter(pc.greater_equal(table.column("mask"), 0))
     person = table.column("person")
@@ -259,7 +257,7 @@ def fetch_steps(
     empty = np.zeros(0, np.int64)
     if pa.types.is_integer(person.type) and not query.sorted:
         segments = [
-            tuple(_numpy(pa.chunked_array([batch.column(i)])) for i in range(3))
+            tuple(_chunk_numpy(batch.column(i)) for i in range(3))
             for batch in table.to_batches()
             if batch.num_rows
         ]
@@ -281,21 +279,23 @@ def fetch_steps(
 
 
 def _numpy(column: pa.ChunkedArray) -> np.ndarray:
-    """One int64 numpy array of an integer column without nulls, from zero-copy views of its
-    (few) chunks. Reads the buffers directly: Array.to_numpy imports pandas when installed."""
-    parts = []
-    for chunk in column.chunks:
-        if chunk.null_count:
-            raise ValueError("a scan column holds NULL")  # the scan never yields one
-        kind = "i" if pa.types.is_signed_integer(chunk.type) else "u"
-        dtype = np.dtype(f"{kind}{chunk.type.bit_width // 8}")  # not to_pandas_dtype: loads pandas
-        data = chunk.buffers()[1]
-        parts.append(np.frombuffer(data, dtype, len(chunk), chunk.offset * dtype.itemsize))
+    """One numpy array of an integer column without nulls, from its (few) chunks."""
+    parts = [_chunk_numpy(chunk) for chunk in column.chunks]
     if len(parts) == 1:
-        return np.asarray(parts[0])
+        return parts[0]
     if not parts:
         return np.zeros(0, np.int64)
     return np.concatenate(parts)
+
+
+def _chunk_numpy(chunk: pa.Array) -> np.ndarray:
+    """A zero-copy numpy view of an integer Arrow array without nulls. Reads the buffer
+    directly: Array.to_numpy and to_pandas_dtype import pandas when it is installed."""
+    if chunk.null_count:
+        raise ValueError("a scan column holds NULL")  # the scan never yields one
+    kind = "i" if pa.types.is_signed_integer(chunk.type) else "u"
+    dtype = np.dtype(f"{kind}{chunk.type.bit_width // 8}")
+    return np.frombuffer(chunk.buffers()[1], dtype, len(chunk), chunk.offset * dtype.itemsize)
 
 
 def _run_starts(changed: np.ndarray, n: int) -> np.ndarray:
