@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from funnelscope.analyses.steps import best_rows, step_results
 from funnelscope.model.events import CORE_COLUMNS
-from funnelscope.model.results import FunnelResult, Outcomes, StepResult
+from funnelscope.model.results import OTHER_TEXT, BreakdownRow, FunnelResult, Outcomes
 from funnelscope.model.spec import Funnel
 
 if TYPE_CHECKING:
@@ -18,58 +19,60 @@ if TYPE_CHECKING:
 
 
 def summarize(funnel: Funnel, outcomes: Outcomes) -> FunnelResult:
-    """Per-step counts, conversion, drop-off and time from the previous step.
+    """Per-step counts, conversion, drop-off and time from the previous step, in total and per
+    breakdown value.
 
-    Times come from each person's best attempt, summed in whole microseconds and divided once (so
+    Times come from each counted attempt, summed in whole microseconds and divided once (so
     0.1 s and 0.2 s average to exactly 0.15); the median of an even number of values is the mean
     of the middle two. Works on arrays, so it costs the same for any engine.
     """
-    steps: list[StepResult] = []
-    first = previous = 0
-    for number, step in enumerate(funnel.steps, start=1):
-        rows = outcomes.reached >= number
-        count = int(np.count_nonzero(rows))
-        avg = median = None
-        if number == 1:
-            first = previous = count
-        elif count:
-            times = outcomes.times_us
-            with np.errstate(over="ignore"):  # rows past a person's reach hold anything
-                every_gap = np.subtract(times[:, number - 1], times[:, number - 2])
-            gaps_us = np.compress(rows, every_gap)  # one gather, not two
-            avg = exact_sum(gaps_us) / count / 1e6
-            median = exact_median(gaps_us) / 1e6
-        steps.append(
-            StepResult(
-                step=number,
-                label=step.display,
-                event=step.event,
-                count=count,
-                conversion_from_previous=count / previous if previous else None,
-                conversion_from_start=count / first if first else None,
-                dropped_from_previous=previous - count if number > 1 else 0,
-                avg_seconds_from_previous=avg,
-                median_seconds_from_previous=median,
-            )
-        )
-        previous = count
-    return FunnelResult(funnel=funnel, steps=tuple(steps), outcomes=outcomes)
+    entered = np.flatnonzero(outcomes.reached)
+    rows = best_rows(funnel, outcomes, entered)
+    steps = step_results(funnel, outcomes.reached[rows], outcomes.times_us[rows])
+    breakdown: tuple[BreakdownRow, ...] = ()
+    if funnel.breakdown is not None:
+        breakdown = breakdown_rows(funnel, outcomes, entered)
+    return FunnelResult(
+        funnel=funnel,
+        steps=steps,
+        outcomes=outcomes,
+        counting=funnel.count,
+        breakdown=breakdown,
+        rows=None if rows is entered else rows,
+    )
 
 
-def exact_sum(values_us: np.ndarray) -> int:
-    """The exact integer sum of int64 microseconds (no overflow: seconds and remainders apart)."""
-    seconds, rest = np.divmod(values_us, 1_000_000)
-    return int(seconds.sum(dtype=np.int64)) * 1_000_000 + int(rest.sum(dtype=np.int64))
-
-
-def exact_median(values_us: np.ndarray) -> int | float:
-    """statistics.median of the integers: the middle one, or the mean of the middle two."""
-    n = values_us.size
-    half = n // 2
-    if n % 2:
-        return int(np.partition(values_us, half)[half])
-    parted = np.partition(values_us, (half - 1, half))
-    return (int(parted[half - 1]) + int(parted[half])) / 2
+def breakdown_rows(
+    funnel: Funnel, outcomes: Outcomes, entered: np.ndarray
+) -> tuple[BreakdownRow, ...]:
+    """One row per breakdown value, the largest first (by step-1 count, then by text); values
+    past the limit fold into "Other", which keeps each unit's best attempt among them
+    (docs/semantics.md [B7])."""
+    assert funnel.breakdown is not None
+    if outcomes.groups is None or entered.size == 0:
+        return ()
+    groups = outcomes.groups[entered]
+    by_code: dict[int, np.ndarray] = {}
+    order = np.argsort(groups, kind="stable")
+    codes, starts = np.unique(groups[order], return_index=True)
+    for code, part in zip(codes.tolist(), np.split(order, starts[1:]), strict=True):
+        by_code[code] = entered[part]
+    results = {}
+    for code, rows in by_code.items():
+        best = best_rows(funnel, outcomes, rows)
+        results[code] = step_results(funnel, outcomes.reached[best], outcomes.times_us[best])
+    values = outcomes.group_values
+    ranked = sorted(
+        results, key=lambda c: (-results[c][0].count, BreakdownRow(values[c], ()).label)
+    )
+    limit = funnel.breakdown.limit
+    out = [BreakdownRow(values[c], results[c]) for c in ranked[:limit]]
+    folded = ranked[limit:]
+    if folded:
+        rows = best_rows(funnel, outcomes, np.sort(np.concatenate([by_code[c] for c in folded])))
+        steps = step_results(funnel, outcomes.reached[rows], outcomes.times_us[rows])
+        out.append(BreakdownRow((OTHER_TEXT,), steps, other=True))
+    return tuple(out)
 
 
 def check_against_store(

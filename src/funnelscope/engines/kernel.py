@@ -30,6 +30,8 @@ def compute(funnel: Funnel, events: Any) -> Outcomes:
     """Best attempt of every person in `events` (an event source or a scan-format Arrow table)."""
     from funnelscope.store.sources import as_source
 
+    if funnel.has_depth:
+        return compute_depth(funnel, as_source(events))
     compiled = _load_compiled_in_background()
     arrays = as_source(events).step_scan(funnel)
     compiled.join()
@@ -48,6 +50,109 @@ def compute(funnel: Funnel, events: Any) -> Outcomes:
             )
             person_ids = arrays.ids_of
     return Outcomes(reached, times.T, person_ids, arrays.warnings)
+
+
+COUNTS = {"persons": 0, "sessions": 1, "totals": 2}
+ATTRIBUTIONS = {"first_touch": 0, "last_touch": 1, "step": 2, "all_events": 3}
+
+
+def compute_depth(funnel: Funnel, source: Any) -> Outcomes:
+    """Counted attempts of a funnel with depth features (engines/kernel_depth.py)."""
+    from funnelscope.engines import kernel_depth as kd
+
+    arrays = source.depth_scan(funnel)
+    n_steps = len(funnel.steps)
+    mode, count = MODES[funnel.order], COUNTS[funnel.count]
+    b = funnel.breakdown
+    attribution = kd.NO_BREAKDOWN
+    if b is not None:
+        attribution = kd.FIRST_TOUCH if b.scope == "person" else ATTRIBUTIONS[b.attribution]
+    at = (b.step or 1) - 1 if b is not None and b.attribution == "step" else 0
+    unit_start = arrays.unit_start
+    n_units = unit_start.size - 1
+    if n_units and (count == kd.TOTALS or attribution == kd.ALL_EVENTS):
+        enters = arrays.mask != 0 if funnel.order == "any" else (arrays.mask & 1) != 0
+        capacity = np.add.reduceat(enters.astype(np.int64), unit_start[:-1])
+    else:
+        capacity = np.ones(n_units, np.int64)
+    row_start = np.concatenate(([0], np.cumsum(capacity))).astype(np.int64)
+    n_rows = int(row_start[-1])
+    reached = np.zeros(n_rows, np.int16)
+    times = np.empty((n_rows, n_steps), np.int64)
+    groups = np.full(n_rows, kd.NO_VALUE, np.int64)
+    units = np.full(n_rows, -1, np.int64)
+    optional = np.array([step.optional for step in funnel.steps], np.bool_)
+    next_required = np.array(
+        [next((r for r in range(k + 1, n_steps) if not optional[r]), n_steps - 1) for k in
+         range(n_steps)],
+        np.int64,
+    )  # fmt: skip
+    within_us = np.array(
+        [
+            -1 if s.within_seconds is None else s.within_seconds * US_PER_SECOND
+            for s in funnel.steps
+        ],
+        np.int64,
+    )
+    ex_start = np.array([x.start for x in funnel.exclusions], np.int64)
+    ex_end = np.array([x.end for x in funnel.exclusions], np.int64)
+    run_units: Any = kd.run_units
+    window_us = funnel.window_seconds * US_PER_SECOND
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(
+            pool.map(
+                lambda r: run_units(
+                    unit_start,
+                    row_start,
+                    *r,
+                    arrays.ts,
+                    arrays.mask,
+                    arrays.xmask,
+                    arrays.hold,
+                    arrays.value,
+                    mode,
+                    count,
+                    window_us,
+                    bool(funnel.hold_constant),
+                    optional,
+                    next_required,
+                    within_us,
+                    ex_start,
+                    ex_end,
+                    attribution,
+                    at,
+                    reached,
+                    times,
+                    groups,
+                    units,
+                ),
+                _balanced(unit_start, THREADS * 4) if n_units else [],
+            )
+        )
+    group_codes = group_values = None
+    if b is not None:
+        group_values = list(arrays.group_values)
+        unset = (None,) * len(b.properties)
+        if np.any(groups == kd.NONE_VALUE):  # [B2] step:N not done: "(none)"
+            if unset not in group_values:
+                group_values.append(unset)
+            groups[groups == kd.NONE_VALUE] = group_values.index(unset)
+        group_codes = groups.astype(np.int32)
+    keep_units = attribution == kd.ALL_EVENTS and count != kd.TOTALS
+    unit_ids = arrays.unit_ids
+
+    def person_ids(rows: np.ndarray) -> list[str]:
+        return list(unit_ids(units[rows]))
+
+    return Outcomes(
+        reached,
+        times,
+        person_ids,
+        arrays.warnings,
+        group_codes,
+        group_values or (),
+        units if keep_units else None,
+    )
 
 
 Segment = tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -6,14 +6,15 @@ It transcribes docs/semantics.md directly. A person's events are ordered by (tim
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
 from funnelscope.model.events import scan_column
-from funnelscope.model.results import Outcomes, PersonOutcome
+from funnelscope.model.results import Outcomes, PersonOutcome, no_session_warning
 from funnelscope.model.spec import Funnel
 
 US_PER_SECOND = 1_000_000
@@ -23,31 +24,80 @@ US_PER_SECOND = 1_000_000
 class Event:
     ts: int  # microseconds since the epoch, UTC
     steps: frozenset[int]  # 0-based steps this event can fill (name and every filter match)
+    exclusions: frozenset[int] = frozenset()  # exclusions it matches (name and their filters)
+    held: tuple[Any, ...] = ()  # values of the hold_constant properties
+    value: tuple[Any, ...] = ()  # breakdown value (event scope) or the person's (person scope)
+
+
+@dataclass
+class Attempt:
+    entry: int
+    times: list[int | None]  # per step: when it was done (None: not done)
+    events: list[int | None]  # per step: the event that did it
+    end: float | None  # a next attempt (count: totals) may start at an event at or after this
+    used: set[int] = field(default_factory=set)
+
+    @property
+    def reached(self) -> int:
+        return max(k + 1 for k, t in enumerate(self.times) if t is not None)
+
+    def score(self, funnel: Funnel) -> tuple[int, int]:
+        """[S10] + [O4]: required steps done, then steps done."""
+        required = sum(
+            1 for k, t in enumerate(self.times) if t is not None and not funnel.steps[k].optional
+        )
+        return required, sum(1 for t in self.times if t is not None)
 
 
 def compute(funnel: Funnel, events: Any) -> Outcomes:
-    """Best attempt of every person in `events`: an event source or an Arrow table in the scan
-    format (person_id, event_id, event, ts, properties...)."""
+    """Every counted attempt in `events`: an event source or an Arrow table in the scan format
+    (person_id, event_id, event, ts, properties..., session_id when counting sessions)."""
     from funnelscope.store.sources import as_source
 
-    names = None if funnel.order == "strict" else funnel.event_names
-    table = as_source(events).scan(names, funnel.properties)
-    return Outcomes.from_people(people_outcomes(funnel, table), len(funnel.steps))
-
-
-def people_outcomes(funnel: Funnel, table: Any) -> list[PersonOutcome]:
-    """Best attempt of every person in an Arrow `table` who entered the funnel."""
-    outcomes = []
-    for person_id, events in _persons(funnel, table):
-        reached, times = best_attempt(funnel, events)
-        if reached:
-            outcomes.append(PersonOutcome(person_id, reached, times))
+    names = None if funnel.reads_all_events else funnel.scan_event_names
+    table = as_source(events).scan(names, funnel.properties, sessions=funnel.sessions_by_column)
+    people, warnings = people_outcomes(funnel, table)
+    outcomes = Outcomes.from_people(people, len(funnel.steps))
+    outcomes.warnings.extend(warnings)
     return outcomes
 
 
-def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
+def people_outcomes(funnel: Funnel, table: Any) -> tuple[list[PersonOutcome], list[str]]:
+    """Every counted attempt of the persons in an Arrow `table`, and warnings about the data."""
+    outcomes: list[PersonOutcome] = []
+    sessionless = 0
+    for person_id, events, sessions in _persons(funnel, table):
+        if funnel.sessions_by_column:
+            sessionless += sum(
+                1
+                for e, s in zip(events, sessions, strict=True)
+                if s is None and e.name in funnel.event_names
+            )
+        for unit, unit_events in enumerate(_units(funnel, events, sessions)):
+            for value, attempt in _unit_attempts(funnel, unit_events):
+                times = tuple(attempt.times[: attempt.reached])
+                outcomes.append(
+                    PersonOutcome(person_id, attempt.reached, times, value, (person_id, unit))
+                )
+    b = funnel.breakdown
+    if b is None:
+        outcomes = [PersonOutcome(o.person_id, o.reached, o.times_us) for o in outcomes]
+    elif b.attribution != "all_events" or b.scope == "person" or funnel.count == "totals":
+        # every row is a unit of its own: only a unit's several values are alternatives
+        outcomes = [PersonOutcome(o.person_id, o.reached, o.times_us, o.value) for o in outcomes]
+    return outcomes, [no_session_warning(sessionless)] if sessionless else []
+
+
+@dataclass(frozen=True)
+class _Named(Event):
+    name: str = ""
+
+
+def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[_Named], list[Any]]]:
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
-    props = {p: columns.get(scan_column(p), [None] * table.num_rows) for p in funnel.properties}
+    none = [None] * table.num_rows
+    props = {p: columns.get(scan_column(p), none) for p in funnel.properties}
+    session_column = columns.get("session_id", none)
     rows = sorted(
         zip(
             columns["person_id"],
@@ -57,9 +107,20 @@ def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
             strict=True,
         )
     )
+    breakdown = funnel.breakdown
     for person_id, group in groupby(rows, key=lambda row: row[0]):
-        events = []
-        for _, ts, _, row in group:
+        events, sessions = [], []
+        person_rows = [row for _, _, _, row in group]
+        person_value: tuple[Any, ...] = ()
+        if breakdown is not None and breakdown.scope == "person":  # [B5] the latest value set
+            person_value = tuple(
+                next(
+                    (_same(props[p][r]) for r in reversed(person_rows) if props[p][r] is not None),
+                    None,
+                )
+                for p in breakdown.properties
+            )
+        for row in person_rows:
             name = columns["event"][row]
             steps = frozenset(
                 k
@@ -67,68 +128,250 @@ def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[Event]]]:
                 if step.event == name
                 and all(f.matches(props[f.property][row]) for f in funnel.filters_for(k))
             )
-            events.append(Event(ts, steps))
-        yield person_id, events
+            excluded = frozenset(
+                x
+                for x, exclusion in enumerate(funnel.exclusions)
+                if exclusion.event == name
+                and all(f.matches(props[f.property][row]) for f in exclusion.where)
+            )
+            held = tuple(_same(props[p][row]) for p in funnel.hold_constant)
+            value = person_value
+            if breakdown is not None and breakdown.scope == "event":
+                value = tuple(_same(props[p][row]) for p in breakdown.properties)
+            events.append(_Named(columns["ts"][row], steps, excluded, held, value, name))
+            sessions.append(session_column[row])
+        yield person_id, events, sessions
 
 
-def best_attempt(funnel: Funnel, events: Sequence[Event]) -> tuple[int, tuple[int, ...]]:
-    """Furthest attempt over all entries, the earliest among equals: (reached, step times)."""
-    attempt = _any_order_attempt if funnel.order == "any" else _sequential_attempt
-    best: tuple[int, ...] = ()
+class _NaN:
+    """Every NaN is one value when values are compared ([H2]): Python's nan != nan."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _NaN)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "nan"
+
+
+def _same(value: Any) -> Any:
+    """A value as compared for "the same value": -0.0 is 0.0, every NaN is one value."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return _NaN()
+        return value + 0.0
+    return value
+
+
+def _units(funnel: Funnel, events: list[_Named], sessions: list[Any]) -> list[list[_Named]]:
+    """What one counted attempt must lie in ([C1]-[C2]): the person, or each of their sessions."""
+    if funnel.count != "sessions":
+        return [events]
+    if funnel.session_gap_seconds is None:  # the session_id column; events without one: none
+        by_id: dict[Any, list[_Named]] = {}
+        for event, session in zip(events, sessions, strict=True):
+            if session is not None:
+                by_id.setdefault(session, []).append(event)
+        return list(by_id.values())
+    gap = funnel.session_gap_seconds * US_PER_SECOND
+    units: list[list[_Named]] = []
+    for i, event in enumerate(events):
+        if i == 0 or event.ts - events[i - 1].ts > gap:
+            units.append([])
+        units[-1].append(event)
+    return units
+
+
+def _unit_attempts(
+    funnel: Funnel, events: Sequence[Event]
+) -> Iterator[tuple[tuple[Any, ...] | None, Attempt]]:
+    """The counted attempts of one unit with their breakdown values."""
+    breakdown = funnel.breakdown
+    if (
+        breakdown is not None
+        and breakdown.scope == "event"
+        and breakdown.attribution == "all_events"
+    ):
+        values = dict.fromkeys(e.value for e in events if _can_enter(funnel, e))
+        for value in values:  # [B4] each value on its own, held constant
+            for attempt in _counted(funnel, events, value):
+                yield value, attempt
+        return
+    for attempt in _counted(funnel, events, None):
+        yield (_attributed(funnel, events, attempt) if breakdown else None), attempt
+
+
+def _attributed(funnel: Funnel, events: Sequence[Event], attempt: Attempt) -> tuple[Any, ...]:
+    """[B2]-[B3]: the breakdown value an attempt is counted under."""
+    breakdown = funnel.breakdown
+    assert breakdown is not None
+    if breakdown.scope == "person":
+        return events[attempt.entry].value
+    if breakdown.attribution == "first_touch":
+        index: int | None = attempt.entry
+    elif breakdown.attribution == "last_touch":
+        index = attempt.events[attempt.reached - 1]
+    else:
+        assert breakdown.step is not None
+        index = attempt.events[breakdown.step - 1]
+    if index is None:
+        return (None,) * len(breakdown.properties)
+    return events[index].value
+
+
+def _can_enter(funnel: Funnel, event: Event) -> bool:
+    return bool(event.steps) if funnel.order == "any" else 0 in event.steps
+
+
+def _counted(funnel: Funnel, events: Sequence[Event], value: Any) -> list[Attempt]:
+    """[S10] the best attempt, or under count: totals every attempt in turn ([C3])."""
+    attempt_from = _any_order_attempt if funnel.order == "any" else _sequential_attempt
+
+    def enters(e: Event) -> bool:
+        return _can_enter(funnel, e) and (value is None or e.value == value)
+
+    if funnel.count == "totals":
+        attempts: list[Attempt] = []
+        taken: set[int] = set()
+        start: float = -math.inf
+        while True:
+            entry = next(
+                (j for j, e in enumerate(events) if e.ts >= start and j not in taken and enters(e)),
+                None,
+            )
+            if entry is None:
+                return attempts
+            attempt = attempt_from(funnel, events, entry, taken, value)
+            attempts.append(attempt)
+            taken |= attempt.used
+            assert attempt.end is not None
+            start = attempt.end
+    best: Attempt | None = None
     for entry, event in enumerate(events):
-        can_enter = bool(event.steps) if funnel.order == "any" else 0 in event.steps
-        if not can_enter:
-            continue
-        times = attempt(funnel, events, entry)
-        if len(times) > len(best):
-            best = times
-    return len(best), best
+        if enters(event):
+            attempt = attempt_from(funnel, events, entry, set(), value)
+            if best is None or attempt.score(funnel) > best.score(funnel):
+                best = attempt
+    return [best] if best is not None else []
 
 
-def _sequential_attempt(funnel: Funnel, events: Sequence[Event], entry: int) -> tuple[int, ...]:
+def _sequential_attempt(
+    funnel: Funnel, events: Sequence[Event], entry: int, taken: set[int], value: Any
+) -> Attempt:
     """ordered / strict: fill steps one by one with the earliest unused event that fits."""
+    n = len(funnel.steps)
     all_ts = [e.ts for e in events]
-    deadline = events[entry].ts + funnel.window_seconds * US_PER_SECOND
-    used = {entry}
-    times = [events[entry].ts]
-    for k in range(1, len(funnel.steps)):
-        last = times[-1]
-        start = bisect_left(all_ts, last)  # ties with the previous step count as in order
-        chosen = next(
-            (
-                j
-                for j in range(start, len(events))
-                if j not in used and k in events[j].steps and events[j].ts <= deadline
-            ),
-            None,
+    start = events[entry]
+    deadline = start.ts + funnel.window_seconds * US_PER_SECOND
+    attempt = Attempt(entry, [start.ts] + [None] * (n - 1), [entry] + [None] * (n - 1), None)
+    attempt.used = {entry}
+    last = start.ts
+
+    def fits(j: int, k: int) -> bool:
+        e = events[j]
+        return (
+            k in e.steps
+            and j not in attempt.used
+            and j not in taken
+            and (not funnel.hold_constant or e.held == start.held)  # [H1]
+            and (value is None or e.value == value)
         )
+
+    def earliest(k: int) -> int | None:
+        within = funnel.steps[k].within_seconds
+        limit = deadline if within is None else min(deadline, last + within * US_PER_SECOND)
+        first = bisect_left(all_ts, last)  # ties with the previous step count as in order
+        return next(
+            (j for j in range(first, len(events)) if all_ts[j] <= limit and fits(j, k)), None
+        )
+
+    for k in range(1, n):
+        chosen = earliest(k)
+        if funnel.steps[k].optional:  # [O2]
+            r = next(s for s in range(k + 1, n) if not funnel.steps[s].optional)
+            rival = earliest(r)
+            if chosen is None or (
+                rival is not None and (chosen == rival or all_ts[chosen] > all_ts[rival])
+            ):
+                continue
+        bound = deadline + 1 if chosen is None else all_ts[chosen]
+        stop = _first_exclusion(funnel, events, attempt, k, bound)
+        if stop is not None:  # [X1]
+            attempt.end = events[stop].ts
+            break
         if chosen is None:
             break
-        ts = events[chosen].ts
+        ts = all_ts[chosen]
         if funnel.order == "strict" and bisect_left(all_ts, ts) > bisect_right(all_ts, last):
-            break  # another event of the person happened strictly between the two steps
-        used.add(chosen)
-        times.append(ts)
-    return tuple(times)
+            break  # another event strictly between the two steps
+        attempt.used.add(chosen)
+        attempt.times[k] = ts
+        attempt.events[k] = chosen
+        last = ts
+    if attempt.times[n - 1] is not None:
+        attempt.end = attempt.times[n - 1]  # [C3] completed
+    elif attempt.end is None:
+        attempt.end = deadline + 1  # [C3] its window expired
+    return attempt
 
 
-def _any_order_attempt(funnel: Funnel, events: Sequence[Event], entry: int) -> tuple[int, ...]:
+def _first_exclusion(
+    funnel: Funnel, events: Sequence[Event], attempt: Attempt, k: int, bound: int
+) -> int | None:
+    """[X1]: the earliest event, not used by the attempt, matching an exclusion between steps
+    i < k <= j, after the latest step done at or before step i and strictly before `bound`."""
+    found: int | None = None
+    for x, exclusion in enumerate(funnel.exclusions):
+        if not exclusion.start - 1 < k <= exclusion.end - 1:
+            continue
+        since = max(t for t in attempt.times[: exclusion.start] if t is not None)
+        for j, e in enumerate(events):
+            if since < e.ts < bound and x in e.exclusions and j not in attempt.used:
+                if found is None or j < found:
+                    found = j
+                break
+    return found
+
+
+def _any_order_attempt(
+    funnel: Funnel, events: Sequence[Event], entry: int, taken: set[int], value: Any
+) -> Attempt:
     """any: distinct steps done by distinct events within the window of the entry event.
 
     Steps are assigned by maximum matching (an event that fits several steps takes the one that
     lets the most steps count); the k-th step is reached when the matching first grows to k.
     """
-    start_ts = events[entry].ts
-    deadline = start_ts + funnel.window_seconds * US_PER_SECOND
+    n = len(funnel.steps)
+    start = events[entry]
+    deadline = start.ts + funnel.window_seconds * US_PER_SECOND
     window = [entry] + [
-        j for j, e in enumerate(events) if j != entry and start_ts <= e.ts <= deadline and e.steps
+        j
+        for j, e in enumerate(events)
+        if j != entry
+        and start.ts <= e.ts <= deadline
+        and e.steps
+        and j not in taken
+        and (not funnel.hold_constant or e.held == start.held)
+        and (value is None or e.value == value)
     ]
     owner: dict[int, int] = {}  # step -> event index filling it
-    times: list[int] = []
+    times: list[int | None] = []
+    firsts: list[int | None] = []
     for j in window:
         if _augment(j, events, owner, set()):
             times.append(events[j].ts)
-    return tuple(times)
+            firsts.append(j)
+    reached = len(times)
+    attempt = Attempt(
+        entry,
+        times + [None] * (n - reached),
+        firsts + [None] * (n - reached),
+        times[-1] if reached == n else deadline + 1,
+    )
+    attempt.used = set(owner.values())
+    return attempt
 
 
 def _augment(j: int, events: Sequence[Event], owner: dict[int, int], seen: set[int]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -15,26 +15,50 @@ if TYPE_CHECKING:  # numpy loads with the first result, not with `funnelscope --
 STATUSES = ("reached", "dropped")
 
 
+SKIPPED_US = -(2**63)  # in times_us: an optional step the attempt skipped
+
+BreakdownValue = tuple[Any, ...]  # one raw value per breakdown property (None: not set)
+
+
 @dataclass(frozen=True)
 class PersonOutcome:
-    """One person's best attempt: how many steps it reached and when each was filled (µs, UTC)."""
+    """One counted attempt: how many steps it reached and when each was done (µs, UTC; None for
+    an optional step it skipped). `value` is its breakdown value; `unit` tells apart a person's
+    sessions or attempts and is not compared."""
 
     person_id: str
     reached: int
-    times_us: tuple[int, ...]
+    times_us: tuple[int | None, ...]
+    value: BreakdownValue | None = None
+    unit: Any = field(default=None, compare=False)
+
+    def sort_key(self) -> tuple[Any, ...]:
+        times = tuple(-1 if t is None else t for t in self.times_us)
+        return (self.person_id, repr(self.value), self.reached, times)
 
 
 IdResolver = Callable[["np.ndarray"], Sequence[str]]
 
 
-class Outcomes:
-    """Every person's best attempt, held column-wise so millions of persons stay cheap.
+def no_session_warning(count: int) -> str:
+    """What every engine says of step events without a session id under ``count: sessions``."""
+    return (
+        f"{count:,} step events have no session_id; under count: sessions they belong to no "
+        "session and fill no step (load sessions with --session-col, or use session_gap: 30m)"
+    )
 
-    ``reached[i]`` is how many steps person i's best attempt reached and ``times_us[i, k]`` when
-    it filled step k+1 (columns past ``reached[i]`` mean nothing). Rows with ``reached == 0``
-    (persons who never entered) may be present; they count nowhere and are not iterated.
-    Person ids are looked up only when asked for (``ids(rows)``): an engine may hold integer
-    keys and resolve them against the store.
+
+class Outcomes:
+    """Every counted attempt, held column-wise so millions of them stay cheap.
+
+    A row is one attempt: a person's best attempt (``count: persons``), a session's
+    (``sessions``) or every attempt (``totals``); with a breakdown by ``all_events`` a person
+    has one row per value. ``reached[i]`` is how many steps row i reached, ``times_us[i, k]``
+    when it did step k+1 (``SKIPPED_US`` for a skipped optional step; columns past
+    ``reached[i]`` mean nothing). Rows with ``reached == 0`` may be present and count nowhere.
+    ``groups[i]`` indexes ``group_values`` (the breakdown value of row i); rows sharing a
+    ``units`` entry are alternatives for one person or session, of which a total keeps the best.
+    Person ids are looked up only when asked for (``ids(rows)``).
     """
 
     def __init__(
@@ -43,51 +67,80 @@ class Outcomes:
         times_us: np.ndarray,
         resolve_ids: IdResolver,
         warnings: Sequence[str] = (),
+        groups: np.ndarray | None = None,
+        group_values: Sequence[BreakdownValue] = (),
+        units: np.ndarray | None = None,
     ):
         self.reached = reached
         self.times_us = times_us
         self._resolve_ids = resolve_ids
         self.warnings = list(warnings)  # what the engine noticed in the data (rows left out)
+        self.groups = groups
+        self.group_values = list(group_values)
+        self.units = units
 
     @classmethod
     def from_people(cls, people: Sequence[PersonOutcome], n_steps: int) -> Outcomes:
         import numpy as np
 
-        entered = sorted((o for o in people if o.reached >= 1), key=lambda o: o.person_id)
+        entered = sorted((o for o in people if o.reached >= 1), key=PersonOutcome.sort_key)
         reached = np.array([o.reached for o in entered], dtype=np.int16)
         times = np.zeros((len(entered), n_steps), dtype=np.int64)
         for row, outcome in enumerate(entered):
-            times[row, : outcome.reached] = outcome.times_us[: outcome.reached]
+            times[row, : outcome.reached] = [
+                SKIPPED_US if t is None else t for t in outcome.times_us[: outcome.reached]
+            ]
         ids = [o.person_id for o in entered]
-        return cls(reached, times, lambda rows: [ids[int(r)] for r in rows])
+        groups = values = units = None
+        if any(o.value is not None for o in entered):
+            codes: dict[Any, int] = {}
+            groups = np.array(
+                [codes.setdefault(o.value, len(codes)) for o in entered], dtype=np.int32
+            )
+            values = list(codes)
+        if any(o.unit is not None for o in entered):
+            unit_codes: dict[Any, int] = {}
+            units = np.array(
+                [unit_codes.setdefault(o.unit, len(unit_codes)) for o in entered], np.int64
+            )
+        return cls(
+            reached,
+            times,
+            lambda rows: [ids[int(r)] for r in rows],
+            (),
+            groups,
+            values or (),
+            units,
+        )
 
     def __len__(self) -> int:
-        """Persons who entered (reached step 1)."""
+        """Rows that entered (reached step 1)."""
         import numpy as np
 
         return int(np.count_nonzero(self.reached))
 
     def ids(self, rows: np.ndarray) -> list[str]:
-        """Person ids of the given rows, sorted."""
-        return sorted(self._resolve_ids(rows))
+        """Person ids of the given rows, sorted, each once."""
+        return sorted(set(self._resolve_ids(rows)))
 
     @cached_property
     def _people(self) -> tuple[PersonOutcome, ...]:
         import numpy as np
 
         rows = np.flatnonzero(self.reached)
-        pairs = sorted(zip(self._resolve_ids(rows), rows.tolist(), strict=True))
-        return tuple(
-            PersonOutcome(
-                person,
-                int(self.reached[row]),
-                tuple(int(t) for t in self.times_us[row, : self.reached[row]]),
-            )
-            for person, row in pairs
-        )
+        people = []
+        for person, row in zip(self._resolve_ids(rows), rows.tolist(), strict=True):
+            n = int(self.reached[row])
+            value = None
+            if self.groups is not None:
+                value = self.group_values[int(self.groups[row])]
+            times = tuple(None if t == SKIPPED_US else int(t) for t in self.times_us[row, :n])
+            unit = None if self.units is None else int(self.units[row])
+            people.append(PersonOutcome(person, n, times, value, unit))
+        return tuple(sorted(people, key=PersonOutcome.sort_key))
 
     def __iter__(self) -> Iterator[PersonOutcome]:
-        """Every person's outcome as a PersonOutcome, sorted by person id (for small results)."""
+        """Every counted attempt as a PersonOutcome, sorted by person id (for small results)."""
         return iter(self._people)
 
     def __getitem__(self, index: int) -> PersonOutcome:
@@ -120,13 +173,49 @@ class StepResult:
 
 
 @dataclass(frozen=True)
+class BreakdownRow:
+    """One breakdown value's full step result. `value` holds one raw value per property (None:
+    not set); the "Other" row folds the values past the limit."""
+
+    value: BreakdownValue
+    steps: tuple[StepResult, ...]
+    other: bool = False
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        from funnelscope.model.filters import text_form
+
+        if self.other:
+            return ("Other",)
+        return tuple(NONE_TEXT if v is None else text_form(v) for v in self.value)
+
+    @property
+    def label(self) -> str:
+        return " / ".join(self.texts)
+
+    def to_dict(self) -> dict[str, Any]:
+        texts = self.texts
+        return {
+            "value": texts[0] if len(texts) == 1 else list(texts),
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+NONE_TEXT = "(none)"
+OTHER_TEXT = "Other"
+
+
+@dataclass(frozen=True)
 class FunnelResult:
-    """A computed funnel. `outcomes` holds every person who entered (reached >= 1)."""
+    """A computed funnel. `outcomes` holds every counted attempt; `rows` picks the ones the
+    total counts (None: all of them), `breakdown` the per-value results."""
 
     funnel: Funnel
     steps: tuple[StepResult, ...]
     outcomes: Outcomes
     counting: str = "persons"
+    breakdown: tuple[BreakdownRow, ...] = ()
+    rows: np.ndarray | None = None
 
     def step(self, number: int) -> StepResult:
         """Step by its 1-based number."""
@@ -136,7 +225,8 @@ class FunnelResult:
         return tuple(s.count for s in self.steps)
 
     def people(self, step: int, status: str = "reached") -> list[str]:
-        """Persons who reached at least `step`, or who reached step-1 but not `step` (sorted)."""
+        """Persons counted at `step`, or who did the step before it (the previous required step)
+        but not `step` (sorted, each once)."""
         from funnelscope.errors import SpecError
 
         if status not in STATUSES:
@@ -145,24 +235,32 @@ class FunnelResult:
             raise SpecError("people", f"step {step} does not exist", f"use 1 to {len(self.steps)}")
         import numpy as np
 
-        reached = self.outcomes.reached
+        from funnelscope.analyses.steps import done_at, previous_required
+
+        rows = np.flatnonzero(self.outcomes.reached) if self.rows is None else self.rows
+        reached, times = self.outcomes.reached[rows], self.outcomes.times_us[rows]
+        optional = [s.optional for s in self.funnel.steps]
         if status == "reached":
-            rows = np.flatnonzero(reached >= step)
-        else:
-            if step == 1:
-                raise SpecError(
-                    "people",
-                    "nobody drops at step 1 (it is the entry)",
-                    f"use a step from 2 to {len(self.steps)}" if len(self.steps) > 1 else "",
-                )
-            rows = np.flatnonzero(reached == step - 1)
-        return self.outcomes.ids(rows)
+            return self.outcomes.ids(rows[done_at(reached, times, optional, step - 1)])
+        if step == 1:
+            raise SpecError(
+                "people",
+                "nobody drops at step 1 (it is the entry)",
+                f"use a step from 2 to {len(self.steps)}" if len(self.steps) > 1 else "",
+            )
+        before = done_at(reached, times, optional, previous_required(optional, step - 1))
+        dropped = before & ~done_at(reached, times, optional, step - 1)
+        return self.outcomes.ids(rows[dropped])
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "funnel": self.funnel.name,
             "order": self.funnel.order,
             "window_seconds": self.funnel.window_seconds,
             "counting": self.counting,
             "steps": [s.to_dict() for s in self.steps],
         }
+        if self.funnel.breakdown is not None:
+            out["breakdown_by"] = self.funnel.breakdown.to_dict()
+            out["breakdown"] = [row.to_dict() for row in self.breakdown]
+        return out

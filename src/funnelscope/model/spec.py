@@ -20,8 +20,15 @@ from funnelscope.model.durations import format_duration, parse_duration
 from funnelscope.model.filters import Filter, parse_filter
 
 ORDER_MODES = ("ordered", "strict", "any")
+COUNT_MODES = ("persons", "sessions", "totals")
+ATTRIBUTIONS = ("first_touch", "last_touch", "step", "all_events")
+SCOPES = ("event", "person")
 DEFAULT_WINDOW_SECONDS = 14 * 86400
+DEFAULT_BREAKDOWN_LIMIT = 10
 MAX_STEPS = 50
+MAX_HELD = 3
+MAX_BREAKDOWN_PROPERTIES = 3
+SESSION_COLUMN = "session_id"
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class Step:
     event: str
     label: str | None = None
     where: tuple[Filter, ...] = ()
+    optional: bool = False  # an attempt may skip it (docs/semantics.md [O1])
+    within_seconds: int | None = None  # at most this long after the previous step ([W1])
 
     @property
     def display(self) -> str:
@@ -42,6 +51,51 @@ class Step:
             out["label"] = self.label
         if self.where:
             out["where"] = [f.to_dict() for f in self.where]
+        if self.optional:
+            out["optional"] = True
+        if self.within_seconds is not None:
+            out["within"] = format_duration(self.within_seconds)
+        return out
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """An event that ends an attempt when it happens between steps `start` and `end` (1-based)."""
+
+    event: str
+    start: int
+    end: int
+    where: tuple[Filter, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": self.event, "between": [self.start, self.end]}
+        if self.where:
+            out["where"] = [f.to_dict() for f in self.where]
+        return out
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Split the result by the value(s) of `properties`, read as `attribution` says."""
+
+    properties: tuple[str, ...]
+    attribution: str = "first_touch"  # first_touch | last_touch | step | all_events
+    step: int | None = None  # with attribution "step": the 1-based step whose event is read
+    limit: int = DEFAULT_BREAKDOWN_LIMIT
+    scope: str = "event"  # event | person
+
+    @property
+    def attribution_text(self) -> str:
+        return f"step:{self.step}" if self.attribution == "step" else self.attribution
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "property": list(self.properties) if len(self.properties) > 1 else self.properties[0],
+            "limit": self.limit,
+            "scope": self.scope,
+        }
+        if self.scope == "event":
+            out["attribution"] = self.attribution_text
         return out
 
 
@@ -54,6 +108,11 @@ class Funnel:
     window_seconds: int = DEFAULT_WINDOW_SECONDS
     order: str = "ordered"
     where: tuple[Filter, ...] = field(default=())
+    exclusions: tuple[Exclusion, ...] = ()
+    hold_constant: tuple[str, ...] = ()
+    count: str = "persons"  # persons | sessions | totals
+    session_gap_seconds: int | None = None  # sessions by inactivity, else the session_id column
+    breakdown: Breakdown | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.steps) <= MAX_STEPS:
@@ -66,6 +125,7 @@ class Funnel:
             )
         if self.window_seconds <= 0:
             raise SpecError("window", "must be positive", "use e.g. 7d")
+        _check_depth(self)
 
     def filters_for(self, index: int) -> tuple[Filter, ...]:
         """All filters an event must pass to fill step `index` (0-based): global then step."""
@@ -73,15 +133,56 @@ class Funnel:
 
     @property
     def event_names(self) -> tuple[str, ...]:
+        """The steps' event names, in first-use order."""
         return tuple(dict.fromkeys(step.event for step in self.steps))
 
     @property
-    def properties(self) -> tuple[str, ...]:
-        """Every property any filter reads, in first-use order."""
+    def scan_event_names(self) -> tuple[str, ...]:
+        """Every event name the funnel reads: its steps' and its exclusions'."""
+        return tuple(dict.fromkeys([*self.event_names, *(x.event for x in self.exclusions)]))
+
+    @property
+    def reads_all_events(self) -> bool:
+        """Whether events of any name matter: strict (any event breaks a sequence), sessions by
+        inactivity (any event continues one), person-scope breakdowns (the latest value)."""
+        return (
+            self.order == "strict"
+            or (self.count == "sessions" and self.session_gap_seconds is not None)
+            or (self.breakdown is not None and self.breakdown.scope == "person")
+        )
+
+    @property
+    def sessions_by_column(self) -> bool:
+        return self.count == "sessions" and self.session_gap_seconds is None
+
+    @property
+    def filter_properties(self) -> tuple[str, ...]:
+        """Every property a step, top-level or exclusion filter reads, in first-use order."""
         names = [f.property for f in self.where]
         for step in self.steps:
             names.extend(f.property for f in step.where)
+        for exclusion in self.exclusions:
+            names.extend(f.property for f in exclusion.where)
         return tuple(dict.fromkeys(names))
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """Every property the funnel reads (filters, held constant, broken down by)."""
+        names = [*self.filter_properties, *self.hold_constant]
+        if self.breakdown is not None:
+            names.extend(self.breakdown.properties)
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def has_depth(self) -> bool:
+        """Whether any feature beyond the plain funnel (docs/semantics.md, "Funnel depth") is on."""
+        return bool(
+            self.exclusions
+            or self.hold_constant
+            or self.count != "persons"
+            or self.breakdown is not None
+            or any(s.optional or s.within_seconds is not None for s in self.steps)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -92,6 +193,16 @@ class Funnel:
         }
         if self.where:
             out["where"] = [f.to_dict() for f in self.where]
+        if self.exclusions:
+            out["exclusions"] = [x.to_dict() for x in self.exclusions]
+        if self.hold_constant:
+            out["hold_constant"] = list(self.hold_constant)
+        if self.count != "persons":
+            out["count"] = self.count
+        if self.session_gap_seconds is not None:
+            out["session_gap"] = format_duration(self.session_gap_seconds)
+        if self.breakdown is not None:
+            out["breakdown"] = self.breakdown.to_dict()
         return out
 
     @classmethod
@@ -99,8 +210,198 @@ class Funnel:
         return parse_funnel(data, default_name)
 
 
-_FUNNEL_KEYS = ("name", "steps", "window", "order", "where")
-_STEP_KEYS = ("event", "label", "where")
+_FUNNEL_KEYS = (
+    "name",
+    "steps",
+    "window",
+    "order",
+    "where",
+    "exclusions",
+    "hold_constant",
+    "count",
+    "session_gap",
+    "breakdown",
+)
+_STEP_KEYS = ("event", "label", "where", "optional", "within")
+_EXCLUSION_KEYS = ("event", "where", "between")
+_BREAKDOWN_KEYS = ("property", "properties", "attribution", "limit", "scope")
+
+
+def _check_depth(funnel: Funnel) -> None:
+    """The combinations of depth features that mean something (errors say which do)."""
+    n = len(funnel.steps)
+    for k, step in enumerate(funnel.steps, start=1):
+        if step.optional:
+            if funnel.order != "ordered":
+                raise SpecError(
+                    f"steps[{k}].optional",
+                    f"optional steps need order: ordered (this funnel is {funnel.order})",
+                    "under any every step counts wherever it happens; under strict a skipped "
+                    "step would break the sequence",
+                )
+            if k in (1, n):
+                raise SpecError(
+                    f"steps[{k}].optional",
+                    "the first and the last step cannot be optional",
+                    "an attempt starts at step 1 and completes at the last step",
+                )
+        if step.within_seconds is not None:
+            if k == 1:
+                raise SpecError(
+                    "steps[1].within", "step 1 has no previous step", "put within on a later step"
+                )
+            if funnel.order == "any":
+                raise SpecError(
+                    f"steps[{k}].within",
+                    "within needs order: ordered or strict",
+                    "under any there is no previous step; use the funnel's window",
+                )
+            if step.within_seconds <= 0:
+                raise SpecError(f"steps[{k}].within", "must be positive", "use e.g. 1h")
+    for i, x in enumerate(funnel.exclusions, start=1):
+        if funnel.order == "any":
+            raise SpecError(
+                f"exclusions[{i}]",
+                "exclusions need order: ordered or strict",
+                "under any the steps have no order to be between",
+            )
+        if not 1 <= x.start < x.end <= n:
+            raise SpecError(
+                f"exclusions[{i}].between",
+                f"[{x.start}, {x.end}] is not a pair of steps i < j",
+                f"use two step numbers from 1 to {n}, the first smaller, e.g. [1, {n}]",
+            )
+    if len(funnel.hold_constant) > MAX_HELD:
+        raise SpecError(
+            "hold_constant",
+            f"holds {len(funnel.hold_constant)} properties",
+            f"hold at most {MAX_HELD} properties constant",
+        )
+    if funnel.count not in COUNT_MODES:
+        close = difflib.get_close_matches(str(funnel.count), COUNT_MODES, n=1)
+        hint = f"did you mean {close[0]}?" if close else "use persons, sessions or totals"
+        raise SpecError("count", f"{funnel.count!r} is not a counting unit", hint)
+    if funnel.session_gap_seconds is not None:
+        if funnel.count != "sessions":
+            raise SpecError(
+                "session_gap", "only applies with count: sessions", "add count: sessions"
+            )
+        if funnel.session_gap_seconds <= 0:
+            raise SpecError("session_gap", "must be positive", "use e.g. 30m")
+    b = funnel.breakdown
+    if b is not None:
+        if not 1 <= len(b.properties) <= MAX_BREAKDOWN_PROPERTIES:
+            raise SpecError(
+                "breakdown.property",
+                f"names {len(b.properties)} properties",
+                f"break down by 1 to {MAX_BREAKDOWN_PROPERTIES} properties",
+            )
+        if b.attribution not in ATTRIBUTIONS:
+            raise SpecError(
+                "breakdown.attribution",
+                f"{b.attribution!r} is not an attribution",
+                "use first_touch, last_touch, step:N or all_events",
+            )
+        if b.attribution == "step" and (b.step is None or not 1 <= b.step <= n):
+            raise SpecError(
+                "breakdown.attribution",
+                f"step:{b.step} is not a step of this funnel",
+                f"use step:1 to step:{n}",
+            )
+        if b.scope not in SCOPES:
+            raise SpecError("breakdown.scope", f"{b.scope!r} is not a scope", "use event or person")
+        if b.limit < 1:
+            raise SpecError("breakdown.limit", "must be at least 1", "use e.g. limit: 10")
+
+
+def _parse_names(raw: Any, path: str, most: int) -> tuple[str, ...]:
+    """One property name or a list of 1..`most` distinct names."""
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not items:
+        raise SpecError(path, f"{raw!r} is not a property name", "write e.g. channel")
+    if len(items) > most:
+        raise SpecError(path, f"names {len(items)} properties", f"use at most {most}")
+    names = []
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, str) or not item.strip():
+            where = path if isinstance(raw, str) else f"{path}[{i}]"
+            raise SpecError(where, f"{item!r} is not a property name", "write e.g. channel")
+        if item in names:
+            raise SpecError(path, f"names {item!r} twice", "name each property once")
+        names.append(item)
+    return tuple(names)
+
+
+def _parse_exclusion(raw: Any, path: str) -> Exclusion:
+    if not isinstance(raw, Mapping):
+        raise SpecError(
+            path, f"{raw!r} is not an exclusion", "write {event: refund, between: [1, 3]}"
+        )
+    _reject_unknown(raw, _EXCLUSION_KEYS, path)
+    event = raw.get("event")
+    if not isinstance(event, str) or not event.strip():
+        raise SpecError(f"{path}.event", "is required", "name the excluded event, e.g. refund")
+    between = raw.get("between")
+    if (
+        not isinstance(between, list)
+        or len(between) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in between)
+    ):
+        raise SpecError(
+            f"{path}.between",
+            f"{between!r} is not a pair of step numbers" if between is not None else "is required",
+            "write between: [1, 3] (1-based steps, first < second)",
+        )
+    return Exclusion(
+        event, between[0], between[1], _parse_filters(raw.get("where"), f"{path}.where")
+    )
+
+
+def parse_breakdown(raw: Any, path: str = "breakdown") -> Breakdown:
+    """``channel``, ``[channel, device]`` or ``{property, attribution, limit, scope}``."""
+    if isinstance(raw, str | list):
+        raw = {"property": raw}
+    if not isinstance(raw, Mapping):
+        raise SpecError(path, f"{raw!r} is not a breakdown", "write breakdown: {property: channel}")
+    _reject_unknown(raw, _BREAKDOWN_KEYS, path)
+    if "property" in raw and "properties" in raw:
+        raise SpecError(f"{path}.properties", "given with property", "use one of the two")
+    key = "properties" if "properties" in raw else "property"
+    if raw.get(key) is None:
+        raise SpecError(f"{path}.property", "is required", "name the property, e.g. channel")
+    names = _parse_names(raw[key], f"{path}.{key}", MAX_BREAKDOWN_PROPERTIES)
+    scope = raw.get("scope", "event")
+    if scope not in SCOPES:
+        raise SpecError(f"{path}.scope", f"{scope!r} is not a scope", "use event or person")
+    attribution_raw = raw.get("attribution")
+    if attribution_raw is not None and scope == "person":
+        raise SpecError(
+            f"{path}.attribution",
+            "does not apply to person properties (a person has one value)",
+            "remove attribution, or use scope: event",
+        )
+    attribution, step = parse_attribution(attribution_raw or "first_touch", f"{path}.attribution")
+    limit = raw.get("limit", DEFAULT_BREAKDOWN_LIMIT)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise SpecError(f"{path}.limit", f"{limit!r} is not a positive whole number", "use e.g. 10")
+    return Breakdown(names, attribution, step, limit, scope)
+
+
+def parse_attribution(raw: Any, path: str) -> tuple[str, int | None]:
+    """``first_touch``, ``last_touch``, ``all_events`` or ``step:N`` -> (name, N or None)."""
+    text = str(raw).strip().replace(" ", "")
+    match = re.fullmatch(r"step:(\d+)", text)
+    if match:
+        return "step", int(match.group(1))
+    if text in ATTRIBUTIONS and text != "step":
+        return text, None
+    close = difflib.get_close_matches(text, [a for a in ATTRIBUTIONS if a != "step"], n=1)
+    hint = (
+        f"did you mean {close[0]}?"
+        if close
+        else "use first_touch, last_touch, step:N or all_events"
+    )
+    raise SpecError(path, f"{raw!r} is not an attribution", hint)
 
 
 def _order_hint(order: Any) -> str:
@@ -145,7 +446,17 @@ def _parse_step(raw: Any, path: str) -> Step:
     label = raw.get("label")
     if label is not None and not isinstance(label, str):
         raise SpecError(f"{path}.label", f"{label!r} is not text", "quote it")
-    return Step(event, label or None, _parse_filters(raw.get("where"), f"{path}.where"))
+    optional = raw.get("optional", False)
+    if not isinstance(optional, bool):
+        raise SpecError(f"{path}.optional", f"{optional!r} is not true or false", "use true")
+    within = raw.get("within")
+    return Step(
+        event,
+        label or None,
+        _parse_filters(raw.get("where"), f"{path}.where"),
+        optional,
+        None if within is None else parse_duration(within, f"{path}.within"),
+    )
 
 
 def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
@@ -173,7 +484,29 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
     if order not in ORDER_MODES:
         raise SpecError("order", f"{order!r} is not an order mode", _order_hint(order))
     where = _parse_filters(data.get("where"), "where")
-    return Funnel(steps=steps, name=name, window_seconds=window, order=order, where=where)
+    raw_exclusions = data.get("exclusions") or []
+    if not isinstance(raw_exclusions, list):
+        raise SpecError("exclusions", "must be a list", "write - {event: refund, between: [1, 2]}")
+    exclusions = tuple(
+        _parse_exclusion(x, f"exclusions[{i}]") for i, x in enumerate(raw_exclusions, start=1)
+    )
+    held = data.get("hold_constant")
+    hold = () if held is None else _parse_names(held, "hold_constant", MAX_HELD)
+    count = data.get("count", "persons")
+    gap = data.get("session_gap")
+    breakdown = data.get("breakdown")
+    return Funnel(
+        steps=steps,
+        name=name,
+        window_seconds=window,
+        order=order,
+        where=where,
+        exclusions=exclusions,
+        hold_constant=hold,
+        count=count,
+        session_gap_seconds=None if gap is None else parse_duration(gap, "session_gap"),
+        breakdown=None if breakdown is None else parse_breakdown(breakdown),
+    )
 
 
 class _SpecLoader(yaml.SafeLoader):

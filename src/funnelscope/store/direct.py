@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -64,6 +65,11 @@ def why_not_in_place(paths: Sequence[str], funnel: Funnel) -> str | None:
         return "an event fills several steps, and events repeated across files must be merged"
     if needs_id_order(funnel):
         return "an event fills several steps with different filters, so ties need event ids"
+    if funnel.has_depth:
+        return (
+            "exclusions, held or broken-down values, sessions, totals, optional steps and "
+            "per-step limits need each event's id and session, which ingest assigns"
+        )
     return None
 
 
@@ -236,8 +242,18 @@ class ParquetSource:
             arrays.warnings.extend(self._skipped_rows(funnel, arrays.skipped))
         return arrays
 
+    def depth_scan(self, funnel: Funnel) -> Any:
+        """Depth features are not read in place (why_not_in_place says why)."""
+        raise EngineError(
+            "files read in place serve plain funnels only; load them into a store first "
+            "(EventStore(':memory:').ingest(paths)), as the CLI does"
+        )
+
     def scan(
-        self, event_names: Collection[str] | None, properties: Collection[str] = ()
+        self,
+        event_names: Collection[str] | None,
+        properties: Collection[str] = (),
+        sessions: bool = False,
     ) -> pa.Table:
         """Whole events are not read in place: ids and de-duplication are ingest's work."""
         raise EngineError(

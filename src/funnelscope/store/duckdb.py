@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import duckdb
 import numpy as np
@@ -72,6 +72,9 @@ from funnelscope.store.timeparse import (
     time_sql,
     timestamp_utc_sql,
 )
+
+if TYPE_CHECKING:
+    from funnelscope.store.depth_scan import DepthArrays
 
 _REQUIRED_COLUMNS: Final = CORE_COLUMNS[:5]  # stores made before the loads registry lack load_id
 MAX_BAD_ROWS_REPORTED: Final = 20
@@ -792,9 +795,13 @@ class EventStore:
         return removed
 
     def scan(
-        self, event_names: Collection[str] | None, properties: Collection[str] = ()
+        self,
+        event_names: Collection[str] | None,
+        properties: Collection[str] = (),
+        sessions: bool = False,
     ) -> pa.Table:
-        """Events for the funnel engine, sorted by person_id, ts, event_id.
+        """Events for the funnel engine, sorted by person_id, ts, event_id (and ``session_id``
+        last when `sessions` is asked for).
 
         Columns: ``person_id``, ``event_id``, ``event`` (strings), ``ts`` (int64 microseconds
         since the Unix epoch, UTC), then one column per requested property named by the property
@@ -809,6 +816,8 @@ class EventStore:
                 select.append(f"{quote_ident(registry[name][0])} AS {alias}")
             else:
                 select.append(f"CAST(NULL AS VARCHAR) AS {alias}")
+        if sessions:
+            select.append("session_id")
         sql = f"SELECT {', '.join(select)} FROM events"
         params: list[str] = []
         if event_names is not None:
@@ -831,10 +840,23 @@ class EventStore:
                 for name, (column, kind) in self._property_columns().items()
             },
             integer_person=person == "person_key",
+            session="session_id",
         )
 
     def step_query(self, funnel: Funnel) -> StepQuery:
+        if funnel.has_depth:
+            from funnelscope.store.depth_scan import depth_query
+
+            return depth_query(self._con, funnel, self.step_columns())
         return step_query(self._con, funnel, self.step_columns())
+
+    def depth_scan(self, funnel: Funnel) -> DepthArrays:
+        """The events of a funnel with depth features, grouped in units (store/depth_scan.py)."""
+        from funnelscope.store.depth_scan import fetch_depth
+
+        columns = self.step_columns()
+        keyed = columns.person == "person_key"
+        return fetch_depth(self._con, funnel, columns, self.person_ids if keyed else None)
 
     def plan(self, query: StepQuery) -> str:
         return explain_plan(self._con, query)

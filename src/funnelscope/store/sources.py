@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from funnelscope.model.events import scan_column
 from funnelscope.model.spec import Funnel
+from funnelscope.store.depth_scan import DepthArrays, depth_query, fetch_depth
 from funnelscope.store.step_scan import (
     EventColumns,
     StepArrays,
@@ -29,12 +30,17 @@ from funnelscope.store.step_scan import (
 
 class EventSource(Protocol):
     def scan(
-        self, event_names: Collection[str] | None, properties: Collection[str] = ()
+        self,
+        event_names: Collection[str] | None,
+        properties: Collection[str] = (),
+        sessions: bool = False,
     ) -> pa.Table: ...
 
     def step_query(self, funnel: Funnel) -> StepQuery: ...
 
     def step_scan(self, funnel: Funnel) -> StepArrays: ...
+
+    def depth_scan(self, funnel: Funnel) -> DepthArrays: ...
 
     def plan(self, query: StepQuery) -> str: ...
 
@@ -62,8 +68,12 @@ class TableSource:
         )
 
     def scan(
-        self, event_names: Collection[str] | None, properties: Collection[str] = ()
+        self,
+        event_names: Collection[str] | None,
+        properties: Collection[str] = (),
+        sessions: bool = False,
     ) -> pa.Table:
+        """The whole table (a ``session_id`` column, if any, holds the session)."""
         return self.table
 
     def _columns(self, con: duckdb.DuckDBPyConnection, funnel: Funnel) -> EventColumns:
@@ -83,11 +93,18 @@ class TableSource:
             event_id=names["event_id"],
             integer_person=self.integer_persons,
             properties={p: present[column] for p, column in wanted.items() if column in present},
+            session=names.get("session_id"),
         )
 
     def step_query(self, funnel: Funnel) -> StepQuery:
         with duckdb.connect() as con:
+            if funnel.has_depth:
+                return depth_query(con, funnel, self._columns(con, funnel))
             return step_query(con, funnel, self._columns(con, funnel))
+
+    def depth_scan(self, funnel: Funnel) -> DepthArrays:
+        with duckdb.connect() as con:
+            return fetch_depth(con, funnel, self._columns(con, funnel), self._ids)
 
     def step_scan(self, funnel: Funnel) -> StepArrays:
         with duckdb.connect() as con:

@@ -43,6 +43,7 @@ class EventColumns:
     properties: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (sql, type)
     invalid: str | None = None  # a row ingest would quarantine (files read in place)
     integer_person: bool = False  # person is an integer key: the kernel groups rows itself
+    session: str | None = None  # the session id, for count: sessions
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class StepQuery:
     sorted: bool  # rows come sorted by person and time; else the kernel groups integer keys
 
 
-class _Params(dict[str, object]):
+class Params(dict[str, object]):
     def add(self, value: object) -> str:
         name = f"p{len(self)}"
         self[name] = value
@@ -84,16 +85,9 @@ def step_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
     an integer key and ties do not matter: then the kernel groups them, faster than a sort.
     """
     notes: list[str] = []
-    params = _Params()
+    params = Params()
     names = list(funnel.event_names)
-    shared = [_filter_sql(con, f, cols, names, params, notes) for f in funnel.where]
-    terms = []
-    for k, step in enumerate(funnel.steps):
-        conds = [f"{cols.event} = {params.add(step.event)}"]
-        conds += shared
-        conds += [_filter_sql(con, f, cols, [step.event], params, notes) for f in step.where]
-        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << k} ELSE 0 END)")
-    mask = " + ".join(terms)
+    mask = step_mask_sql(con, funnel, cols, params, notes)
     if cols.invalid is not None:
         mask = f"CASE WHEN {cols.invalid} THEN -1 ELSE {mask} END"
     where = ""
@@ -113,12 +107,49 @@ def step_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
     return StepQuery(sql, params, notes, sort)
 
 
+def step_mask_sql(
+    con: duckdb.DuckDBPyConnection,
+    funnel: Funnel,
+    cols: EventColumns,
+    params: Params,
+    notes: list[str],
+) -> str:
+    """SQL for the bitmask of the steps an event can fill (bit k: step k+1), filters pushed down."""
+    shared = [_filter_sql(con, f, cols, funnel.event_names, params, notes) for f in funnel.where]
+    terms = []
+    for k, step in enumerate(funnel.steps):
+        conds = [f"{cols.event} = {params.add(step.event)}"]
+        conds += shared
+        conds += [_filter_sql(con, f, cols, [step.event], params, notes) for f in step.where]
+        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << k} ELSE 0 END)")
+    return " + ".join(terms)
+
+
+def exclusion_mask_sql(
+    con: duckdb.DuckDBPyConnection,
+    funnel: Funnel,
+    cols: EventColumns,
+    params: Params,
+    notes: list[str],
+) -> str:
+    """SQL for the bitmask of the exclusions an event matches (bit x: exclusion x+1; its own
+    filters only, docs/semantics.md [X1])."""
+    terms = []
+    for x, exclusion in enumerate(funnel.exclusions):
+        conds = [f"{cols.event} = {params.add(exclusion.event)}"]
+        conds += [
+            _filter_sql(con, f, cols, [exclusion.event], params, notes) for f in exclusion.where
+        ]
+        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << x} ELSE 0 END)")
+    return " + ".join(terms) or "0"
+
+
 def _filter_sql(
     con: duckdb.DuckDBPyConnection,
     f: Filter,
     cols: EventColumns,
     names: Sequence[str],
-    params: _Params,
+    params: Params,
     notes: list[str],
 ) -> str:
     column = cols.properties.get(f.property)
@@ -138,7 +169,7 @@ def _values(f: Filter) -> tuple[object, ...]:
     return f.value if isinstance(f.value, tuple) else (f.value,)
 
 
-def _exact_sql(f: Filter, expr: str, kind: str, params: _Params) -> str | None:
+def _exact_sql(f: Filter, expr: str, kind: str, params: Params) -> str | None:
     """SQL that compares exactly as Filter.matches does, for the cases where DuckDB agrees."""
     if f.op == "is_set":
         return f"({expr} IS NOT NULL)"
@@ -179,7 +210,7 @@ def _matched_values_sql(
     column: tuple[str, str],
     cols: EventColumns,
     names: Sequence[str],
-    params: _Params,
+    params: Params,
     notes: list[str],
 ) -> str:
     """Test each distinct value with Filter.matches; keep the rows holding a passing value."""

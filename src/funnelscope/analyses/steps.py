@@ -1,0 +1,121 @@
+"""Per-step numbers from counted attempts, on arrays (docs/semantics.md [S16]-[S18], [O3]-[O4]).
+
+An attempt row has ``reached`` (steps up to the furthest one it did) and ``times`` (when it did
+each step, ``SKIPPED_US`` for an optional step it skipped). These functions turn rows into the
+step table; the summary and the people lists share them, so both count the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from funnelscope.model.results import SKIPPED_US, BreakdownRow, Outcomes, StepResult
+from funnelscope.model.spec import Funnel
+
+US_PER_SECOND = 1_000_000
+
+
+def previous_required(optional: Sequence[bool], k: int) -> int:
+    """The nearest step before 0-based step k that is not optional (step 0 never is)."""
+    j = k - 1
+    while j > 0 and optional[j]:
+        j -= 1
+    return j
+
+
+def done_at(reached: np.ndarray, times: np.ndarray, optional: Sequence[bool], k: int) -> np.ndarray:
+    """Which rows did 0-based step k: reached past it, and not skipped when it is optional."""
+    done = reached > k
+    if optional[k]:
+        done &= times[:, k] != SKIPPED_US
+    return done
+
+
+def step_results(funnel: Funnel, reached: np.ndarray, times: np.ndarray) -> tuple[StepResult, ...]:
+    """The per-step table of the given rows (reached 0 rows count nowhere)."""
+    optional = [step.optional for step in funnel.steps]
+    counts: list[int] = []
+    steps: list[StepResult] = []
+    for k, step in enumerate(funnel.steps):
+        done = done_at(reached, times, optional, k)
+        count = int(np.count_nonzero(done))
+        counts.append(count)
+        avg = median = None
+        previous = counts[previous_required(optional, k)] if k else count
+        if k and count:
+            gaps_us = _gaps_from_previous_done(times, done, optional, k)
+            avg = exact_sum(gaps_us) / count / US_PER_SECOND
+            median = exact_median(gaps_us) / US_PER_SECOND
+        steps.append(
+            StepResult(
+                step=k + 1,
+                label=step.display,
+                event=step.event,
+                count=count,
+                conversion_from_previous=count / previous if previous else None,
+                conversion_from_start=count / counts[0] if counts[0] else None,
+                dropped_from_previous=previous - count if k else 0,
+                avg_seconds_from_previous=avg,
+                median_seconds_from_previous=median,
+            )
+        )
+    return tuple(steps)
+
+
+def _gaps_from_previous_done(
+    times: np.ndarray, done: np.ndarray, optional: Sequence[bool], k: int
+) -> np.ndarray:
+    """Time from the previous step each counted row did (an optional step it skipped does not
+    count) to step k, in µs."""
+    rows = np.compress(done, times[:, : k + 1], axis=0) if times.ndim == 2 else times
+    start = previous_required(optional, k)
+    previous = rows[:, start]
+    for j in range(start + 1, k):  # optional steps between: the latest one done
+        previous = np.where(rows[:, j] != SKIPPED_US, rows[:, j], previous)
+    with np.errstate(over="ignore"):
+        gaps: np.ndarray = np.subtract(rows[:, k], previous)
+    return gaps
+
+
+def exact_sum(values_us: np.ndarray) -> int:
+    """The exact integer sum of int64 microseconds (no overflow: seconds and remainders apart)."""
+    seconds, rest = np.divmod(values_us, US_PER_SECOND)
+    return int(seconds.sum(dtype=np.int64)) * US_PER_SECOND + int(rest.sum(dtype=np.int64))
+
+
+def exact_median(values_us: np.ndarray) -> int | float:
+    """statistics.median of the integers: the middle one, or the mean of the middle two."""
+    n = values_us.size
+    half = n // 2
+    if n % 2:
+        return int(np.partition(values_us, half)[half])
+    parted = np.partition(values_us, (half - 1, half))
+    return (int(parted[half - 1]) + int(parted[half])) / 2
+
+
+def best_rows(funnel: Funnel, outcomes: Outcomes, rows: np.ndarray) -> np.ndarray:
+    """Of `rows` (entered), each unit's best ([S10]: most required steps done, then most steps
+    done, then the earliest entry, then the breakdown value first by text, [B4]); every row when
+    rows are units of their own."""
+    if outcomes.units is None or rows.size == 0:
+        return rows
+    optional = np.array([step.optional for step in funnel.steps])
+    reached = outcomes.reached[rows].astype(np.int64)
+    times = outcomes.times_us[rows]
+    required_before = np.concatenate(([0], np.cumsum(~optional)))  # required steps in [0, n)
+    within = np.arange(optional.size)[None, :] < reached[:, None]
+    done = np.count_nonzero(within & (times != SKIPPED_US), axis=1)
+    units = outcomes.units[rows]
+    keys = [times[:, 0], -done, -required_before[reached], units]
+    if outcomes.groups is not None:  # [B4] equal attempts of two values: the first by text
+        labels = [BreakdownRow(value, ()).label for value in outcomes.group_values]
+        rank = np.empty(len(labels), np.int64)
+        rank[np.argsort(np.array(labels, dtype=object), kind="stable")] = np.arange(len(labels))
+        keys.insert(0, rank[outcomes.groups[rows]])
+    order = np.lexsort(keys)
+    ordered_units = units[order]
+    first = np.ones(order.size, bool)
+    first[1:] = ordered_units[1:] != ordered_units[:-1]
+    return np.sort(rows[order[first]])

@@ -1,0 +1,419 @@
+"""The compiled state machine for funnels with depth features (docs/semantics.md, "Funnel depth").
+
+Input: the events of each *unit* (a person, or a person's session) contiguous and sorted by
+time then event_id, as arrays: ``ts``, ``mask`` (bit k: can fill step k), ``xmask`` (bit x:
+matches exclusion x), ``hold`` (code of the hold_constant values) and ``value`` (code of the
+breakdown value). Output: rows of counted attempts (``reached``, ``times``, ``group``, ``unit``),
+at most ``capacity`` per unit, written from the unit's row offset on.
+
+The rules are the reference engine's (engines/reference.py), transcribed for arrays. The plain
+funnel keeps its own, leaner machine (kernel_core.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from funnelscope.engines.kernel_core import ANY, STRICT, _augment, _lower_bound, _upper_bound
+
+SKIPPED = np.int64(-(2**63))  # a step not done (results.SKIPPED_US)
+NO_VALUE = -1  # no breakdown value filter
+NONE_VALUE = -2  # attribution step:N on an attempt that did not do step N: "(none)"
+FIRST_TOUCH, LAST_TOUCH, AT_STEP, ALL_EVENTS, NO_BREAKDOWN = 0, 1, 2, 3, 4
+PERSONS, SESSIONS, TOTALS = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _in_attempt(used: np.ndarray, n_used: int, j: int) -> bool:
+    for u in range(n_used):  # noqa: SIM110 (numba compiles loops, not generators)
+        if used[u] == j:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _earliest(
+    ts: np.ndarray,
+    mask: np.ndarray,
+    hold: np.ndarray,
+    value: np.ndarray,
+    s: int,
+    e: int,
+    k: int,
+    last: int,
+    limit: int,
+    key: int,
+    has_hold: bool,
+    wanted: int,
+    taken: np.ndarray,
+    used: np.ndarray,
+    n_used: int,
+) -> int:
+    """The earliest event at or after `last` and at or before `limit` that can fill step k."""
+    bit = np.int64(1) << k
+    j = _lower_bound(ts, s, e, last)
+    while j < e and ts[j] <= limit:
+        if (
+            (mask[j] & bit)
+            and not taken[j - s]
+            and (not has_hold or hold[j] == key)
+            and (wanted == NO_VALUE or value[j] == wanted)
+            and not _in_attempt(used, n_used, j)
+        ):
+            return j
+        j += 1
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _first_exclusion(
+    ts: np.ndarray,
+    xmask: np.ndarray,
+    s: int,
+    e: int,
+    k: int,
+    bound: int,
+    ex_start: np.ndarray,
+    ex_end: np.ndarray,
+    times: np.ndarray,
+    used: np.ndarray,
+    n_used: int,
+) -> int:
+    """[X2]: the earliest excluded event (not a step of the attempt) between the latest step done
+    at or before step i and `bound` (both strict), for exclusions with i < k <= j."""
+    found = -1
+    for x in range(ex_start.size):
+        a = ex_start[x] - 1
+        if not (a < k and k <= ex_end[x] - 1):
+            continue
+        since = times[0]
+        for q in range(1, a + 1):
+            if times[q] != SKIPPED:
+                since = times[q]
+        bit = np.int64(1) << x
+        j = _upper_bound(ts, s, e, since)
+        while j < e and ts[j] < bound:
+            if (xmask[j] & bit) and not _in_attempt(used, n_used, j):
+                if found < 0 or j < found:
+                    found = j
+                break
+            j += 1
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _sequential_attempt(
+    ts: np.ndarray,
+    mask: np.ndarray,
+    xmask: np.ndarray,
+    hold: np.ndarray,
+    value: np.ndarray,
+    s: int,
+    e: int,
+    entry: int,
+    taken: np.ndarray,
+    wanted: int,
+    window_us: int,
+    strict: bool,
+    has_hold: bool,
+    optional: np.ndarray,
+    next_required: np.ndarray,
+    within_us: np.ndarray,
+    ex_start: np.ndarray,
+    ex_end: np.ndarray,
+    times: np.ndarray,
+    events: np.ndarray,
+    used: np.ndarray,
+    result: np.ndarray,
+) -> None:
+    """ordered / strict from `entry`: times and events per step; result = [reached,
+    required steps done, steps done, end] (end: where a next totals attempt may start)."""
+    n_steps = times.size
+    deadline = ts[entry] + window_us
+    for k in range(n_steps):
+        times[k] = SKIPPED
+        events[k] = -1
+    times[0] = ts[entry]
+    events[0] = entry
+    used[0] = entry
+    n_used = 1
+    last = ts[entry]
+    key = int(hold[entry]) if has_hold else 0
+    reached = 1
+    required = 1
+    done = 1
+    end = SKIPPED
+    for k in range(1, n_steps):
+        limit = deadline
+        if within_us[k] >= 0 and last + within_us[k] < limit:
+            limit = last + within_us[k]
+        chosen = _earliest(
+            ts, mask, hold, value, s, e, k, last, limit, key, has_hold, wanted, taken, used, n_used
+        )
+        if optional[k]:  # [O2]
+            r = next_required[k]
+            r_limit = deadline
+            if within_us[r] >= 0 and last + within_us[r] < r_limit:
+                r_limit = last + within_us[r]
+            rival = _earliest(
+                ts, mask, hold, value, s, e, r, last, r_limit, key, has_hold, wanted, taken, used,
+                n_used,
+            )  # fmt: skip
+            if chosen < 0 or (rival >= 0 and (chosen == rival or ts[chosen] > ts[rival])):
+                continue
+        bound = deadline + 1 if chosen < 0 else ts[chosen]
+        if ex_start.size:
+            stop = _first_exclusion(
+                ts, xmask, s, e, k, bound, ex_start, ex_end, times, used, n_used
+            )
+            if stop >= 0:  # [X2]
+                end = ts[stop]
+                break
+        if chosen < 0:
+            break
+        if strict and _lower_bound(ts, s, e, ts[chosen]) > _upper_bound(ts, s, e, last):
+            break  # another event strictly between the two steps
+        used[n_used] = chosen
+        n_used += 1
+        times[k] = ts[chosen]
+        events[k] = chosen
+        last = ts[chosen]
+        reached = k + 1
+        done += 1
+        if not optional[k]:
+            required += 1
+    if reached == n_steps:
+        end = times[n_steps - 1]
+    elif end == SKIPPED:
+        end = deadline + 1
+    result[0] = reached
+    result[1] = required
+    result[2] = done
+    result[3] = end
+    result[4] = n_used
+
+
+@njit(cache=True, nogil=True)
+def _any_attempt(
+    ts: np.ndarray,
+    mask: np.ndarray,
+    hold: np.ndarray,
+    value: np.ndarray,
+    s: int,
+    e: int,
+    entry: int,
+    taken: np.ndarray,
+    wanted: int,
+    window_us: int,
+    has_hold: bool,
+    times: np.ndarray,
+    events: np.ndarray,
+    used: np.ndarray,
+    owner: np.ndarray,
+    matched: np.ndarray,
+    via: np.ndarray,
+    result: np.ndarray,
+) -> None:
+    """any from `entry`: the k-th distinct step is done when the matching first grows to k."""
+    n_steps = times.size
+    start = ts[entry]
+    deadline = start + window_us
+    key = int(hold[entry]) if has_hold else 0
+    for k in range(n_steps):
+        times[k] = SKIPPED
+        events[k] = -1
+    owner[:] = -1
+    matched[:] = -1
+    _augment(mask, entry, s, owner, matched, via)
+    times[0] = start
+    events[0] = entry
+    length = 1
+    j = _lower_bound(ts, s, e, start)
+    while j < e and ts[j] <= deadline and length < n_steps:
+        if (
+            j != entry
+            and mask[j] != 0
+            and not taken[j - s]
+            and (not has_hold or hold[j] == key)
+            and (wanted == NO_VALUE or value[j] == wanted)
+            and _augment(mask, j, s, owner, matched, via)
+        ):
+            times[length] = ts[j]
+            events[length] = j
+            length += 1
+        j += 1
+    n_used = 0
+    for k in range(n_steps):
+        if owner[k] >= 0:
+            used[n_used] = owner[k]
+            n_used += 1
+    result[0] = length
+    result[1] = length
+    result[2] = length
+    result[3] = times[n_steps - 1] if length == n_steps else deadline + 1
+    result[4] = n_used
+
+
+@njit(cache=True, nogil=True)
+def _can_enter(mask: np.ndarray, j: int, mode: int) -> bool:
+    return bool(mask[j] != 0) if mode == ANY else bool((mask[j] & 1) != 0)
+
+
+@njit(cache=True, nogil=True)
+def _attributed(
+    value: np.ndarray, events: np.ndarray, reached: int, attribution: int, at: int
+) -> int:
+    """[B2] the breakdown value code of an attempt (first_touch / last_touch / step:N)."""
+    if attribution == FIRST_TOUCH:
+        return int(value[events[0]])
+    if attribution == LAST_TOUCH:
+        return int(value[events[reached - 1]])
+    if attribution == AT_STEP:
+        return int(value[events[at]]) if at < reached and events[at] >= 0 else NONE_VALUE
+    return NO_VALUE
+
+
+@njit(cache=True, nogil=True)
+def _unit_attempts(  # type: ignore[no-untyped-def]
+    ts, mask, xmask, hold, value, s, e, wanted, mode, count, window_us, has_hold, optional,
+    next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached, out_times,
+    out_group, out_unit, taken, times, events, used, owner, matched, via, result, best_times,
+    best_events,
+):  # fmt: skip
+    """The counted attempts of one unit for one value filter (`wanted`), written from `row` on;
+    returns the next free row."""
+    n_steps = times.size
+    for q in range(e - s):
+        taken[q] = False
+    if count == TOTALS:  # [C3] attempts one after another
+        start = SKIPPED
+        while True:
+            entry = -1
+            j = s if start == SKIPPED else _lower_bound(ts, s, e, int(start))
+            while j < e:
+                if (
+                    _can_enter(mask, j, mode)
+                    and not taken[j - s]
+                    and (wanted == NO_VALUE or value[j] == wanted)
+                ):
+                    entry = j
+                    break
+                j += 1
+            if entry < 0:
+                return row
+            if mode == ANY:
+                _any_attempt(
+                    ts, mask, hold, value, s, e, entry, taken, wanted, window_us, has_hold,
+                    times, events, used, owner, matched, via, result,
+                )  # fmt: skip
+            else:
+                _sequential_attempt(
+                    ts, mask, xmask, hold, value, s, e, entry, taken, wanted, window_us,
+                    mode == STRICT, has_hold, optional, next_required, within_us, ex_start,
+                    ex_end, times, events, used, result,
+                )  # fmt: skip
+            reached = result[0]
+            for q in range(result[4]):
+                taken[used[q] - s] = True
+            out_reached[row] = reached
+            for k in range(reached):
+                out_times[row, k] = times[k]
+            out_group[row] = (
+                wanted
+                if wanted != NO_VALUE
+                else _attributed(value, events, reached, attribution, at)
+            )
+            out_unit[row] = u
+            row += 1
+            start = result[3]
+    best = -1
+    best_reached = 0
+    for entry in range(s, e):  # [S10] every entry starts an attempt; the best one counts
+        if not _can_enter(mask, entry, mode) or (wanted != NO_VALUE and value[entry] != wanted):
+            continue
+        if mode == ANY:
+            _any_attempt(
+                ts, mask, hold, value, s, e, entry, taken, wanted, window_us, has_hold,
+                times, events, used, owner, matched, via, result,
+            )  # fmt: skip
+        else:
+            _sequential_attempt(
+                ts, mask, xmask, hold, value, s, e, entry, taken, wanted, window_us,
+                mode == STRICT, has_hold, optional, next_required, within_us, ex_start,
+                ex_end, times, events, used, result,
+            )  # fmt: skip
+        score = result[1] * 64 + result[2]  # [O4] required steps, then steps done
+        if score > best:
+            best = score
+            best_reached = result[0]
+            for k in range(n_steps):
+                best_times[k] = times[k]
+                best_events[k] = events[k]
+            if result[2] == n_steps:
+                break
+    if best < 0:
+        return row
+    out_reached[row] = best_reached
+    for k in range(best_reached):
+        out_times[row, k] = best_times[k]
+    out_group[row] = (
+        wanted
+        if wanted != NO_VALUE
+        else _attributed(value, best_events, best_reached, attribution, at)
+    )
+    out_unit[row] = u
+    return row + 1
+
+
+@njit(cache=True, nogil=True)
+def run_units(  # type: ignore[no-untyped-def]
+    unit_start, row_start, first, last, ts, mask, xmask, hold, value, mode, count, window_us,
+    has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at,
+    out_reached, out_times, out_group, out_unit,
+):  # fmt: skip
+    """Counted attempts of units first..last (``unit_start``: each unit's first event, + end),
+    each unit's rows from ``row_start[u]`` on."""
+    n_steps = optional.size
+    widest = 1
+    for u in range(first, last):
+        if unit_start[u + 1] - unit_start[u] > widest:
+            widest = unit_start[u + 1] - unit_start[u]
+    taken = np.zeros(widest, np.bool_)
+    matched = np.empty(widest, np.int64)
+    times = np.empty(n_steps, np.int64)
+    events = np.empty(n_steps, np.int64)
+    best_times = np.empty(n_steps, np.int64)
+    best_events = np.empty(n_steps, np.int64)
+    used = np.empty(n_steps, np.int64)
+    owner = np.empty(n_steps, np.int64)
+    via = np.empty(n_steps, np.int64)
+    result = np.zeros(5, np.int64)
+    for u in range(first, last):
+        s = unit_start[u]
+        e = unit_start[u + 1]
+        row = row_start[u]
+        if attribution == ALL_EVENTS:  # [B4] each value on its own
+            for j in range(s, e):
+                if not _can_enter(mask, j, mode):
+                    continue
+                seen = False
+                for q in range(s, j):
+                    if value[q] == value[j] and _can_enter(mask, q, mode):
+                        seen = True
+                        break
+                if seen:
+                    continue
+                row = _unit_attempts(
+                    ts, mask, xmask, hold, value, s, e, value[j], mode, count, window_us,
+                    has_hold, optional, next_required, within_us, ex_start, ex_end, attribution,
+                    at, row, u, out_reached, out_times, out_group, out_unit, taken, times,
+                    events, used, owner, matched[: e - s], via, result, best_times, best_events,
+                )  # fmt: skip
+        else:
+            _unit_attempts(
+                ts, mask, xmask, hold, value, s, e, NO_VALUE, mode, count, window_us, has_hold,
+                optional, next_required, within_us, ex_start, ex_end, attribution, at, row, u,
+                out_reached, out_times, out_group, out_unit, taken, times, events, used, owner,
+                matched[: e - s], via, result, best_times, best_events,
+            )  # fmt: skip
