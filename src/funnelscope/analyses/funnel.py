@@ -10,7 +10,7 @@ import numpy as np
 
 from funnelscope.analyses.steps import best_rows, step_results
 from funnelscope.model.events import CORE_COLUMNS
-from funnelscope.model.results import OTHER_TEXT, BreakdownRow, FunnelResult, Outcomes
+from funnelscope.model.results import OTHER_TEXT, BreakdownRow, FunnelResult, Outcomes, StepResult
 from funnelscope.model.spec import Funnel
 
 if TYPE_CHECKING:
@@ -26,52 +26,53 @@ def summarize(funnel: Funnel, outcomes: Outcomes) -> FunnelResult:
     0.1 s and 0.2 s average to exactly 0.15); the median of an even number of values is the mean
     of the middle two. Works on arrays, so it costs the same for any engine.
     """
-    entered = np.flatnonzero(outcomes.reached)
-    rows = best_rows(funnel, outcomes, entered)
-    steps = step_results(funnel, outcomes.reached[rows], outcomes.times_us[rows])
+    if outcomes.units is None:  # every row counts: no gather
+        rows = None
+        steps = step_results(funnel, outcomes.reached, outcomes.times_us)
+    else:
+        rows = best_rows(funnel, outcomes, np.flatnonzero(outcomes.reached))
+        steps = step_results(funnel, outcomes.reached[rows], outcomes.times_us[rows])
     breakdown: tuple[BreakdownRow, ...] = ()
     if funnel.breakdown is not None:
-        breakdown = breakdown_rows(funnel, outcomes, entered)
+        breakdown = breakdown_rows(funnel, outcomes)
     return FunnelResult(
         funnel=funnel,
         steps=steps,
         outcomes=outcomes,
         counting=funnel.count,
         breakdown=breakdown,
-        rows=None if rows is entered else rows,
+        rows=rows,
     )
 
 
-def breakdown_rows(
-    funnel: Funnel, outcomes: Outcomes, entered: np.ndarray
-) -> tuple[BreakdownRow, ...]:
+def breakdown_rows(funnel: Funnel, outcomes: Outcomes) -> tuple[BreakdownRow, ...]:
     """One row per breakdown value, the largest first (by step-1 count, then by text); values
     past the limit fold into "Other", which keeps each unit's best attempt among them
     (docs/semantics.md [B7])."""
     assert funnel.breakdown is not None
-    if outcomes.groups is None or entered.size == 0:
+    if outcomes.groups is None:
         return ()
-    groups = outcomes.groups[entered]
-    by_code: dict[int, np.ndarray] = {}
-    order = np.argsort(groups, kind="stable")
-    codes, starts = np.unique(groups[order], return_index=True)
-    for code, part in zip(codes.tolist(), np.split(order, starts[1:]), strict=True):
-        by_code[code] = entered[part]
-    results = {}
-    for code, rows in by_code.items():
-        best = best_rows(funnel, outcomes, rows)
-        results[code] = step_results(funnel, outcomes.reached[best], outcomes.times_us[best])
+    groups = outcomes.groups
+    entered = outcomes.reached > 0
+    present = np.unique(groups[entered])
+
+    def results(codes: np.ndarray) -> tuple[StepResult, ...]:
+        where = np.isin(groups, codes) if codes.size > 1 else groups == codes[0]
+        if outcomes.units is None:
+            return step_results(funnel, outcomes.reached, outcomes.times_us, where)
+        rows = best_rows(funnel, outcomes, np.flatnonzero(where & entered))
+        return step_results(funnel, outcomes.reached[rows], outcomes.times_us[rows])
+
+    by_code = {int(code): results(np.array([code])) for code in present}
     values = outcomes.group_values
     ranked = sorted(
-        results, key=lambda c: (-results[c][0].count, BreakdownRow(values[c], ()).label)
+        by_code, key=lambda c: (-by_code[c][0].count, BreakdownRow(values[c], ()).label)
     )
     limit = funnel.breakdown.limit
-    out = [BreakdownRow(values[c], results[c]) for c in ranked[:limit]]
+    out = [BreakdownRow(values[c], by_code[c]) for c in ranked[:limit]]
     folded = ranked[limit:]
     if folded:
-        rows = best_rows(funnel, outcomes, np.sort(np.concatenate([by_code[c] for c in folded])))
-        steps = step_results(funnel, outcomes.reached[rows], outcomes.times_us[rows])
-        out.append(BreakdownRow((OTHER_TEXT,), steps, other=True))
+        out.append(BreakdownRow((OTHER_TEXT,), results(np.array(folded)), other=True))
     return tuple(out)
 
 

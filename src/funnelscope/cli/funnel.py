@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -15,6 +16,78 @@ from funnelscope.cli.options import (
     show_progress,
 )
 from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def depth_options(func: F) -> F:
+    """Flags over the spec's depth keys (docs/semantics.md, "Funnel depth"); each given flag
+    replaces what the spec says (see funnelscope.model.overrides)."""
+    options = [
+        click.option(
+            "--breakdown",
+            "breakdown",
+            metavar="PROP",
+            multiple=True,
+            help="Break down by this event property (repeat to combine up to 3).",
+        ),
+        click.option(
+            "--attribution",
+            metavar="HOW",
+            help="Which event's value an attempt counts under: first_touch (default), "
+            "last_touch, step:N or all_events.",
+        ),
+        click.option(
+            "--breakdown-limit",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Show the N largest values; the rest fold into Other (default 10).",
+        ),
+        click.option(
+            "--breakdown-scope",
+            type=click.Choice(["event", "person"]),
+            help="Read the value from the attempt's events, or the person's latest one.",
+        ),
+        click.option(
+            "--count",
+            type=click.Choice(["persons", "sessions", "totals"]),
+            help="Count each person once, each session once, or every attempt.",
+        ),
+        click.option(
+            "--session-gap",
+            metavar="DURATION",
+            help="With --count sessions: a new session after this inactivity, e.g. 30m "
+            "(default: the session_id column).",
+        ),
+        click.option(
+            "--hold-constant",
+            metavar="PROP",
+            multiple=True,
+            help="Every step of an attempt must have its entry event's value of PROP (repeatable).",
+        ),
+        click.option(
+            "--exclude",
+            metavar="EVENT:I-J",
+            multiple=True,
+            help="EVENT between steps I and J ends the attempt, e.g. refund:1-3 (repeatable).",
+        ),
+        click.option(
+            "--optional",
+            metavar="STEP",
+            type=click.IntRange(min=1),
+            multiple=True,
+            help="An attempt may skip this step (repeatable).",
+        ),
+        click.option(
+            "--within",
+            metavar="STEP=DURATION",
+            multiple=True,
+            help="STEP at most DURATION after the step before it, e.g. 3=1h (repeatable).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @click.command()
@@ -56,6 +129,7 @@ from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
     help="Print what the engine will do (where events are read from, the scan query with its "
     "pushed-down filters, and DuckDB's plan) instead of computing the funnel.",
 )
+@depth_options
 @progress_option
 @click.pass_context
 def funnel(
@@ -74,16 +148,22 @@ def funnel(
 ) -> None:
     """Count how many people reach each step of SPEC (a YAML or JSON funnel spec).
 
+    Flags such as --breakdown, --count or --exclude replace what the spec says for that key.
+
     \b
     funnelscope funnel funnels/checkout.yaml
     funnelscope funnel checkout.yaml --events export.csv --person-col user
     funnelscope funnel checkout.yaml --people 3 --status dropped --format csv
+    funnelscope funnel checkout.yaml --breakdown channel --attribution last_touch
+    funnelscope funnel checkout.yaml --count sessions --session-gap 30m --exclude refund:1-3
     """
     from rich.console import Console
 
     from funnelscope.analyses.funnel import check_against_store, run_funnel
     from funnelscope.cli.render import people_output, print_result
     from funnelscope.engines import explain as explain_engine
+    from funnelscope.errors import SpecError
+    from funnelscope.model.overrides import with_overrides
     from funnelscope.model.spec import load_funnel
 
     status_given = ctx.get_parameter_source("status") is not click.core.ParameterSource.DEFAULT
@@ -91,6 +171,10 @@ def funnel(
         raise click.UsageError("--status only applies with --people STEP")
     mapping = mapping_from(kwargs)
     funnel_spec = load_funnel(spec)
+    try:
+        funnel_spec = with_overrides(funnel_spec, **kwargs)
+    except SpecError as exc:  # a command-line mistake: the parser's exit code 2
+        raise click.UsageError(str(exc), ctx) from exc
     if event_files:
         source, where = open_files(event_files, mapping, funnel_spec, engine, progress)
     else:

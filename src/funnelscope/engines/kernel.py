@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,46 @@ def compute_depth(funnel: Funnel, source: Any) -> Outcomes:
     """Counted attempts of a funnel with depth features (engines/kernel_depth.py)."""
     from funnelscope.engines import kernel_depth as kd
 
+    if _breakdown_only(funnel) and hasattr(source, "value_segments"):
+        fast = source.value_segments(funnel)
+        if fast is not None:
+            return _fast_breakdown(funnel, source, *fast)
     arrays = source.depth_scan(funnel)
+    reached, times, groups, units = _run_units(funnel, arrays)
+    b = funnel.breakdown
+    group_codes = group_values = None
+    if b is not None:
+        group_values = list(arrays.group_values)
+        unset = (None,) * len(b.properties)
+        if np.any(groups == kd.NONE_VALUE):  # [B2] step:N not done: "(none)"
+            if unset not in group_values:
+                group_values.append(unset)
+            groups[groups == kd.NONE_VALUE] = group_values.index(unset)
+        group_codes = groups.astype(np.int32)
+    all_events = b is not None and b.scope == "event" and b.attribution == "all_events"
+    keep_units = all_events and funnel.count != "totals"
+    unit_ids = arrays.unit_ids
+
+    def person_ids(rows: np.ndarray) -> list[str]:
+        return list(unit_ids(units[rows]))
+
+    return Outcomes(
+        reached,
+        times,
+        person_ids,
+        arrays.warnings,
+        group_codes,
+        group_values or (),
+        units if keep_units else None,
+    )
+
+
+def _run_units(
+    funnel: Funnel, arrays: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the unit machine over a depth scan: reached, times, value codes and unit per row."""
+    from funnelscope.engines import kernel_depth as kd
+
     n_steps = len(funnel.steps)
     mode, count = MODES[funnel.order], COUNTS[funnel.count]
     b = funnel.breakdown
@@ -129,57 +169,153 @@ def compute_depth(funnel: Funnel, source: Any) -> Outcomes:
                 _balanced(unit_start, THREADS * 4) if n_units else [],
             )
         )
-    group_codes = group_values = None
-    if b is not None:
-        group_values = list(arrays.group_values)
-        unset = (None,) * len(b.properties)
-        if np.any(groups == kd.NONE_VALUE):  # [B2] step:N not done: "(none)"
-            if unset not in group_values:
-                group_values.append(unset)
-            groups[groups == kd.NONE_VALUE] = group_values.index(unset)
-        group_codes = groups.astype(np.int32)
-    keep_units = attribution == kd.ALL_EVENTS and count != kd.TOTALS
-    unit_ids = arrays.unit_ids
+    return reached, times, groups, units
+
+
+def _breakdown_only(funnel: Funnel) -> bool:
+    """A breakdown by event values with one value per attempt is the only depth feature: the
+    radix path can run it (kernel_depth.run_buckets_values)."""
+    from funnelscope.store.step_scan import needs_id_order
+
+    b = funnel.breakdown
+    return (
+        b is not None
+        and b.scope == "event"
+        and b.attribution != "all_events"
+        and not replace(funnel, breakdown=None).has_depth
+        and not needs_id_order(funnel)
+    )
+
+
+def _step_arrays(funnel: Funnel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n_steps = len(funnel.steps)
+    optional = np.array([step.optional for step in funnel.steps], np.bool_)
+    next_required = np.array(
+        [next((r for r in range(k + 1, n_steps) if not optional[r]), n_steps - 1) for k in
+         range(n_steps)],
+        np.int64,
+    )  # fmt: skip
+    within_us = np.array(
+        [
+            -1 if s.within_seconds is None else s.within_seconds * US_PER_SECOND
+            for s in funnel.steps
+        ],
+        np.int64,
+    )
+    return optional, next_required, within_us
+
+
+def _fast_breakdown(
+    funnel: Funnel, source: Any, segments: list[Segment], group_values: list[Any]
+) -> Outcomes:
+    """Breakdown by first_touch / last_touch / step:N without a sort: rows grouped by radix
+    buckets, value codes carried in the mask's high bits. Persons whose tied events could
+    change their value are computed again from the sorted scan, in event_id order ([S1])."""
+    from funnelscope.engines import kernel_depth as kd
+
+    assert funnel.breakdown is not None
+    n_steps = len(funnel.steps)
+    mode = MODES[funnel.order]
+    attribution = ATTRIBUTIONS[funnel.breakdown.attribution]
+    at = (funnel.breakdown.step or 1) - 1
+    optional, next_required, within_us = _step_arrays(funnel)
+    window_us = funnel.window_seconds * US_PER_SECOND
+    run_buckets_values: Any = kd.run_buckets_values
+    with ThreadPoolExecutor(THREADS) as pool:
+        parts = partition(pool, segments)
+        n = 0 if parts is None else parts.n_persons
+        reached = np.zeros(n, np.int16)
+        times = np.empty((n_steps, n), np.int64).T  # columns contiguous: the summary reads them
+        groups = np.full(n, kd.NO_VALUE, np.int64)
+        first_keys = np.empty(n, np.int64)
+        tied = np.zeros(n, np.bool_)
+        if parts is not None:
+            list(
+                pool.map(
+                    lambda r: run_buckets_values(
+                        parts.keys,
+                        parts.ts,
+                        parts.mask,
+                        parts.bucket_start,
+                        parts.person_start,
+                        parts.local,
+                        *r,
+                        mode,
+                        window_us,
+                        optional,
+                        next_required,
+                        within_us,
+                        attribution,
+                        at,
+                        reached,
+                        times,
+                        groups,
+                        first_keys,
+                        tied,
+                    ),
+                    parts.ranges,
+                )
+            )
+    values = list(group_values)
+    redo = np.flatnonzero(tied)
+    if redo.size:  # ties whose event_id order decides the value: the sorted scan decides
+        again = source.depth_scan(funnel, persons=first_keys[redo])
+        again_reached, again_times, again_groups, _ = _run_units(funnel, again)
+        row_of = dict(zip(first_keys[redo].tolist(), redo.tolist(), strict=True))
+        assert again.unit_keys is not None
+        for unit, key in enumerate(again.unit_keys.tolist()):  # one row per person
+            row = row_of[key]
+            reached[row] = again_reached[unit]
+            times[row] = again_times[unit]
+            code = int(again_groups[unit])
+            if code != kd.NONE_VALUE:
+                value = again.group_values[code]
+                if value not in values:
+                    values.append(value)
+                code = values.index(value)
+            groups[row] = code
+    unset = (None,) * len(funnel.breakdown.properties)
+    if np.any(groups == kd.NONE_VALUE):  # [B2] step:N not done: "(none)"
+        if unset not in values:
+            values.append(unset)
+        groups[groups == kd.NONE_VALUE] = values.index(unset)
 
     def person_ids(rows: np.ndarray) -> list[str]:
-        return list(unit_ids(units[rows]))
+        return list(source.person_ids(first_keys[rows]))
 
-    return Outcomes(
-        reached,
-        times,
-        person_ids,
-        arrays.warnings,
-        group_codes,
-        group_values or (),
-        units if keep_units else None,
-    )
+    return Outcomes(reached, times, person_ids, (), groups.astype(np.int32), values)
 
 
 Segment = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def group_and_run(
-    pool: ThreadPoolExecutor, segments: list[Segment], n_steps: int, window_us: int, mode: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group rows by integer person key and find every person's best attempt.
+@dataclass
+class Partition:
+    """Rows scattered into radix buckets, each bucket's persons numbered (see group_and_run)."""
 
-    Radix-partitioned like a database's hash aggregate: rows go to buckets by the high bits of
-    a hash of the key (a stable scatter, each thread its own slice of rows); each bucket, small
-    enough for the cache, then numbers its keys with a local hash table, counting-sorts its
-    rows by them and runs the state machine on each person. No global sort, one pass over
-    memory. Returns ``reached``, ``times`` (steps x persons) and each person's key.
-    """
+    keys: np.ndarray
+    ts: np.ndarray
+    mask: np.ndarray
+    bucket_start: np.ndarray
+    person_start: np.ndarray
+    local: np.ndarray
+    ranges: list[tuple[int, int]]
+    n_persons: int
+
+
+def partition(pool: ThreadPoolExecutor, segments: list[Segment]) -> Partition | None:
+    """Radix-partition rows by a hash of the integer person key and number each bucket's keys
+    (None when there are no rows)."""
     from funnelscope.engines import kernel_core
 
     core: Any = kernel_core  # numba dispatchers: mypy cannot see their signatures
     bucket_histogram, bucket_scatter = core.bucket_histogram, core.bucket_scatter
-    number_persons, run_buckets = core.number_persons, core.run_buckets
+    number_persons = core.number_persons
 
     pieces = _pieces(segments)
     n = sum(keys.size for keys, _, _ in pieces)
     if n == 0:
-        empty = np.zeros(0, np.int64)
-        return np.zeros(0, np.int16), np.zeros((n_steps, 0), np.int64), empty
+        return None
     bits = 0
     while (1 << bits) * ROWS_PER_BUCKET < n and bits < 12:
         bits += 1
@@ -200,19 +336,41 @@ def group_and_run(
     persons_in = np.zeros(1 << bits, np.int64)
     list(pool.map(lambda r: number_persons(b_keys, bucket_start, *r, local, persons_in), ranges))
     person_start = np.concatenate(([0], np.cumsum(persons_in))).astype(np.int64)
-    n_persons = int(person_start[-1])
-    reached = np.zeros(n_persons, np.int16)
-    times = np.empty((n_steps, n_persons), np.int64)  # past a person's reach: never read
-    first_keys = np.empty(n_persons, np.int64)
+    return Partition(
+        b_keys, b_ts, b_mask, bucket_start, person_start, local, ranges, int(person_start[-1])
+    )
+
+
+def group_and_run(
+    pool: ThreadPoolExecutor, segments: list[Segment], n_steps: int, window_us: int, mode: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group rows by integer person key and find every person's best attempt.
+
+    Radix-partitioned like a database's hash aggregate: rows go to buckets by the high bits of
+    a hash of the key (a stable scatter, each thread its own slice of rows); each bucket, small
+    enough for the cache, then numbers its keys with a local hash table, counting-sorts its
+    rows by them and runs the state machine on each person. No global sort, one pass over
+    memory. Returns ``reached``, ``times`` (steps x persons) and each person's key.
+    """
+    from funnelscope.engines import kernel_core
+
+    run_buckets: Any = kernel_core.run_buckets
+    parts = partition(pool, segments)
+    if parts is None:
+        empty = np.zeros(0, np.int64)
+        return np.zeros(0, np.int16), np.zeros((n_steps, 0), np.int64), empty
+    reached = np.zeros(parts.n_persons, np.int16)
+    times = np.empty((n_steps, parts.n_persons), np.int64)  # past a person's reach: never read
+    first_keys = np.empty(parts.n_persons, np.int64)
     list(
         pool.map(
             lambda r: run_buckets(
-                b_keys,
-                b_ts,
-                b_mask,
-                bucket_start,
-                person_start,
-                local,
+                parts.keys,
+                parts.ts,
+                parts.mask,
+                parts.bucket_start,
+                parts.person_start,
+                parts.local,
                 *r,
                 n_steps,
                 window_us,
@@ -221,7 +379,7 @@ def group_and_run(
                 times,
                 first_keys,
             ),
-            ranges,
+            parts.ranges,
         )
     )
     return reached, times, first_keys

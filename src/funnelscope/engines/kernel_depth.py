@@ -417,3 +417,103 @@ def run_units(  # type: ignore[no-untyped-def]
                 out_reached, out_times, out_group, out_unit, taken, times, events, used, owner,
                 matched[: e - s], via, result, best_times, best_events,
             )  # fmt: skip
+
+
+VALUE_SHIFT = 50  # the fast path packs a breakdown value code above the (at most 50) step bits
+STEP_BITS = (np.int64(1) << VALUE_SHIFT) - 1
+
+
+@njit(cache=True, nogil=True)
+def _ties_matter(
+    ts: np.ndarray, mask: np.ndarray, value: np.ndarray, s: int, e: int, mode: int
+) -> bool:
+    """Whether two events at the same time could fill the same step with different values: then
+    only their event_id order ([S1]) says which value an attempt gets."""
+    i = s
+    while i < e:
+        g = i + 1
+        while g < e and ts[g] == ts[i]:
+            g += 1
+        for a in range(i, g):
+            for b in range(a + 1, g):
+                if value[a] == value[b]:
+                    continue
+                if mode == ANY:
+                    if mask[a] != 0 and mask[b] != 0:
+                        return True
+                elif mask[a] & mask[b]:
+                    return True
+        i = g
+    return False
+
+
+@njit(cache=True, nogil=True)
+def run_buckets_values(  # type: ignore[no-untyped-def]
+    b_keys, b_ts, b_mask, bucket_start, person_start, local, first, last, mode, window_us,
+    optional, next_required, within_us, attribution, at, reached, times, groups, first_keys,
+    tied,
+):  # fmt: skip
+    """The breakdown fast path over radix buckets (kernel.py): each bucket's rows are counting-
+    sorted by person and by time, the value code unpacked from the mask's high bits, and every
+    person's best attempt found; persons whose ties could change their value are flagged."""
+    n_steps = optional.size
+    empty = np.zeros(0, np.int64)
+    ex = np.zeros(0, np.int64)
+    times_k = np.empty(n_steps, np.int64)
+    events = np.empty(n_steps, np.int64)
+    best_times = np.empty(n_steps, np.int64)
+    best_events = np.empty(n_steps, np.int64)
+    used = np.empty(n_steps, np.int64)
+    owner = np.empty(n_steps, np.int64)
+    via = np.empty(n_steps, np.int64)
+    result = np.zeros(5, np.int64)
+    one_reached = np.zeros(1, np.int16)
+    one_times = np.empty((1, n_steps), np.int64)
+    one_group = np.zeros(1, np.int64)
+    one_unit = np.zeros(1, np.int64)
+    for b in range(first, last):
+        lo = bucket_start[b]
+        hi = bucket_start[b + 1]
+        p0 = person_start[b]
+        m = person_start[b + 1] - p0
+        at_ = np.zeros(m + 1, np.int64)
+        for i in range(lo, hi):
+            at_[local[i] + 1] += 1
+        for q in range(m):
+            at_[q + 1] += at_[q]
+        cursor = at_[:m].copy()
+        l_ts = np.empty(hi - lo, np.int64)
+        l_mask = np.empty(hi - lo, np.int64)
+        l_value = np.empty(hi - lo, np.int64)
+        for i in range(lo, hi):
+            q = local[i]
+            j = cursor[q]
+            cursor[q] = j + 1
+            l_ts[j] = b_ts[i]
+            l_mask[j] = b_mask[i] & STEP_BITS
+            l_value[j] = b_mask[i] >> VALUE_SHIFT
+            first_keys[p0 + q] = b_keys[i]
+        taken = np.zeros(hi - lo, np.bool_)
+        matched = np.empty(hi - lo, np.int64)
+        for q in range(m):
+            s = at_[q]
+            e = at_[q + 1]
+            for i in range(s + 1, e):
+                if l_ts[i] < l_ts[i - 1]:  # not in time order: sort this person (stable)
+                    order = np.argsort(l_ts[s:e], kind="mergesort")
+                    l_ts[s:e] = l_ts[s:e][order]
+                    l_mask[s:e] = l_mask[s:e][order]
+                    l_value[s:e] = l_value[s:e][order]
+                    break
+            tied[p0 + q] = _ties_matter(l_ts, l_mask, l_value, s, e, mode)
+            one_reached[0] = 0
+            _unit_attempts(
+                l_ts, l_mask, empty, empty, l_value, s, e, NO_VALUE, mode, PERSONS, window_us,
+                False, optional, next_required, within_us, ex, ex, attribution, at, 0, 0,
+                one_reached, one_times, one_group, one_unit, taken, times_k, events, used,
+                owner, matched[: e - s], via, result, best_times, best_events,
+            )  # fmt: skip
+            reached[p0 + q] = one_reached[0]
+            for k in range(one_reached[0]):
+                times[p0 + q, k] = one_times[0, k]
+            groups[p0 + q] = one_group[0]

@@ -25,6 +25,7 @@ from funnelscope.store.step_scan import (
     Params,
     StepQuery,
     exclusion_mask_sql,
+    fetch_steps,
     step_mask_sql,
 )
 
@@ -46,6 +47,7 @@ class DepthArrays:
     group_values: list[BreakdownValue]
     query: StepQuery
     warnings: list[str] = field(default_factory=list)
+    unit_keys: np.ndarray | None = None  # each unit's integer person key, when persons have one
 
 
 def _value_sql(cols: EventColumns, prop: str) -> str:
@@ -59,8 +61,14 @@ def _value_sql(cols: EventColumns, prop: str) -> str:
     return expr
 
 
-def depth_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> StepQuery:
-    """SQL returning person, ts, mask, xmask, h0.., b0.. and session, sorted for the kernel."""
+def depth_query(
+    con: duckdb.DuckDBPyConnection,
+    funnel: Funnel,
+    cols: EventColumns,
+    persons: np.ndarray | None = None,
+) -> StepQuery:
+    """SQL returning person, ts, mask, xmask, h0.., b0.. and session, sorted for the kernel
+    (only the given integer `persons` when asked)."""
     if cols.event_id is None or cols.invalid is not None:
         raise ValueError("depth features need events with ids (a store or a scan table)")
     notes: list[str] = []
@@ -76,10 +84,13 @@ def depth_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColum
     keep_all = funnel.order == "strict" or (
         funnel.count == "sessions" and funnel.session_gap_seconds is not None
     )
-    where = ""
+    conditions = []
     if not keep_all:
         names = ", ".join(params.add(n) for n in funnel.scan_event_names)
-        where = f" WHERE {cols.event} IN ({names})"
+        conditions.append(f"{cols.event} IN ({names})")
+    if persons is not None:
+        conditions.append(f"{cols.person} IN (SELECT unnest({params.add(persons.tolist())}))")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     inner = ", ".join(
         [
             f"{cols.person} AS person",
@@ -132,9 +143,10 @@ def fetch_depth(
     funnel: Funnel,
     cols: EventColumns,
     ids_of_keys: Callable[[np.ndarray], list[str]] | None = None,
+    persons: np.ndarray | None = None,
 ) -> DepthArrays:
     """Run the depth query and number values and units."""
-    query = depth_query(con, funnel, cols)
+    query = depth_query(con, funnel, cols, persons)
     table = con.sql(query.sql, params=query.params).to_arrow_table(FETCH_BATCH_ROWS)
     n = table.num_rows
     ts = _ints(table.column("ts"))
@@ -175,7 +187,9 @@ def fetch_depth(
             return list(first_texts.take(pa.array(units)).to_pylist())
 
     arrays = DepthArrays(ts, mask, xmask, hold, value, unit_start, unit_ids, group_values, query)
-    if funnel.sessions_by_column and cols.session is not None:
+    if pa.types.is_integer(person.type):
+        arrays.unit_keys = keys[firsts]
+    if funnel.sessions_by_column and cols.session is not None and persons is None:
         missing = _sessionless(con, funnel, cols)
         if missing:
             arrays.warnings.append(no_session_warning(missing))
@@ -225,3 +239,70 @@ def _codes(columns: list[pa.ChunkedArray], n: int) -> tuple[np.ndarray, list[Bre
             packed //= size
         values.append(tuple(reversed(parts)))
     return codes.astype(np.int64), values
+
+
+MAX_PACKED_VALUES = 1 << 13  # codes above the 50 step bits of an int64 mask
+
+
+def value_segments(
+    con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
+) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[BreakdownValue]] | None:
+    """The breakdown fast path's scan: (person key, ts, mask with the value code packed above
+    the step bits) segments in scan order, and each code's values; None when it cannot apply
+    (text person ids, or more combined values than the packing holds).
+
+    The distinct values are read first, so the scan computes each code in SQL
+    (``list_position``) and its rows stay integers, fetched without a copy.
+    """
+    b = funnel.breakdown
+    if b is None or not cols.integer_person or cols.invalid is not None:
+        return None
+    strict = funnel.order == "strict"
+    names = list(funnel.event_names)
+    scope = "" if strict else f" WHERE {cols.event} IN ({', '.join('?' * len(names))})"
+    exprs = [_value_sql(cols, p) for p in b.properties]
+    distinct = [
+        [
+            v
+            for (v,) in con.execute(
+                f"SELECT DISTINCT {expr} FROM {cols.source}{scope}", [] if strict else names
+            ).fetchall()
+            if v is not None
+        ]
+        for expr in exprs
+    ]
+    sizes = [len(values) + 1 for values in distinct]  # digit 0: not set
+    if int(np.prod(sizes)) > MAX_PACKED_VALUES:
+        return None
+    notes: list[str] = []
+    params = Params()
+    mask = step_mask_sql(con, funnel, cols, params, notes)
+    code = " + ".join(
+        f"coalesce(list_position({params.add(values)}, {expr}), 0) * {int(np.prod(sizes[i + 1 :]))}"
+        if values
+        else "0"
+        for i, (expr, values) in enumerate(zip(exprs, distinct, strict=True))
+    )
+    where = ""
+    if not strict:
+        where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in names)})"
+    inner = (
+        f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask, "
+        f"CAST({code} AS BIGINT) AS code FROM {cols.source}{where}"
+    )
+    filtered = bool(funnel.where) or any(step.where for step in funnel.steps)
+    keep = " WHERE mask <> 0" if filtered and not strict else ""
+    sql = f"SELECT person, ts, mask | (code << {VALUE_SHIFT}) AS mask FROM ({inner}){keep}"
+    arrays = fetch_steps(con, StepQuery(sql, params, notes, False))
+    group_values: list[BreakdownValue] = []
+    for packed in range(int(np.prod(sizes))):
+        parts: list[Any] = []
+        for size, values in zip(reversed(sizes), reversed(distinct), strict=True):
+            digit = packed % size
+            parts.append(values[digit - 1] if digit else None)
+            packed //= size
+        group_values.append(tuple(reversed(parts)))
+    return arrays.segments or [], group_values
+
+
+VALUE_SHIFT = 50  # kernel_depth.VALUE_SHIFT: the step bits stay below

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
 import numpy as np
@@ -850,13 +850,19 @@ class EventStore:
             return depth_query(self._con, funnel, self.step_columns())
         return step_query(self._con, funnel, self.step_columns())
 
-    def depth_scan(self, funnel: Funnel) -> DepthArrays:
+    def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays:
         """The events of a funnel with depth features, grouped in units (store/depth_scan.py)."""
         from funnelscope.store.depth_scan import fetch_depth
 
         columns = self.step_columns()
         keyed = columns.person == "person_key"
-        return fetch_depth(self._con, funnel, columns, self.person_ids if keyed else None)
+        return fetch_depth(self._con, funnel, columns, self.person_ids if keyed else None, persons)
+
+    def value_segments(self, funnel: Funnel) -> Any:
+        """The breakdown fast path's scan (store/depth_scan.py), or None."""
+        from funnelscope.store.depth_scan import value_segments
+
+        return value_segments(self._con, funnel, self.step_columns())
 
     def plan(self, query: StepQuery) -> str:
         return explain_plan(self._con, query)

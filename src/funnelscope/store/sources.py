@@ -7,7 +7,7 @@ engine) and ``step_scan`` (person, time and step bits only, for the kernel engin
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from funnelscope.model.events import scan_column
 from funnelscope.model.spec import Funnel
-from funnelscope.store.depth_scan import DepthArrays, depth_query, fetch_depth
+from funnelscope.store.depth_scan import DepthArrays, depth_query, fetch_depth, value_segments
 from funnelscope.store.step_scan import (
     EventColumns,
     StepArrays,
@@ -40,7 +40,9 @@ class EventSource(Protocol):
 
     def step_scan(self, funnel: Funnel) -> StepArrays: ...
 
-    def depth_scan(self, funnel: Funnel) -> DepthArrays: ...
+    def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays: ...
+
+    def value_segments(self, funnel: Funnel) -> Any: ...
 
     def plan(self, query: StepQuery) -> str: ...
 
@@ -102,14 +104,22 @@ class TableSource:
                 return depth_query(con, funnel, self._columns(con, funnel))
             return step_query(con, funnel, self._columns(con, funnel))
 
-    def depth_scan(self, funnel: Funnel) -> DepthArrays:
+    def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays:
         with duckdb.connect() as con:
-            return fetch_depth(con, funnel, self._columns(con, funnel), self._ids)
+            return fetch_depth(con, funnel, self._columns(con, funnel), self._ids, persons)
+
+    def value_segments(self, funnel: Funnel) -> Any:
+        with duckdb.connect() as con:
+            return value_segments(con, funnel, self._columns(con, funnel))
 
     def step_scan(self, funnel: Funnel) -> StepArrays:
         with duckdb.connect() as con:
             query = step_query(con, funnel, self._columns(con, funnel))
             return fetch_steps(con, query, self._ids)
+
+    def person_ids(self, numbers: np.ndarray) -> list[str]:
+        """Person ids of person numbers (the integer keys the kernel groups by)."""
+        return self._ids(numbers)
 
     def _ids(self, numbers: np.ndarray) -> list[str]:
         return [str(v) for v in self._person_names.take(pa.array(numbers)).to_pylist()]
