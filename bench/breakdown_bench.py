@@ -57,10 +57,10 @@ def main() -> None:
     exe = str(Path(sys.executable).parent / "funnelscope")
     chdb_sql = (
         "SELECT ch, countIf(level >= 1), countIf(level >= 5) FROM (SELECT person_id, "
-        "argMin(channel, timestamp) AS ch, windowFunnel(604800, 'strict_once')(timestamp, "
+        "argMin(channel, timestamp) AS ch, windowFunnel(604800)(toUnixTimestamp(timestamp), "
         "event = 'visit', event = 'view_item', event = 'add_to_cart', event = 'checkout', "
         f"event = 'purchase') AS level FROM file('{parquet}', Parquet) GROUP BY person_id) "
-        "GROUP BY ch ORDER BY ch"
+        "GROUP BY ch ORDER BY ch SETTINGS schema_inference_make_columns_nullable = 0"
     )
     reads = ["--db", str(store), "--format", "json"]
     contenders = {
