@@ -59,7 +59,6 @@ ATTRIBUTIONS = {"first_touch": 0, "last_touch": 1, "step": 2, "all_events": 3}
 
 def compute_depth(funnel: Funnel, source: Any) -> Outcomes:
     """Counted attempts of a funnel with depth features (engines/kernel_depth.py)."""
-    from funnelscope.engines import kernel_depth as kd
 
     if _breakdown_only(funnel) and hasattr(source, "value_segments"):
         fast = source.value_segments(funnel)
@@ -71,12 +70,7 @@ def compute_depth(funnel: Funnel, source: Any) -> Outcomes:
     group_codes = group_values = None
     if b is not None:
         group_values = list(arrays.group_values)
-        unset = (None,) * len(b.properties)
-        if np.any(groups == kd.NONE_VALUE):  # [B2] step:N not done: "(none)"
-            if unset not in group_values:
-                group_values.append(unset)
-            groups[groups == kd.NONE_VALUE] = group_values.index(unset)
-        group_codes = groups.astype(np.int32)
+        group_codes = _with_unset(groups, group_values, len(b.properties))
     all_events = b is not None and b.scope == "event" and b.attribution == "all_events"
     keep_units = all_events and funnel.count != "totals"
     unit_ids = arrays.unit_ids
@@ -170,6 +164,20 @@ def _run_units(
             )
         )
     return reached, times, groups, units
+
+
+def _with_unset(groups: np.ndarray, values: list[Any], n_properties: int) -> np.ndarray:
+    """Value codes as int32, with the kernel's "not done" code ([B2] step:N) mapped to the
+    all-unset value, added to `values` when the data had none."""
+    from funnelscope.engines.kernel_depth import NONE_VALUE
+
+    missing = groups == NONE_VALUE
+    if np.any(missing):
+        unset = (None,) * n_properties
+        if unset not in values:
+            values.append(unset)
+        groups[missing] = values.index(unset)
+    return groups.astype(np.int32)
 
 
 def _breakdown_only(funnel: Funnel) -> bool:
@@ -274,16 +282,12 @@ def _fast_breakdown(
                     values.append(value)
                 code = values.index(value)
             groups[row] = code
-    unset = (None,) * len(funnel.breakdown.properties)
-    if np.any(groups == kd.NONE_VALUE):  # [B2] step:N not done: "(none)"
-        if unset not in values:
-            values.append(unset)
-        groups[groups == kd.NONE_VALUE] = values.index(unset)
+    codes = _with_unset(groups, values, len(funnel.breakdown.properties))
 
     def person_ids(rows: np.ndarray) -> list[str]:
         return list(source.person_ids(first_keys[rows]))
 
-    return Outcomes(reached, times, person_ids, (), groups.astype(np.int32), values)
+    return Outcomes(reached, times, person_ids, (), codes, values)
 
 
 Segment = tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -275,6 +275,42 @@ def _attributed(
 
 
 @njit(cache=True, nogil=True)
+def _attempt(  # type: ignore[no-untyped-def]
+    ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us, has_hold,
+    optional, next_required, within_us, ex_start, ex_end, times, events, used, owner, matched,
+    via, result,
+):  # fmt: skip
+    """One attempt from `entry` in the funnel's order mode (results in times/events/result)."""
+    if mode == ANY:
+        _any_attempt(
+            ts, mask, hold, value, s, e, entry, taken, wanted, window_us, has_hold, times,
+            events, used, owner, matched, via, result,
+        )  # fmt: skip
+    else:
+        _sequential_attempt(
+            ts, mask, xmask, hold, value, s, e, entry, taken, wanted, window_us,
+            mode == STRICT, has_hold, optional, next_required, within_us, ex_start, ex_end,
+            times, events, used, result,
+        )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _emit(  # type: ignore[no-untyped-def]
+    row, u, reached, times, events, value, wanted, attribution, at, out_reached, out_times,
+    out_group, out_unit,
+):  # fmt: skip
+    """Write one counted attempt as output row `row` of unit `u`."""
+    out_reached[row] = reached
+    for k in range(reached):
+        out_times[row, k] = times[k]
+    if wanted != NO_VALUE:
+        out_group[row] = wanted
+    else:
+        out_group[row] = _attributed(value, events, reached, attribution, at)
+    out_unit[row] = u
+
+
+@njit(cache=True, nogil=True)
 def _unit_attempts(  # type: ignore[no-untyped-def]
     ts, mask, xmask, hold, value, s, e, wanted, mode, count, window_us, has_hold, optional,
     next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached, out_times,
@@ -302,29 +338,17 @@ def _unit_attempts(  # type: ignore[no-untyped-def]
                 j += 1
             if entry < 0:
                 return row
-            if mode == ANY:
-                _any_attempt(
-                    ts, mask, hold, value, s, e, entry, taken, wanted, window_us, has_hold,
-                    times, events, used, owner, matched, via, result,
-                )  # fmt: skip
-            else:
-                _sequential_attempt(
-                    ts, mask, xmask, hold, value, s, e, entry, taken, wanted, window_us,
-                    mode == STRICT, has_hold, optional, next_required, within_us, ex_start,
-                    ex_end, times, events, used, result,
-                )  # fmt: skip
-            reached = result[0]
+            _attempt(
+                ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us,
+                has_hold, optional, next_required, within_us, ex_start, ex_end, times, events,
+                used, owner, matched, via, result,
+            )  # fmt: skip
             for q in range(result[4]):
                 taken[used[q] - s] = True
-            out_reached[row] = reached
-            for k in range(reached):
-                out_times[row, k] = times[k]
-            out_group[row] = (
-                wanted
-                if wanted != NO_VALUE
-                else _attributed(value, events, reached, attribution, at)
-            )
-            out_unit[row] = u
+            _emit(
+                row, u, result[0], times, events, value, wanted, attribution, at, out_reached,
+                out_times, out_group, out_unit,
+            )  # fmt: skip
             row += 1
             start = result[3]
     best = -1
@@ -332,17 +356,11 @@ def _unit_attempts(  # type: ignore[no-untyped-def]
     for entry in range(s, e):  # [S10] every entry starts an attempt; the best one counts
         if not _can_enter(mask, entry, mode) or (wanted != NO_VALUE and value[entry] != wanted):
             continue
-        if mode == ANY:
-            _any_attempt(
-                ts, mask, hold, value, s, e, entry, taken, wanted, window_us, has_hold,
-                times, events, used, owner, matched, via, result,
-            )  # fmt: skip
-        else:
-            _sequential_attempt(
-                ts, mask, xmask, hold, value, s, e, entry, taken, wanted, window_us,
-                mode == STRICT, has_hold, optional, next_required, within_us, ex_start,
-                ex_end, times, events, used, result,
-            )  # fmt: skip
+        _attempt(
+            ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us,
+            has_hold, optional, next_required, within_us, ex_start, ex_end, times, events,
+            used, owner, matched, via, result,
+        )  # fmt: skip
         score = result[1] * 64 + result[2]  # [O4] required steps, then steps done
         if score > best:
             best = score
@@ -354,15 +372,10 @@ def _unit_attempts(  # type: ignore[no-untyped-def]
                 break
     if best < 0:
         return row
-    out_reached[row] = best_reached
-    for k in range(best_reached):
-        out_times[row, k] = best_times[k]
-    out_group[row] = (
-        wanted
-        if wanted != NO_VALUE
-        else _attributed(value, best_events, best_reached, attribution, at)
-    )
-    out_unit[row] = u
+    _emit(
+        row, u, best_reached, best_times, best_events, value, wanted, attribution, at,
+        out_reached, out_times, out_group, out_unit,
+    )  # fmt: skip
     return row + 1
 
 
