@@ -181,3 +181,31 @@ def _seeded_spec(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.5:
         spec["hold_constant"] = ["n"]
     return spec
+
+
+@pytest.mark.parametrize("order", ["ordered", "strict", "any"])
+@pytest.mark.parametrize("attribution", ["first_touch", "last_touch", "step:2"])
+def test_breakdown_fast_path_follows_event_ids_in_ties(order: str, attribution: str) -> None:
+    """Breakdown-only funnels run on the grouping path in scan order; where tied events carry
+    different values, event_id order ([S1]) must still decide, as in the reference."""
+    rng = random.Random(f"{order}{attribution}")
+    data = [
+        (
+            person,
+            rng.choice(NAMES[:3]),
+            rng.randrange(0, 4),  # four seconds: most events tie
+            rng.choice(CHANNELS),
+            None,
+            "s1",
+            rng.randrange(1_000_000),  # ids unrelated to the scan order
+        )
+        for person in range(400)
+        for _ in range(rng.randint(2, 6))
+    ]
+    spec = {
+        "steps": ["a", "b", "c"],
+        "order": order,
+        "window": "3s",
+        "breakdown": {"property": "ch", "attribution": attribution},
+    }
+    assert_same(parse_funnel(spec), table_of(data))

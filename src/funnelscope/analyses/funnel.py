@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from funnelscope.analyses.steps import best_rows, step_results
+from funnelscope.analyses.steps import best_rows, step_results, step_results_by_group
 from funnelscope.model.events import CORE_COLUMNS
 from funnelscope.model.results import OTHER_TEXT, BreakdownRow, FunnelResult, Outcomes, StepResult
 from funnelscope.model.spec import Funnel
@@ -26,15 +26,21 @@ def summarize(funnel: Funnel, outcomes: Outcomes) -> FunnelResult:
     0.1 s and 0.2 s average to exactly 0.15); the median of an even number of values is the mean
     of the middle two. Works on arrays, so it costs the same for any engine.
     """
+    by_code = None
     if outcomes.units is None:  # every row counts: no gather
         rows = None
-        steps = step_results(funnel, outcomes.reached, outcomes.times_us)
+        if funnel.breakdown is not None and outcomes.groups is not None:
+            steps, by_code = step_results_by_group(
+                funnel, outcomes.reached, outcomes.times_us, outcomes.groups
+            )
+        else:
+            steps = step_results(funnel, outcomes.reached, outcomes.times_us)
     else:
         rows = best_rows(funnel, outcomes, np.flatnonzero(outcomes.reached))
         steps = step_results(funnel, outcomes.reached[rows], outcomes.times_us[rows])
     breakdown: tuple[BreakdownRow, ...] = ()
     if funnel.breakdown is not None:
-        breakdown = breakdown_rows(funnel, outcomes)
+        breakdown = breakdown_rows(funnel, outcomes, by_code)
     return FunnelResult(
         funnel=funnel,
         steps=steps,
@@ -45,16 +51,19 @@ def summarize(funnel: Funnel, outcomes: Outcomes) -> FunnelResult:
     )
 
 
-def breakdown_rows(funnel: Funnel, outcomes: Outcomes) -> tuple[BreakdownRow, ...]:
+def breakdown_rows(
+    funnel: Funnel,
+    outcomes: Outcomes,
+    by_code: dict[int, tuple[StepResult, ...]] | None = None,
+) -> tuple[BreakdownRow, ...]:
     """One row per breakdown value, the largest first (by step-1 count, then by text); values
     past the limit fold into "Other", which keeps each unit's best attempt among them
-    (docs/semantics.md [B7])."""
+    (docs/semantics.md [B7]). `by_code`: each value's table, when already computed."""
     assert funnel.breakdown is not None
     if outcomes.groups is None:
         return ()
     groups = outcomes.groups
     entered = outcomes.reached > 0
-    present = np.unique(groups[entered])
 
     def results(codes: np.ndarray) -> tuple[StepResult, ...]:
         where = np.isin(groups, codes) if codes.size > 1 else groups == codes[0]
@@ -63,7 +72,9 @@ def breakdown_rows(funnel: Funnel, outcomes: Outcomes) -> tuple[BreakdownRow, ..
         rows = best_rows(funnel, outcomes, np.flatnonzero(where & entered))
         return step_results(funnel, outcomes.reached[rows], outcomes.times_us[rows])
 
-    by_code = {int(code): results(np.array([code])) for code in present}
+    if by_code is None:
+        present = np.unique(groups[entered]).tolist()
+        by_code = {code: results(np.array([code])) for code in present}
     values = outcomes.group_values
     ranked = sorted(
         by_code, key=lambda c: (-by_code[c][0].count, BreakdownRow(values[c], ()).label)

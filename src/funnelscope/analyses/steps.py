@@ -40,17 +40,65 @@ def step_results(
     count nowhere)."""
     optional = [step.optional for step in funnel.steps]
     counts: list[int] = []
-    steps: list[StepResult] = []
-    for k, step in enumerate(funnel.steps):
+    gaps: list[np.ndarray | None] = []
+    for k in range(len(funnel.steps)):
         done = done_at(reached, times, optional, k)
         if where is not None:
             done &= where
-        count = int(np.count_nonzero(done))
-        counts.append(count)
+        counts.append(int(np.count_nonzero(done)))
+        gaps.append(_gaps_from_previous_done(times, done, optional, k) if k else None)
+    return step_table(funnel, counts, gaps)
+
+
+def step_results_by_group(
+    funnel: Funnel, reached: np.ndarray, times: np.ndarray, groups: np.ndarray
+) -> tuple[tuple[StepResult, ...], dict[int, tuple[StepResult, ...]]]:
+    """The per-step table of all rows and of each group code present among rows that entered,
+    when every row counts once (codes partition the rows): one pass per step, split by code."""
+    optional = [step.optional for step in funnel.steps]
+    codes = np.unique(groups[reached > 0])
+    top = int(codes.max(initial=0))
+    if top < 1 << 16:  # numpy's stable sort is a radix sort for 8- and 16-bit integers
+        groups = groups.astype(np.uint8 if top < 1 << 8 else np.uint16)
+    counts: dict[int, list[int]] = {int(c): [] for c in codes}
+    gaps: dict[int, list[np.ndarray | None]] = {int(c): [] for c in codes}
+    all_counts: list[int] = []
+    all_gaps: list[np.ndarray | None] = []
+    for k in range(len(funnel.steps)):
+        done = done_at(reached, times, optional, k)
+        done_groups = groups[done]
+        all_counts.append(done_groups.size)
+        gaps_k = _gaps_from_previous_done(times, done, optional, k) if k else None
+        all_gaps.append(gaps_k)
+        if gaps_k is None or not codes.size:  # step 1: counts only
+            per_code = np.bincount(done_groups, minlength=int(codes.max(initial=0)) + 1)
+            for code in counts:
+                counts[code].append(int(per_code[code]))
+                gaps[code].append(None)
+            continue
+        order = np.argsort(done_groups, kind="stable")
+        bounds = np.searchsorted(done_groups[order], np.append(codes, codes[-1] + 1))
+        gaps_k = gaps_k[order]
+        for i, code in enumerate(codes.tolist()):
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            counts[code].append(hi - lo)
+            gaps[code].append(gaps_k[lo:hi])
+    total = step_table(funnel, all_counts, all_gaps)
+    return total, {code: step_table(funnel, counts[code], gaps[code]) for code in counts}
+
+
+def step_table(
+    funnel: Funnel, counts: Sequence[int], gaps: Sequence[np.ndarray | None]
+) -> tuple[StepResult, ...]:
+    """StepResults from each step's count and its rows' µs since the previous step done."""
+    optional = [step.optional for step in funnel.steps]
+    steps: list[StepResult] = []
+    for k, step in enumerate(funnel.steps):
+        count = counts[k]
         avg = median = None
         previous = counts[previous_required(optional, k)] if k else count
-        if k and count:
-            gaps_us = _gaps_from_previous_done(times, done, optional, k)
+        gaps_us = gaps[k]
+        if k and count and gaps_us is not None:
             avg = exact_sum(gaps_us) / count / US_PER_SECOND
             median = exact_median(gaps_us) / US_PER_SECOND
         steps.append(

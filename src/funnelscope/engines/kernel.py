@@ -32,7 +32,8 @@ def compute(funnel: Funnel, events: Any) -> Outcomes:
     from funnelscope.store.sources import as_source
 
     if funnel.has_depth:
-        return compute_depth(funnel, as_source(events))
+        ready = _load_compiled_in_background(values=True) if _breakdown_only(funnel) else None
+        return compute_depth(funnel, as_source(events), ready)
     compiled = _load_compiled_in_background()
     arrays = as_source(events).step_scan(funnel)
     compiled.join()
@@ -57,11 +58,14 @@ COUNTS = {"persons": 0, "sessions": 1, "totals": 2}
 ATTRIBUTIONS = {"first_touch": 0, "last_touch": 1, "step": 2, "all_events": 3}
 
 
-def compute_depth(funnel: Funnel, source: Any) -> Outcomes:
-    """Counted attempts of a funnel with depth features (engines/kernel_depth.py)."""
+def compute_depth(funnel: Funnel, source: Any, ready: threading.Thread | None = None) -> Outcomes:
+    """Counted attempts of a funnel with depth features (engines/kernel_depth.py); `ready` is
+    the thread loading the compiled code meanwhile, if one was started."""
 
     if _breakdown_only(funnel) and hasattr(source, "value_segments"):
         fast = source.value_segments(funnel)
+        if ready is not None:
+            ready.join()
         if fast is not None:
             return _fast_breakdown(funnel, source, *fast)
     arrays = source.depth_scan(funnel)
@@ -226,7 +230,6 @@ def _fast_breakdown(
     mode = MODES[funnel.order]
     attribution = ATTRIBUTIONS[funnel.breakdown.attribution]
     at = (funnel.breakdown.step or 1) - 1
-    optional, next_required, within_us = _step_arrays(funnel)
     window_us = funnel.window_seconds * US_PER_SECOND
     run_buckets_values: Any = kd.run_buckets_values
     with ThreadPoolExecutor(THREADS) as pool:
@@ -248,11 +251,9 @@ def _fast_breakdown(
                         parts.person_start,
                         parts.local,
                         *r,
+                        n_steps,
                         mode,
                         window_us,
-                        optional,
-                        next_required,
-                        within_us,
                         attribution,
                         at,
                         reached,
@@ -450,8 +451,9 @@ def _through(
     return person_ids
 
 
-def _load_compiled_in_background() -> threading.Thread:
-    """Import numba and load the cached machine code while DuckDB scans (it releases the GIL)."""
+def _load_compiled_in_background(values: bool = False) -> threading.Thread:
+    """Import numba and load the cached machine code while DuckDB scans (it releases the GIL);
+    with `values`, the breakdown fast path's too (kernel_depth.run_buckets_values)."""
 
     def load() -> None:
         from funnelscope.engines import kernel_core as k
@@ -462,8 +464,17 @@ def _load_compiled_in_background() -> threading.Thread:
         k.bucket_histogram(one, 0)  # loads the cached machine code of each function
         k.bucket_scatter(one, one, one, 0, one, one, one, one)
         k.number_persons(one, two, 0, 0, ints, one)
-        k.run_buckets(one, one, one, two, two, ints, 0, 0, 1, 1, 0, small, grid, one)
-        k.run_persons_block(two, one, one, 0, 0, 1, 1, 0, small, grid)
+        if not values:
+            k.run_buckets(one, one, one, two, two, ints, 0, 0, 1, 1, 0, small, grid, one)
+            k.run_persons_block(two, one, one, 0, 0, 1, 1, 0, small, grid)
+        else:
+            from funnelscope.engines import kernel_depth as d
+
+            columns = np.zeros((2, 2), np.int64).T  # as _fast_breakdown lays times out
+            flags = np.zeros(1, np.bool_)
+            d.run_buckets_values(
+                one, one, one, two, two, ints, 0, 0, 1, 0, 1, 0, 0, small, columns, one, one, flags
+            )
 
     thread = threading.Thread(target=load, daemon=True)
     thread.start()

@@ -60,9 +60,11 @@ def _sequential_person(
     out_times: np.ndarray,
     used: np.ndarray,
     cur: np.ndarray,
+    out_events: np.ndarray,
 ) -> int:
     """ordered / strict for one person's events ts[s:e]: the best attempt's length (times in
-    out_times). Every step-1 event starts an attempt; the first to reach furthest wins."""
+    out_times, the events that did each step in out_events). Every step-1 event starts an
+    attempt; the first to reach furthest wins."""
     best = 0
     for i in range(s, e):
         if (mask[i] & 1) == 0:
@@ -99,6 +101,7 @@ def _sequential_person(
             best = length
             for u in range(length):
                 out_times[u] = cur[u]
+                out_events[u] = used[u]
             if best == n_steps:
                 break
     return best
@@ -150,8 +153,11 @@ def _any_order_person(
     window_us: int,
     out_times: np.ndarray,
     cur: np.ndarray,
+    out_events: np.ndarray,
+    cur_events: np.ndarray,
 ) -> int:
-    """any for one person: per entry time, the times at which the k-th distinct step was done."""
+    """any for one person: per entry time, the times at which the k-th distinct step was done
+    (and in out_events the event with which it was done)."""
     single = True
     for i in range(s, e):
         m = mask[i]
@@ -182,12 +188,14 @@ def _any_order_person(
         if single:
             seen = mask[i]
             cur[0] = start
+            cur_events[0] = i
             length = 1
             j = first
             while j < e and ts[j] <= deadline and length < n_steps:
                 if j != i and (mask[j] & ~seen):
                     seen |= mask[j]
                     cur[length] = ts[j]
+                    cur_events[length] = j
                     length += 1
                 j += 1
         else:
@@ -195,17 +203,20 @@ def _any_order_person(
             matched[:] = -1
             _augment(mask, i, s, owner, matched, via)
             cur[0] = start
+            cur_events[0] = i
             length = 1
             j = first
             while j < e and ts[j] <= deadline and length < n_steps:
                 if j != i and mask[j] != 0 and _augment(mask, j, s, owner, matched, via):
                     cur[length] = ts[j]
+                    cur_events[length] = j
                     length += 1
                 j += 1
         if length > best:
             best = length
             for u in range(length):
                 out_times[u] = cur[u]
+                out_events[u] = cur_events[u]
             if best == n_steps:
                 break
     return best
@@ -228,14 +239,18 @@ def run_persons_block(
     used = np.empty(n_steps, np.int64)
     cur = np.empty(n_steps, np.int64)
     best = np.empty(n_steps, np.int64)
+    events = np.empty(n_steps, np.int64)
+    cur_events = np.empty(n_steps, np.int64)
     for p in range(first, last):
         s = starts[p]
         e = starts[p + 1]
         if mode == ANY:
-            length = _any_order_person(ts, mask, s, e, n_steps, window_us, best, cur)
+            length = _any_order_person(
+                ts, mask, s, e, n_steps, window_us, best, cur, events, cur_events
+            )
         else:
             length = _sequential_person(
-                ts, mask, s, e, n_steps, window_us, mode == STRICT, best, used, cur
+                ts, mask, s, e, n_steps, window_us, mode == STRICT, best, used, cur, events
             )
         reached[p] = length
         for k in range(length):
@@ -355,6 +370,8 @@ def run_buckets(
     used = np.empty(n_steps, np.int64)
     cur = np.empty(n_steps, np.int64)
     best = np.empty(n_steps, np.int64)
+    events = np.empty(n_steps, np.int64)
+    cur_events = np.empty(n_steps, np.int64)
     for b in range(first, last):
         lo = bucket_start[b]
         hi = bucket_start[b + 1]
@@ -385,10 +402,22 @@ def run_buckets(
                     l_mask[s:e] = l_mask[s:e][order]
                     break
             if mode == ANY:
-                length = _any_order_person(l_ts, l_mask, s, e, n_steps, window_us, best, cur)
+                length = _any_order_person(
+                    l_ts, l_mask, s, e, n_steps, window_us, best, cur, events, cur_events
+                )
             else:
                 length = _sequential_person(
-                    l_ts, l_mask, s, e, n_steps, window_us, mode == STRICT, best, used, cur
+                    l_ts,
+                    l_mask,
+                    s,
+                    e,
+                    n_steps,
+                    window_us,
+                    mode == STRICT,
+                    best,
+                    used,
+                    cur,
+                    events,
                 )
             reached[p0 + q] = length
             for k in range(length):

@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from funnelscope.engines.kernel_core import ANY, STRICT, _augment, _lower_bound, _upper_bound
+from funnelscope.engines.kernel_core import (
+    ANY,
+    STRICT,
+    _any_order_person,
+    _augment,
+    _lower_bound,
+    _sequential_person,
+    _upper_bound,
+)
 
 SKIPPED = np.int64(-(2**63))  # a step not done (results.SKIPPED_US)
 NO_VALUE = -1  # no breakdown value filter
@@ -462,39 +470,29 @@ def _ties_matter(
 
 @njit(cache=True, nogil=True)
 def run_buckets_values(  # type: ignore[no-untyped-def]
-    b_keys, b_ts, b_mask, bucket_start, person_start, local, first, last, mode, window_us,
-    optional, next_required, within_us, attribution, at, reached, times, groups, first_keys,
-    tied,
+    b_keys, b_ts, b_mask, bucket_start, person_start, local, first, last, n_steps, mode,
+    window_us, attribution, at, reached, times, groups, first_keys, tied,
 ):  # fmt: skip
     """The breakdown fast path over radix buckets (kernel.py): each bucket's rows are counting-
     sorted by person and by time, the value code unpacked from the mask's high bits, and every
-    person's best attempt found; persons whose ties could change their value are flagged."""
-    n_steps = optional.size
-    empty = np.zeros(0, np.int64)
-    ex = np.zeros(0, np.int64)
-    times_k = np.empty(n_steps, np.int64)
-    events = np.empty(n_steps, np.int64)
-    best_times = np.empty(n_steps, np.int64)
-    best_events = np.empty(n_steps, np.int64)
+    person's best attempt found by the plain machine (kernel_core.py), which also says which
+    event did each step; persons whose ties could change their value are flagged."""
     used = np.empty(n_steps, np.int64)
-    owner = np.empty(n_steps, np.int64)
-    via = np.empty(n_steps, np.int64)
-    result = np.zeros(5, np.int64)
-    one_reached = np.zeros(1, np.int16)
-    one_times = np.empty((1, n_steps), np.int64)
-    one_group = np.zeros(1, np.int64)
-    one_unit = np.zeros(1, np.int64)
+    cur = np.empty(n_steps, np.int64)
+    best = np.empty(n_steps, np.int64)
+    events = np.empty(n_steps, np.int64)
+    cur_events = np.empty(n_steps, np.int64)
     for b in range(first, last):
         lo = bucket_start[b]
         hi = bucket_start[b + 1]
         p0 = person_start[b]
         m = person_start[b + 1] - p0
-        at_ = np.zeros(m + 1, np.int64)
+        offsets = np.zeros(m + 1, np.int64)
         for i in range(lo, hi):
-            at_[local[i] + 1] += 1
+            offsets[local[i] + 1] += 1
         for q in range(m):
-            at_[q + 1] += at_[q]
-        cursor = at_[:m].copy()
+            offsets[q + 1] += offsets[q]
+        cursor = offsets[:m].copy()
         l_ts = np.empty(hi - lo, np.int64)
         l_mask = np.empty(hi - lo, np.int64)
         l_value = np.empty(hi - lo, np.int64)
@@ -506,11 +504,9 @@ def run_buckets_values(  # type: ignore[no-untyped-def]
             l_mask[j] = b_mask[i] & STEP_BITS
             l_value[j] = b_mask[i] >> VALUE_SHIFT
             first_keys[p0 + q] = b_keys[i]
-        taken = np.zeros(hi - lo, np.bool_)
-        matched = np.empty(hi - lo, np.int64)
         for q in range(m):
-            s = at_[q]
-            e = at_[q + 1]
+            s = offsets[q]
+            e = offsets[q + 1]
             for i in range(s + 1, e):
                 if l_ts[i] < l_ts[i - 1]:  # not in time order: sort this person (stable)
                     order = np.argsort(l_ts[s:e], kind="mergesort")
@@ -519,14 +515,26 @@ def run_buckets_values(  # type: ignore[no-untyped-def]
                     l_value[s:e] = l_value[s:e][order]
                     break
             tied[p0 + q] = _ties_matter(l_ts, l_mask, l_value, s, e, mode)
-            one_reached[0] = 0
-            _unit_attempts(
-                l_ts, l_mask, empty, empty, l_value, s, e, NO_VALUE, mode, PERSONS, window_us,
-                False, optional, next_required, within_us, ex, ex, attribution, at, 0, 0,
-                one_reached, one_times, one_group, one_unit, taken, times_k, events, used,
-                owner, matched[: e - s], via, result, best_times, best_events,
-            )  # fmt: skip
-            reached[p0 + q] = one_reached[0]
-            for k in range(one_reached[0]):
-                times[p0 + q, k] = one_times[0, k]
-            groups[p0 + q] = one_group[0]
+            if mode == ANY:
+                length = _any_order_person(
+                    l_ts, l_mask, s, e, n_steps, window_us, best, cur, events, cur_events
+                )
+            else:
+                length = _sequential_person(
+                    l_ts,
+                    l_mask,
+                    s,
+                    e,
+                    n_steps,
+                    window_us,
+                    mode == STRICT,
+                    best,
+                    used,
+                    cur,
+                    events,
+                )
+            reached[p0 + q] = length
+            for k in range(length):
+                times[p0 + q, k] = best[k]
+            if length:
+                groups[p0 + q] = _attributed(l_value, events, length, attribution, at)
