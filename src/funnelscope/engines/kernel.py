@@ -475,6 +475,12 @@ def _load_compiled_in_background(values: bool = False) -> threading.Thread:
             d.run_buckets_values(
                 one, one, one, two, two, ints, 0, 0, 1, 0, 1, 0, 0, small, columns, one, one, flags
             )
+            fixed = np.zeros(1, np.int64)  # the sorted re-run of persons with ties, whose
+            fixed.flags.writeable = False  # scanned columns are read-only (depth_scan._ints)
+            d.run_units(
+                two, two, 0, 0, fixed, fixed, fixed, one, one, 0, 0, 1, False, flags, one, one,
+                one, one, 0, 0, small, grid, one, one,
+            )  # fmt: skip
 
     thread = threading.Thread(target=load, daemon=True)
     thread.start()

@@ -269,17 +269,26 @@ def _can_enter(mask: np.ndarray, j: int, mode: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
+def _attributed_event(events: np.ndarray, reached: int, attribution: int, at: int) -> int:
+    """[B2] the event whose value an attempt is counted under (-1: none)."""
+    if attribution == FIRST_TOUCH:
+        return int(events[0])
+    if attribution == LAST_TOUCH:
+        return int(events[reached - 1])
+    if attribution == AT_STEP and at < reached:
+        return int(events[at])
+    return -1
+
+
+@njit(cache=True, nogil=True)
 def _attributed(
     value: np.ndarray, events: np.ndarray, reached: int, attribution: int, at: int
 ) -> int:
     """[B2] the breakdown value code of an attempt (first_touch / last_touch / step:N)."""
-    if attribution == FIRST_TOUCH:
-        return int(value[events[0]])
-    if attribution == LAST_TOUCH:
-        return int(value[events[reached - 1]])
-    if attribution == AT_STEP:
-        return int(value[events[at]]) if at < reached and events[at] >= 0 else NONE_VALUE
-    return NO_VALUE
+    if attribution != FIRST_TOUCH and attribution != LAST_TOUCH and attribution != AT_STEP:
+        return NO_VALUE
+    chosen = _attributed_event(events, reached, attribution, at)
+    return int(value[chosen]) if chosen >= 0 else NONE_VALUE
 
 
 @njit(cache=True, nogil=True)
@@ -445,26 +454,19 @@ STEP_BITS = (np.int64(1) << VALUE_SHIFT) - 1
 
 
 @njit(cache=True, nogil=True)
-def _ties_matter(
-    ts: np.ndarray, mask: np.ndarray, value: np.ndarray, s: int, e: int, mode: int
+def _has_twin(
+    ts: np.ndarray, mask: np.ndarray, value: np.ndarray, s: int, e: int, i: int, mode: int
 ) -> bool:
-    """Whether two events at the same time could fill the same step with different values: then
-    only their event_id order ([S1]) says which value an attempt gets."""
-    i = s
-    while i < e:
-        g = i + 1
-        while g < e and ts[g] == ts[i]:
-            g += 1
-        for a in range(i, g):
-            for b in range(a + 1, g):
-                if value[a] == value[b]:
-                    continue
-                if mode == ANY:
-                    if mask[a] != 0 and mask[b] != 0:
-                        return True
-                elif mask[a] & mask[b]:
-                    return True
-        i = g
+    """Whether event i has a tied twin with another value that could have filled its step in
+    its place. Without one, the attributed value does not depend on the order of ties (reach
+    and step times never do here, docs/semantics.md "Engines"); with one, only event_id order
+    ([S1]) decides."""
+    j = _lower_bound(ts, s, e, ts[i])
+    while j < e and ts[j] == ts[i]:
+        could = (mask[j] != 0) if mode == ANY else (mask[j] & mask[i]) != 0
+        if j != i and value[j] != value[i] and could:
+            return True
+        j += 1
     return False
 
 
@@ -514,7 +516,6 @@ def run_buckets_values(  # type: ignore[no-untyped-def]
                     l_mask[s:e] = l_mask[s:e][order]
                     l_value[s:e] = l_value[s:e][order]
                     break
-            tied[p0 + q] = _ties_matter(l_ts, l_mask, l_value, s, e, mode)
             if mode == ANY:
                 length = _any_order_person(
                     l_ts, l_mask, s, e, n_steps, window_us, best, cur, events, cur_events
@@ -538,3 +539,6 @@ def run_buckets_values(  # type: ignore[no-untyped-def]
                 times[p0 + q, k] = best[k]
             if length:
                 groups[p0 + q] = _attributed(l_value, events, length, attribution, at)
+                chosen = _attributed_event(events, length, attribution, at)
+                if chosen >= 0:
+                    tied[p0 + q] = _has_twin(l_ts, l_mask, l_value, s, e, chosen, mode)

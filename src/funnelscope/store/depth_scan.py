@@ -208,11 +208,16 @@ def _sessionless(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColu
 
 
 def _ints(column: pa.ChunkedArray) -> np.ndarray:
+    """An int64 column as one read-only numpy array (read-only whether or not it was copied, so
+    the compiled kernel always sees one array type: kernel.py loads that machine code early)."""
     if column.num_chunks == 0:
-        return np.zeros(0, np.int64)
-    return np.ascontiguousarray(
-        column.combine_chunks().to_numpy(zero_copy_only=False), dtype=np.int64
-    )
+        values = np.zeros(0, np.int64)
+    else:
+        values = np.ascontiguousarray(
+            column.combine_chunks().to_numpy(zero_copy_only=False), dtype=np.int64
+        )
+    values.flags.writeable = False
+    return values
 
 
 def _codes(columns: list[pa.ChunkedArray], n: int) -> tuple[np.ndarray, list[BreakdownValue]]:
