@@ -59,10 +59,11 @@ PLAIN = "name: shop\nsteps: [view, cart, buy]\nwindow: 7d\n"
 MAPPING = ["--person-col", "user", "--event-col", "action", "--time-col", "ts"]
 
 
-@pytest.fixture
-def funnel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """``funnel(*flags, spec=SPEC, columns=100)``: the command over EVENTS, reference engine."""
+@pytest.fixture(params=["kernel", "reference"])
+def funnel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """``funnel(*flags, spec=SPEC, columns=100)``: the command over EVENTS, on each engine."""
     monkeypatch.chdir(tmp_path)
+    engine = request.param
     events = tmp_path / "events.csv"
     events.write_text(EVENTS)
 
@@ -70,7 +71,7 @@ def funnel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
         spec_file = tmp_path / "shop.yaml"
         spec_file.write_text(spec)
         args = ["funnel", str(spec_file), "--events", str(events), *MAPPING]
-        args += ["--no-progress", "--engine", "reference", *flags]
+        args += ["--no-progress", "--engine", engine, *flags]
         result = CliRunner().invoke(cli, args, env={"COLUMNS": str(columns)})
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
@@ -419,3 +420,15 @@ def test_with_overrides_order_errors_name_the_flag() -> None:
         with_overrides(any_order, optional=[2])
     assert caught.value.path == "--optional"
     assert caught.value.problem.startswith("step 2: optional steps need order: ordered")
+
+
+def test_explain_says_how_depth_features_run(funnel) -> None:  # type: ignore[no-untyped-def]
+    fast = funnel("--engine", "kernel", "--explain").stdout
+    assert "packed above the step bits" in fast and "code << 50" in fast
+    assert "counted under the value of first_touch" in fast
+    sorted_scan = funnel(
+        "--engine", "kernel", "--explain", "--count", "sessions", "--session-gap", "30m"
+    ).stdout
+    assert "sorted by person, time and event_id" in sorted_scan
+    assert "per session, the best attempt" in sorted_scan
+    assert "ORDER BY person, ts, eid" in sorted_scan

@@ -37,7 +37,9 @@ def explain(name: str, funnel: Funnel, events: Any) -> str:
 
         return kernel_explain(funnel, events)
     get_engine(name)
-    reads = "every event" if funnel.order == "strict" else "the events named by the steps"
+    reads = "every event" if funnel.reads_all_events else "the events named by the steps"
+    if funnel.exclusions and not funnel.reads_all_events:
+        reads += " and exclusions"
     return "\n".join(
         [
             f"engine: {name}",

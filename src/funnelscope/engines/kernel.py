@@ -13,13 +13,14 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from funnelscope.model.results import Outcomes
 from funnelscope.model.spec import Funnel
+from funnelscope.store.depth_scan import breakdown_only
 
 US_PER_SECOND = 1_000_000
 MODES = {"ordered": 0, "strict": 1, "any": 2}
@@ -32,7 +33,7 @@ def compute(funnel: Funnel, events: Any) -> Outcomes:
     from funnelscope.store.sources import as_source
 
     if funnel.has_depth:
-        ready = _load_compiled_in_background(values=True) if _breakdown_only(funnel) else None
+        ready = _load_compiled_in_background(values=True) if breakdown_only(funnel) else None
         return compute_depth(funnel, as_source(events), ready)
     compiled = _load_compiled_in_background()
     arrays = as_source(events).step_scan(funnel)
@@ -62,7 +63,7 @@ def compute_depth(funnel: Funnel, source: Any, ready: threading.Thread | None = 
     """Counted attempts of a funnel with depth features (engines/kernel_depth.py); `ready` is
     the thread loading the compiled code meanwhile, if one was started."""
 
-    if _breakdown_only(funnel) and hasattr(source, "value_segments"):
+    if breakdown_only(funnel) and hasattr(source, "value_segments"):
         fast = source.value_segments(funnel)
         if ready is not None:
             ready.join()
@@ -182,21 +183,6 @@ def _with_unset(groups: np.ndarray, values: list[Any], n_properties: int) -> np.
             values.append(unset)
         groups[missing] = values.index(unset)
     return groups.astype(np.int32)
-
-
-def _breakdown_only(funnel: Funnel) -> bool:
-    """A breakdown by event values with one value per attempt is the only depth feature: the
-    radix path can run it (kernel_depth.run_buckets_values)."""
-    from funnelscope.store.step_scan import needs_id_order
-
-    b = funnel.breakdown
-    return (
-        b is not None
-        and b.scope == "event"
-        and b.attribution != "all_events"
-        and not replace(funnel, breakdown=None).has_depth
-        and not needs_id_order(funnel)
-    )
 
 
 def _step_arrays(funnel: Funnel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -493,16 +479,8 @@ def explain(funnel: Funnel, events: Any) -> str:
 
     source = as_source(events)
     query = source.step_query(funnel)
-    mode = funnel.order
-    lines = [
-        "engine: kernel",
-        f"  1. scan (DuckDB): person, time in µs and a bitmask of the {len(funnel.steps)} steps "
-        "each event can fill, sorted by person and time"
-        + (" (every event: strict needs them all)" if mode == "strict" else ""),
-        f"  2. state machine (numba, compiled once and cached on disk; {THREADS} threads): "
-        f"per person, the best {mode} attempt within "
-        f"{funnel.window_seconds:,} s of its entry",
-        "  3. summary: counts, conversion and times from the best attempts (numpy)",
+    lines = ["engine: kernel", *_phases(funnel, query)]
+    lines += [
         "",
         "filters:",
         *[f"  {note}" for note in query.notes or ["(none)"]],
@@ -516,3 +494,55 @@ def explain(funnel: Funnel, events: Any) -> str:
         source.plan(query),
     ]
     return "\n".join(lines)
+
+
+def _breakdown_words(b: Any) -> str:
+    read = b.attribution_text if b.scope == "event" else "person property"
+    return f"breakdown by {' / '.join(b.properties)} ({read})"
+
+
+def _phases(funnel: Funnel, query: Any) -> list[str]:
+    """The three phases in words, as they apply to `funnel`."""
+    mode = funnel.order
+    n = len(funnel.steps)
+    every = " (every event: strict needs them all)" if mode == "strict" else ""
+    machine = f"numba, compiled once and cached on disk; {THREADS} threads"
+    window = f"within {funnel.window_seconds:,} s of its entry"
+    if not funnel.has_depth:
+        return [
+            f"  1. scan (DuckDB): person, time in µs and a bitmask of the {n} steps each event "
+            f"can fill, sorted by person and time{every}",
+            f"  2. state machine ({machine}): per person, the best {mode} attempt {window}",
+            "  3. summary: counts, conversion and times from the best attempts (numpy)",
+        ]
+    b = funnel.breakdown
+    if not query.sorted and b is not None:  # the breakdown fast path
+        return [
+            f"  1. scan (DuckDB): person, time in µs and a bitmask of the {n} steps each event "
+            f"can fill, with the code of its {' / '.join(b.properties)} value packed above the "
+            f"step bits (distinct values read first); grouped by person without a sort{every}",
+            f"  2. state machine ({machine}): per person, the best {mode} attempt {window}, "
+            f"counted under the value of {b.attribution_text}; a person whose attributed event "
+            "has a tied twin with another value is computed again in event_id order",
+            "  3. summary: the total and every value's counts, conversion and times in one pass "
+            f"per step; past {b.limit} values, Other (numpy)",
+        ]
+    unit = {"persons": "person", "sessions": "session", "totals": "person"}[funnel.count]
+    counted = "every attempt in turn" if funnel.count == "totals" else "the best attempt"
+    features = [
+        f"{len(funnel.exclusions)} exclusion(s)" if funnel.exclusions else "",
+        f"held constant: {', '.join(funnel.hold_constant)}" if funnel.hold_constant else "",
+        "optional steps" if any(s.optional for s in funnel.steps) else "",
+        "per-step limits" if any(s.within_seconds for s in funnel.steps) else "",
+        _breakdown_words(b) if b is not None else "",
+    ]
+    shown = "; ".join(f for f in features if f)
+    return [
+        "  1. scan (DuckDB): person, time in µs, step and exclusion bitmasks and the held and "
+        "broken-down values of each event, sorted by person"
+        + (", session" if funnel.sessions_by_column else "")
+        + f", time and event_id{every}",
+        f"  2. state machine ({machine}): per {unit}, {counted} ({mode}) {window}"
+        + (f"; {shown}" if shown else ""),
+        "  3. summary: counts, conversion and times from the counted attempts (numpy)",
+    ]

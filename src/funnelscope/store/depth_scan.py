@@ -9,7 +9,7 @@ kernel compares integers; ``group_values`` maps a breakdown code back to its val
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -26,6 +26,7 @@ from funnelscope.store.step_scan import (
     StepQuery,
     exclusion_mask_sql,
     fetch_steps,
+    needs_id_order,
     step_mask_sql,
 )
 
@@ -249,11 +250,24 @@ def _codes(columns: list[pa.ChunkedArray], n: int) -> tuple[np.ndarray, list[Bre
 MAX_PACKED_VALUES = 1 << 13  # codes above the 50 step bits of an int64 mask
 
 
-def value_segments(
+def breakdown_only(funnel: Funnel) -> bool:
+    """A breakdown by event values with one value per attempt is the funnel's only depth
+    feature: the kernel's grouping path runs it (engines/kernel.py `_fast_breakdown`)."""
+    b = funnel.breakdown
+    return (
+        b is not None
+        and b.scope == "event"
+        and b.attribution != "all_events"
+        and not replace(funnel, breakdown=None).has_depth
+        and not needs_id_order(funnel)
+    )
+
+
+def value_query(
     con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
-) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[BreakdownValue]] | None:
-    """The breakdown fast path's scan: (person key, ts, mask with the value code packed above
-    the step bits) segments in scan order, and each code's values; None when it cannot apply
+) -> tuple[StepQuery, list[BreakdownValue]] | None:
+    """The breakdown fast path's scan: person, time and the step mask with the value code packed
+    above the step bits, in scan order; and each code's values. None when it cannot apply
     (text person ids, or more combined values than the packing holds).
 
     The distinct values are read first, so the scan computes each code in SQL
@@ -263,7 +277,6 @@ def value_segments(
     if b is None or not cols.integer_person or cols.invalid is not None:
         return None
     strict = funnel.order == "strict"
-    names = list(funnel.event_names)
     exprs = [_value_sql(cols, p) for p in b.properties]
     # over every event: a superset of the steps' values (codes no row uses never show), read
     # from the one column, 4x faster than with the event-name filter
@@ -286,7 +299,7 @@ def value_segments(
     )
     where = ""
     if not strict:
-        where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in names)})"
+        where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in funnel.event_names)})"
     inner = (
         f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask, "
         f"CAST({code} AS BIGINT) AS code FROM {cols.source}{where}"
@@ -294,7 +307,6 @@ def value_segments(
     filtered = bool(funnel.where) or any(step.where for step in funnel.steps)
     keep = " WHERE mask <> 0" if filtered and not strict else ""
     sql = f"SELECT person, ts, mask | (code << {VALUE_SHIFT}) AS mask FROM ({inner}){keep}"
-    arrays = fetch_steps(con, StepQuery(sql, params, notes, False))
     group_values: list[BreakdownValue] = []
     for packed in range(int(np.prod(sizes))):
         parts: list[Any] = []
@@ -303,7 +315,25 @@ def value_segments(
             parts.append(values[digit - 1] if digit else None)
             packed //= size
         group_values.append(tuple(reversed(parts)))
-    return arrays.segments or [], group_values
+    return StepQuery(sql, params, notes, False), group_values
+
+
+def value_segments(
+    con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
+) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[BreakdownValue]] | None:
+    """Run the value query (None when it cannot apply): (person key, ts, packed mask) segments
+    and each code's values."""
+    planned = value_query(con, funnel, cols)
+    if planned is None:
+        return None
+    query, group_values = planned
+    return fetch_steps(con, query).segments or [], group_values
+
+
+def scan_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> StepQuery:
+    """The query the kernel runs for a funnel with depth features (for --explain)."""
+    planned = value_query(con, funnel, cols) if breakdown_only(funnel) else None
+    return planned[0] if planned is not None else depth_query(con, funnel, cols)
 
 
 VALUE_SHIFT = 50  # kernel_depth.VALUE_SHIFT: the step bits stay below

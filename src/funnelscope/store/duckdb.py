@@ -845,9 +845,9 @@ class EventStore:
 
     def step_query(self, funnel: Funnel) -> StepQuery:
         if funnel.has_depth:
-            from funnelscope.store.depth_scan import depth_query
+            from funnelscope.store.depth_scan import scan_query
 
-            return depth_query(self._con, funnel, self.step_columns())
+            return scan_query(self._con, funnel, self.step_columns())
         return step_query(self._con, funnel, self.step_columns())
 
     def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays:

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from funnelscope.model.events import scan_column
 from funnelscope.model.spec import Funnel
-from funnelscope.store.depth_scan import DepthArrays, depth_query, fetch_depth, value_segments
+from funnelscope.store.depth_scan import DepthArrays, fetch_depth, scan_query, value_segments
 from funnelscope.store.step_scan import (
     EventColumns,
     StepArrays,
@@ -101,7 +101,7 @@ class TableSource:
     def step_query(self, funnel: Funnel) -> StepQuery:
         with duckdb.connect() as con:
             if funnel.has_depth:
-                return depth_query(con, funnel, self._columns(con, funnel))
+                return scan_query(con, funnel, self._columns(con, funnel))
             return step_query(con, funnel, self._columns(con, funnel))
 
     def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays:
