@@ -1201,3 +1201,46 @@ def test_depth_features_work_together(run: RunFunnel) -> None:
     assert result.counts() == (3, 1, 1)
     assert rows(result) == [("seo", (2, 0, 0)), ("ads", (1, 1, 1))]
     assert gaps(result, 3) == {"a": 1200}
+
+
+def test_c3_totals_an_attempt_past_its_step_within_ends_then(run: RunFunnel) -> None:
+    people = {
+        "p": [("a", t("10:00")), ("a", t("11:00")), ("b", t("11:00:30"))],
+    }
+    steps = ["a", {"event": "b", "within": "1m"}]
+    # the 10:00 attempt can do b until 10:01 only: the 11:00 entry starts an attempt
+    totals = run(steps, people, count="totals", window="1d")
+    assert totals.counts() == (2, 1)
+    assert run(steps, people, window="1d").counts() == (1, 1)
+
+
+def test_c3_totals_a_strict_break_ends_the_attempt_at_the_breaking_event(run: RunFunnel) -> None:
+    people = {
+        "p": [("a", t("10:00")), ("c", t("10:01")), ("a", t("11:00")), ("b", t("11:01"))],
+        # the breaking event is itself an entry: it starts the next attempt
+        "q": [("a", t("10:00")), ("a", t("10:01")), ("b", t("10:02"))],
+    }
+    totals = run({"steps": ["a", "b"], "order": "strict"}, people, count="totals", window="1d")
+    assert totals.counts() == (4, 2)
+    assert totals.people(2) == ["p", "q"]
+
+
+def test_c2_events_without_any_session_column_fill_no_step(run: RunFunnel) -> None:
+    people = {"p": [("view", t("10:00")), ("buy", t("10:05"))]}
+    result = run(["view", "buy"], people, count="sessions")
+    assert result.counts() == (0, 0)
+    assert result.outcomes.warnings == [no_session_warning(2)]
+
+
+def test_b6_every_nan_is_one_value_even_when_ties_decide(run: RunFunnel) -> None:
+    nan = float("nan")
+    people = {
+        # tied entries: the NaN one is first by event_id, so p1 counts under nan
+        "p1": [("a", t("10:00"), {"price": nan}), ("a", t("10:00"), {"price": 1.0}),
+               ("b", t("10:01"))],
+        "p2": [("a", t("10:00"), {"price": nan}), ("b", t("10:01"))],
+    }  # fmt: skip
+    result = run(["a", "b"], people, breakdown="price")
+    assert [(row.label, [s.count for s in row.steps]) for row in result.breakdown] == [
+        ("nan", [2, 2])
+    ]

@@ -111,11 +111,11 @@ def check_against_store(
         if prop in CORE_COLUMNS and prop not in known_props:
             warnings.append(
                 f"filters read event properties, and {prop!r} is a core field, not a property; "
-                "no event has it as a property, so filters on it see it as not set"
+                "no event has it as a property, so the funnel sees it as not set"
             )
         elif prop not in known_props:
             warnings.append(
-                f"no event has a property {prop!r}, so filters on it see it as not set"
+                f"no event has a property {prop!r}, so the funnel sees it as not set"
                 + _did_you_mean(prop, known_props)
             )
     return warnings

@@ -9,6 +9,7 @@ identical to the reference engine's (tests/test_engine_agreement.py).
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -69,6 +70,9 @@ def compute_depth(funnel: Funnel, source: Any, ready: threading.Thread | None = 
             ready.join()
         if fast is not None:
             return _fast_breakdown(funnel, source, *fast)
+    grouped = source.depth_segments(funnel) if hasattr(source, "depth_segments") else None
+    if grouped is not None:
+        return _grouped_depth(funnel, source, grouped)
     arrays = source.depth_scan(funnel)
     reached, times, groups, units = _run_units(funnel, arrays)
     b = funnel.breakdown
@@ -171,6 +175,117 @@ def _run_units(
     return reached, times, groups, units
 
 
+def _grouped_depth(funnel: Funnel, source: Any, scan: Any) -> Outcomes:
+    """Depth features without a sort: rows grouped by radix buckets (as for plain funnels) and
+    each person's units run by the depth machine. Persons whose tied events could change a
+    result are computed again from the sorted scan, in event_id order ([S1])."""
+    from funnelscope.engines import kernel_depth as kd
+
+    n_steps = len(funnel.steps)
+    mode, count = MODES[funnel.order], COUNTS[funnel.count]
+    b = funnel.breakdown
+    attribution = kd.NO_BREAKDOWN if b is None else ATTRIBUTIONS[b.attribution]
+    at = (b.step or 1) - 1 if b is not None and b.attribution == "step" else 0
+    per_entry = count != kd.PERSONS or attribution == kd.ALL_EVENTS
+    optional, next_required, within_us = _step_arrays(funnel)
+    ex_start = np.array([x.start for x in funnel.exclusions], np.int64)
+    ex_end = np.array([x.end for x in funnel.exclusions], np.int64)
+    gap_us = -1
+    if funnel.count == "sessions" and funnel.session_gap_seconds is not None:
+        gap_us = funnel.session_gap_seconds * US_PER_SECOND
+    window_us = funnel.window_seconds * US_PER_SECOND
+    core: Any = kd
+    with ThreadPoolExecutor(THREADS) as pool:
+        parts = partition(pool, scan.segments)
+        n_persons = 0 if parts is None else parts.n_persons
+        capacity = np.zeros(n_persons, np.int64)
+        if parts is not None:
+            list(
+                pool.map(
+                    lambda r: core.person_capacity(
+                        parts.bucket_start, parts.person_start, parts.local, parts.mask,
+                        scan.mask, *r, mode, per_entry, capacity,
+                    ),
+                    parts.ranges,
+                )
+            )  # fmt: skip
+        row_start = np.concatenate(([0], np.cumsum(capacity))).astype(np.int64)
+        n_rows = int(row_start[-1])
+        reached = np.zeros(n_rows, np.int16)
+        times = np.empty((n_steps, n_rows), np.int64).T  # columns contiguous for the summary
+        groups = np.full(n_rows, kd.NO_VALUE, np.int64)
+        units = np.full(n_rows, -1, np.int64)
+        first_keys = np.empty(n_persons, np.int64)
+        tied = np.zeros(n_persons, np.bool_)
+        if parts is not None:
+            list(
+                pool.map(
+                    lambda r: core.run_buckets_units(
+                        parts.keys, parts.ts, parts.mask, parts.bucket_start,
+                        parts.person_start, parts.local, *r, scan.mask, scan.xmask, scan.hold,
+                        scan.value, gap_us, row_start, mode, count, window_us,
+                        bool(funnel.hold_constant), optional, next_required, within_us,
+                        ex_start, ex_end, attribution, at, reached, times, groups, units,
+                        first_keys, tied,
+                    ),
+                    parts.ranges,
+                )
+            )  # fmt: skip
+    row_person = np.repeat(np.arange(n_persons, dtype=np.int64), capacity)
+    values = list(scan.group_values)
+    redo = np.flatnonzero(tied)
+    if redo.size:  # ties whose event_id order matters: the sorted scan decides for them
+        for person in redo.tolist():
+            reached[row_start[person] : row_start[person + 1]] = 0
+        again = source.depth_scan(funnel, persons=first_keys[redo])
+        a_reached, a_times, a_groups, a_units = _run_units(funnel, again)
+        assert again.unit_keys is not None
+        unit_person = dict(zip(first_keys[redo].tolist(), redo.tolist(), strict=True))
+        a_person = np.array(
+            [unit_person[int(k)] for k in again.unit_keys[np.maximum(a_units, 0)]], np.int64
+        )
+        if b is not None:  # the re-run numbered values its own way
+            for i, code in enumerate(a_groups.tolist()):
+                if code >= 0:
+                    a_groups[i] = _code_of(values, again.group_values[code])
+        reached = np.concatenate((reached, a_reached))
+        times = np.concatenate((times, a_times)).T.copy().T
+        groups = np.concatenate((groups, a_groups))
+        units = np.concatenate((units, a_units + n_rows))
+        row_person = np.concatenate((row_person, a_person))
+    group_codes = None
+    if b is not None:
+        group_codes = _with_unset(groups, values, len(b.properties))
+    keep_units = attribution == kd.ALL_EVENTS and count != kd.TOTALS
+
+    def person_ids(rows: np.ndarray) -> list[str]:
+        return list(source.person_ids(first_keys[row_person[rows]]))
+
+    return Outcomes(
+        reached,
+        times,
+        person_ids,
+        (),
+        group_codes,
+        values if b is not None else (),
+        units if keep_units else None,
+    )
+
+
+def _code_of(values: list[Any], value: tuple[Any, ...]) -> int:
+    """The index of `value` in `values`, appended if missing; every NaN is one value ([H2])."""
+
+    def key(v: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple("NaN" if isinstance(x, float) and math.isnan(x) else x for x in v)
+
+    wanted = key(value)
+    for i, known in enumerate(values):
+        if key(known) == wanted:
+            return i
+    values.append(value)
+    return len(values) - 1
+
+
 def _with_unset(groups: np.ndarray, values: list[Any], n_properties: int) -> np.ndarray:
     """Value codes as int32, with the kernel's "not done" code ([B2] step:N) mapped to the
     all-unset value, added to `values` when the data had none."""
@@ -264,10 +379,7 @@ def _fast_breakdown(
             times[row] = again_times[unit]
             code = int(again_groups[unit])
             if code != kd.NONE_VALUE:
-                value = again.group_values[code]
-                if value not in values:
-                    values.append(value)
-                code = values.index(value)
+                code = _code_of(values, again.group_values[code])
             groups[row] = code
     codes = _with_unset(groups, values, len(funnel.breakdown.properties))
 

@@ -170,7 +170,7 @@ def _sequential_attempt(
             )  # fmt: skip
             if chosen < 0 or (rival >= 0 and (chosen == rival or ts[chosen] > ts[rival])):
                 continue
-        bound = deadline + 1 if chosen < 0 else ts[chosen]
+        bound = limit + 1 if chosen < 0 else ts[chosen]
         if ex_start.size:
             stop = _first_exclusion(
                 ts, xmask, s, e, k, bound, ex_start, ex_end, times, used, n_used
@@ -179,9 +179,13 @@ def _sequential_attempt(
                 end = ts[stop]
                 break
         if chosen < 0:
+            end = limit + 1  # [C3] step k can no longer be done
             break
-        if strict and _lower_bound(ts, s, e, ts[chosen]) > _upper_bound(ts, s, e, last):
-            break  # another event strictly between the two steps
+        if strict:
+            breaker = _upper_bound(ts, s, e, last)
+            if _lower_bound(ts, s, e, ts[chosen]) > breaker:
+                end = ts[breaker]  # [C3] the event that broke the sequence
+                break
         used[n_used] = chosen
         n_used += 1
         times[k] = ts[chosen]
@@ -193,8 +197,6 @@ def _sequential_attempt(
             required += 1
     if reached == n_steps:
         end = times[n_steps - 1]
-    elif end == SKIPPED:
-        end = deadline + 1
     result[0] = reached
     result[1] = required
     result[2] = done
@@ -397,6 +399,40 @@ def _unit_attempts(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
+def _unit_rows(  # type: ignore[no-untyped-def]
+    ts, mask, xmask, hold, value, s, e, unit, row, mode, count, window_us, has_hold, optional,
+    next_required, within_us, ex_start, ex_end, attribution, at, out_reached, out_times,
+    out_group, out_unit, taken, times, events, used, owner, matched, via, result, best_times,
+    best_events,
+):  # fmt: skip
+    """The counted attempts of the unit ts[s:e] from output row `row` on (each value on its own
+    under all_events, [B4]); returns the next free row."""
+    if attribution != ALL_EVENTS:
+        return _unit_attempts(
+            ts, mask, xmask, hold, value, s, e, NO_VALUE, mode, count, window_us, has_hold,
+            optional, next_required, within_us, ex_start, ex_end, attribution, at, row, unit,
+            out_reached, out_times, out_group, out_unit, taken, times, events, used, owner,
+            matched, via, result, best_times, best_events,
+        )  # fmt: skip
+    for j in range(s, e):
+        if not _can_enter(mask, j, mode):
+            continue
+        seen = False
+        for q in range(s, j):
+            if value[q] == value[j] and _can_enter(mask, q, mode):
+                seen = True
+                break
+        if not seen:
+            row = _unit_attempts(
+                ts, mask, xmask, hold, value, s, e, value[j], mode, count, window_us, has_hold,
+                optional, next_required, within_us, ex_start, ex_end, attribution, at, row,
+                unit, out_reached, out_times, out_group, out_unit, taken, times, events, used,
+                owner, matched, via, result, best_times, best_events,
+            )  # fmt: skip
+    return row
+
+
+@njit(cache=True, nogil=True)
 def run_units(  # type: ignore[no-untyped-def]
     unit_start, row_start, first, last, ts, mask, xmask, hold, value, mode, count, window_us,
     has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at,
@@ -422,31 +458,131 @@ def run_units(  # type: ignore[no-untyped-def]
     for u in range(first, last):
         s = unit_start[u]
         e = unit_start[u + 1]
-        row = row_start[u]
-        if attribution == ALL_EVENTS:  # [B4] each value on its own
-            for j in range(s, e):
-                if not _can_enter(mask, j, mode):
-                    continue
-                seen = False
-                for q in range(s, j):
-                    if value[q] == value[j] and _can_enter(mask, q, mode):
-                        seen = True
-                        break
-                if seen:
-                    continue
-                row = _unit_attempts(
-                    ts, mask, xmask, hold, value, s, e, value[j], mode, count, window_us,
-                    has_hold, optional, next_required, within_us, ex_start, ex_end, attribution,
-                    at, row, u, out_reached, out_times, out_group, out_unit, taken, times,
-                    events, used, owner, matched[: e - s], via, result, best_times, best_events,
-                )  # fmt: skip
-        else:
-            _unit_attempts(
-                ts, mask, xmask, hold, value, s, e, NO_VALUE, mode, count, window_us, has_hold,
-                optional, next_required, within_us, ex_start, ex_end, attribution, at, row, u,
-                out_reached, out_times, out_group, out_unit, taken, times, events, used, owner,
-                matched[: e - s], via, result, best_times, best_events,
-            )  # fmt: skip
+        _unit_rows(
+            ts, mask, xmask, hold, value, s, e, u, row_start[u], mode, count, window_us,
+            has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at,
+            out_reached, out_times, out_group, out_unit, taken, times, events, used, owner,
+            matched[: e - s], via, result, best_times, best_events,
+        )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def person_capacity(  # type: ignore[no-untyped-def]
+    bucket_start, person_start, local, b_row, mask, first, last, mode, per_entry, capacity,
+):  # fmt: skip
+    """Output rows each person may need: one, or one per entry event (totals, sessions,
+    all_events). Rows are radix buckets (engines/kernel.py `partition`)."""
+    for b in range(first, last):
+        p0 = person_start[b]
+        for i in range(bucket_start[b], bucket_start[b + 1]):
+            p = p0 + local[i]
+            if per_entry:
+                if _can_enter(mask, b_row[i], mode):
+                    capacity[p] += 1
+            else:
+                capacity[p] = 1
+
+
+@njit(cache=True, nogil=True)
+def _ties_matter(ts, mask, xmask, hold, value, s, e, mode):  # type: ignore[no-untyped-def]
+    """Whether two events at the same time could fill the same step and differ in what the
+    rules read besides time and step (exclusion match, held value, breakdown value): only then
+    does event_id order ([S1]) change a result; tied events that cannot fill the same step
+    never compete (docs/semantics.md "Engines")."""
+    i = s
+    while i < e:
+        g = i + 1
+        while g < e and ts[g] == ts[i]:
+            g += 1
+        for a in range(i, g):
+            for c in range(a + 1, g):
+                if mode == ANY:
+                    compete = mask[a] != 0 and mask[c] != 0
+                    differ = hold[a] != hold[c] or value[a] != value[c]
+                else:
+                    compete = (mask[a] & mask[c]) != 0
+                    differ = xmask[a] != xmask[c] or hold[a] != hold[c] or value[a] != value[c]
+                if compete and differ:
+                    return True
+        i = g
+    return False
+
+
+@njit(cache=True, nogil=True)
+def run_buckets_units(  # type: ignore[no-untyped-def]
+    b_keys, b_ts, b_row, bucket_start, person_start, local, first, last, mask_all, xmask_all,
+    hold_all, value_all, gap_us, row_start, mode, count, window_us, has_hold, optional,
+    next_required, within_us, ex_start, ex_end, attribution, at, out_reached, out_times,
+    out_group, out_unit, first_keys, tied,
+):  # fmt: skip
+    """Depth features over radix buckets: each bucket's rows counting-sorted by person and by
+    time, each person split in units (sessions by `gap_us` when >= 0) and their counted
+    attempts written from ``row_start[person]`` on. A person whose tied events could change a
+    result is flagged in `tied`; kernel.py computes them again in event_id order."""
+    n_steps = optional.size
+    times = np.empty(n_steps, np.int64)
+    events = np.empty(n_steps, np.int64)
+    best_times = np.empty(n_steps, np.int64)
+    best_events = np.empty(n_steps, np.int64)
+    used = np.empty(n_steps, np.int64)
+    owner = np.empty(n_steps, np.int64)
+    via = np.empty(n_steps, np.int64)
+    result = np.zeros(5, np.int64)
+    for b in range(first, last):
+        lo = bucket_start[b]
+        hi = bucket_start[b + 1]
+        p0 = person_start[b]
+        m = person_start[b + 1] - p0
+        offsets = np.zeros(m + 1, np.int64)
+        for i in range(lo, hi):
+            offsets[local[i] + 1] += 1
+        for q in range(m):
+            offsets[q + 1] += offsets[q]
+        cursor = offsets[:m].copy()
+        l_ts = np.empty(hi - lo, np.int64)
+        l_row = np.empty(hi - lo, np.int64)
+        for i in range(lo, hi):
+            q = local[i]
+            j = cursor[q]
+            cursor[q] = j + 1
+            l_ts[j] = b_ts[i]
+            l_row[j] = b_row[i]
+            first_keys[p0 + q] = b_keys[i]
+        l_mask = np.empty(hi - lo, np.int64)
+        l_xmask = np.empty(hi - lo, np.int64)
+        l_hold = np.empty(hi - lo, np.int64)
+        l_value = np.empty(hi - lo, np.int64)
+        taken = np.zeros(hi - lo, np.bool_)
+        matched = np.empty(hi - lo, np.int64)
+        for q in range(m):
+            s = offsets[q]
+            e = offsets[q + 1]
+            for i in range(s + 1, e):
+                if l_ts[i] < l_ts[i - 1]:  # not in time order: sort this person (stable)
+                    order = np.argsort(l_ts[s:e], kind="mergesort")
+                    l_ts[s:e] = l_ts[s:e][order]
+                    l_row[s:e] = l_row[s:e][order]
+                    break
+            for i in range(s, e):
+                r = l_row[i]
+                l_mask[i] = mask_all[r]
+                l_xmask[i] = xmask_all[r]
+                l_hold[i] = hold_all[r]
+                l_value[i] = value_all[r]
+            p = p0 + q
+            tied[p] = _ties_matter(l_ts, l_mask, l_xmask, l_hold, l_value, s, e, mode)
+            row = row_start[p]
+            us = s
+            for i in range(s, e + 1):
+                if i == e or (gap_us >= 0 and i > s and l_ts[i] - l_ts[i - 1] > gap_us):
+                    row = _unit_rows(
+                        l_ts, l_mask, l_xmask, l_hold, l_value, us, i, row, row, mode, count,
+                        window_us, has_hold, optional, next_required, within_us, ex_start,
+                        ex_end, attribution, at, out_reached, out_times, out_group, out_unit,
+                        taken, times, events, used, owner, matched[: i - us], via, result,
+                        best_times, best_events,
+                    )  # fmt: skip
+                    us = i
 
 
 VALUE_SHIFT = 50  # the fast path packs a breakdown value code above the (at most 50) step bits

@@ -279,12 +279,15 @@ def _sequential_attempt(
             and (value is None or e.value == value)
         )
 
-    def earliest(k: int) -> int | None:
+    def limit(k: int) -> int:
+        """The last moment step k can be done ([S8], [W1])."""
         within = funnel.steps[k].within_seconds
-        limit = deadline if within is None else min(deadline, last + within * US_PER_SECOND)
+        return deadline if within is None else min(deadline, last + within * US_PER_SECOND)
+
+    def earliest(k: int) -> int | None:
         first = bisect_left(all_ts, last)  # ties with the previous step count as in order
         return next(
-            (j for j in range(first, len(events)) if all_ts[j] <= limit and fits(j, k)), None
+            (j for j in range(first, len(events)) if all_ts[j] <= limit(k) and fits(j, k)), None
         )
 
     for k in range(1, n):
@@ -296,24 +299,26 @@ def _sequential_attempt(
                 rival is not None and (chosen == rival or all_ts[chosen] > all_ts[rival])
             ):
                 continue
-        bound = deadline + 1 if chosen is None else all_ts[chosen]
+        bound = limit(k) + 1 if chosen is None else all_ts[chosen]
         stop = _first_exclusion(funnel, events, attempt, k, bound)
-        if stop is not None:  # [X1]
+        if stop is not None:  # [X2]
             attempt.end = events[stop].ts
             break
         if chosen is None:
+            attempt.end = limit(k) + 1  # [C3] step k can no longer be done
             break
         ts = all_ts[chosen]
-        if funnel.order == "strict" and bisect_left(all_ts, ts) > bisect_right(all_ts, last):
-            break  # another event strictly between the two steps
+        breaker = bisect_right(all_ts, last)
+        if funnel.order == "strict" and bisect_left(all_ts, ts) > breaker:
+            attempt.end = all_ts[breaker]  # [C3] the event that broke the sequence
+            break
         attempt.used.add(chosen)
         attempt.times[k] = ts
         attempt.events[k] = chosen
         last = ts
     if attempt.times[n - 1] is not None:
         attempt.end = attempt.times[n - 1]  # [C3] completed
-    elif attempt.end is None:
-        attempt.end = deadline + 1  # [C3] its window expired
+    assert attempt.end is not None
     return attempt
 
 

@@ -8,7 +8,7 @@ kernel compares integers; ``group_values`` maps a breakdown code back to its val
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -108,14 +108,14 @@ def depth_query(
     outer_values = [f"b{i}" for i in range(len(values))]
     if b is not None and b.scope == "person":  # [B5] the latest value each property was set to
         latest = ", ".join(
-            f"arg_max(v{i}, ({cols.ts}, {cols.event_id})) FILTER (WHERE v{i} IS NOT NULL) AS b{i}"
+            f"arg_max(v{i}, (pv_ts, pv_eid)) FILTER (WHERE v{i} IS NOT NULL) AS b{i}"
             for i in range(len(b.properties))
         )
         reads = ", ".join(f"{_value_sql(cols, p)} AS v{i}" for i, p in enumerate(b.properties))
         person_values = (
             f"SELECT person AS pv_person, {latest} FROM "
-            f"(SELECT {cols.person} AS person, {cols.ts}, {cols.event_id}, {reads} "
-            f"FROM {cols.source}) GROUP BY person"
+            f"(SELECT {cols.person} AS person, {cols.ts} AS pv_ts, {cols.event_id} AS pv_eid, "
+            f"{reads} FROM {cols.source}) GROUP BY person"
         )
         sql = (
             f"SELECT e.*, {', '.join(f'pv.b{i}' for i in range(len(b.properties)))} "
@@ -125,7 +125,7 @@ def depth_query(
     keep = []
     if not keep_all:
         keep.append("(mask <> 0 OR xmask <> 0)")
-    if session:
+    if funnel.sessions_by_column:  # [C2] events without a session fill no step
         keep.append("session IS NOT NULL")
     columns = ["person", "ts", "mask", "xmask"]
     columns += [f"h{i}" for i in range(len(held))] + outer_values + ["session"]
@@ -167,7 +167,7 @@ def fetch_depth(
         changed = pc.not_equal(keys[1:], keys[:-1]).to_numpy(zero_copy_only=False)
     new_unit = np.ones(n, bool)
     new_unit[1:] = changed
-    if funnel.sessions_by_column:
+    if funnel.sessions_by_column and n > 1:  # (no session column: no rows)
         sessions = table.column("session").combine_chunks()
         new_unit[1:] |= pc.not_equal(sessions[1:], sessions[:-1]).to_numpy(zero_copy_only=False)
     elif funnel.count == "sessions" and funnel.session_gap_seconds is not None:
@@ -190,7 +190,7 @@ def fetch_depth(
     arrays = DepthArrays(ts, mask, xmask, hold, value, unit_start, unit_ids, group_values, query)
     if pa.types.is_integer(person.type):
         arrays.unit_keys = keys[firsts]
-    if funnel.sessions_by_column and cols.session is not None and persons is None:
+    if funnel.sessions_by_column and persons is None:
         missing = _sessionless(con, funnel, cols)
         if missing:
             arrays.warnings.append(no_session_warning(missing))
@@ -198,14 +198,14 @@ def fetch_depth(
 
 
 def _sessionless(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> int:
+    """Step events without a session id (all of them when the events have no session column)."""
     names = list(funnel.event_names)
     marks = ", ".join("?" * len(names))
-    row = con.execute(
-        f"SELECT count(*) FROM {cols.source} WHERE {cols.session} IS NULL "
-        f"AND {cols.event} IN ({marks})",
-        names,
-    ).fetchone()
-    return int(row[0]) if row else 0
+    missing = f"{cols.session} IS NULL AND " if cols.session is not None else ""
+    ((count,),) = con.execute(
+        f"SELECT count(*) FROM {cols.source} WHERE {missing}{cols.event} IN ({marks})", names
+    ).fetchall()
+    return int(count)
 
 
 def _ints(column: pa.ChunkedArray) -> np.ndarray:
@@ -277,26 +277,13 @@ def value_query(
     if b is None or not cols.integer_person or cols.invalid is not None:
         return None
     strict = funnel.order == "strict"
-    exprs = [_value_sql(cols, p) for p in b.properties]
-    # over every event: a superset of the steps' values (codes no row uses never show), read
-    # from the one column, 4x faster than with the event-name filter
-    distinct = [
-        [v for (v,) in con.execute(f"SELECT DISTINCT {expr} FROM {cols.source}").fetchall()]
-        for expr in exprs
-    ]
-    distinct = [[v for v in values if v is not None] for values in distinct]
-    sizes = [len(values) + 1 for values in distinct]  # digit 0: not set
-    if int(np.prod(sizes)) > MAX_PACKED_VALUES:
-        return None
     notes: list[str] = []
     params = Params()
+    coded = _value_codes(con, cols, b.properties, params)
+    if coded is None:
+        return None
+    code, group_values = coded
     mask = step_mask_sql(con, funnel, cols, params, notes)
-    code = " + ".join(
-        f"coalesce(list_position({params.add(values)}, {expr}), 0) * {int(np.prod(sizes[i + 1 :]))}"
-        if values
-        else "0"
-        for i, (expr, values) in enumerate(zip(exprs, distinct, strict=True))
-    )
     where = ""
     if not strict:
         where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in funnel.event_names)})"
@@ -307,14 +294,6 @@ def value_query(
     filtered = bool(funnel.where) or any(step.where for step in funnel.steps)
     keep = " WHERE mask <> 0" if filtered and not strict else ""
     sql = f"SELECT person, ts, mask | (code << {VALUE_SHIFT}) AS mask FROM ({inner}){keep}"
-    group_values: list[BreakdownValue] = []
-    for packed in range(int(np.prod(sizes))):
-        parts: list[Any] = []
-        for size, values in zip(reversed(sizes), reversed(distinct), strict=True):
-            digit = packed % size
-            parts.append(values[digit - 1] if digit else None)
-            packed //= size
-        group_values.append(tuple(reversed(parts)))
     return StepQuery(sql, params, notes, False), group_values
 
 
@@ -328,6 +307,127 @@ def value_segments(
         return None
     query, group_values = planned
     return fetch_steps(con, query).segments or [], group_values
+
+
+@dataclass
+class DepthSegments:
+    """The depth scan in scan order, for the kernel's grouping path: ``segments`` are (person
+    key, ts, row number) arrays; the other columns are indexed by row number."""
+
+    segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    mask: np.ndarray
+    xmask: np.ndarray
+    hold: np.ndarray
+    value: np.ndarray
+    group_values: list[BreakdownValue]
+
+
+def grouping_query(
+    con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
+) -> tuple[StepQuery, list[BreakdownValue]] | None:
+    """The depth scan without a sort: person, ts, mask, xmask and codes of the held and
+    broken-down values. None when the kernel must have the sorted scan instead: text person
+    ids, sessions from a column, one event name filling steps with different filters,
+    person-scope breakdowns, held values whose hash codes would collide, or more breakdown
+    values than list_position handles quickly."""
+    b = funnel.breakdown
+    if (
+        not cols.integer_person
+        or cols.invalid is not None
+        or funnel.sessions_by_column
+        or needs_id_order(funnel)
+        or (b is not None and b.scope == "person")
+    ):
+        return None
+    keep_all = funnel.order == "strict" or (
+        funnel.count == "sessions" and funnel.session_gap_seconds is not None
+    )
+    names = funnel.scan_event_names
+    scope = "" if keep_all else f" WHERE {cols.event} IN ({', '.join('?' * len(names))})"
+    hold = "0"
+    if funnel.hold_constant:  # held values need equality only: a hash, checked to be exact
+        held = ", ".join(_value_sql(cols, p) for p in funnel.hold_constant)
+        hold = f"CAST(hash({held}) >> 1 AS BIGINT)"
+        ((values, codes),) = con.execute(
+            f"SELECT count(DISTINCT row({held})), count(DISTINCT {hold}) FROM {cols.source}{scope}",
+            [] if keep_all else list(names),
+        ).fetchall()
+        if values != codes:
+            return None
+    notes: list[str] = []
+    params = Params()
+    code, group_values = "0", [()]
+    if b is not None:
+        coded = _value_codes(con, cols, b.properties, params)
+        if coded is None:
+            return None
+        code, group_values = coded
+    mask = step_mask_sql(con, funnel, cols, params, notes)
+    xmask = exclusion_mask_sql(con, funnel, cols, params, notes)
+    where = ""
+    if not keep_all:
+        where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in names)})"
+    sql = (
+        f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask, "
+        f"CAST({xmask} AS BIGINT) AS xmask, {hold} AS hold, CAST({code} AS BIGINT) AS value "
+        f"FROM {cols.source}{where}"
+    )
+    if not keep_all:
+        sql = f"SELECT * FROM ({sql}) WHERE mask <> 0 OR xmask <> 0"
+    return StepQuery(sql, params, notes, False), group_values
+
+
+def _value_codes(
+    con: duckdb.DuckDBPyConnection, cols: EventColumns, properties: Sequence[str], params: Params
+) -> tuple[str, list[BreakdownValue]] | None:
+    """SQL numbering the combined values of `properties` (list_position over the distinct values
+    of each, read first over the whole column), and each number's values; None past
+    MAX_PACKED_VALUES combinations."""
+    exprs = [_value_sql(cols, p) for p in properties]
+    distinct = [
+        [v for (v,) in con.execute(f"SELECT DISTINCT {expr} FROM {cols.source}").fetchall()]
+        for expr in exprs
+    ]
+    distinct = [[v for v in values if v is not None] for values in distinct]
+    sizes = [len(values) + 1 for values in distinct]  # digit 0: not set
+    if int(np.prod(sizes)) > MAX_PACKED_VALUES:
+        return None
+    code = " + ".join(
+        f"coalesce(list_position({params.add(values)}, {expr}), 0) * {int(np.prod(sizes[i + 1 :]))}"
+        if values
+        else "0"
+        for i, (expr, values) in enumerate(zip(exprs, distinct, strict=True))
+    )
+    group_values: list[BreakdownValue] = []
+    for packed in range(int(np.prod(sizes))):
+        parts: list[Any] = []
+        for size, values in zip(reversed(sizes), reversed(distinct), strict=True):
+            digit = packed % size
+            parts.append(values[digit - 1] if digit else None)
+            packed //= size
+        group_values.append(tuple(reversed(parts)))
+    return code, group_values
+
+
+def depth_segments(
+    con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
+) -> DepthSegments | None:
+    """Run the grouping query (None when the sorted scan must serve instead)."""
+    planned = grouping_query(con, funnel, cols)
+    if planned is None:
+        return None
+    query, group_values = planned
+    table = con.sql(query.sql, params=query.params).to_arrow_table(FETCH_BATCH_ROWS)
+    segments = []
+    offset = 0
+    for batch in table.to_batches():
+        n = batch.num_rows
+        if n:
+            keys, ts = (_ints(pa.chunked_array([batch.column(i)])) for i in range(2))
+            segments.append((keys, ts, np.arange(offset, offset + n, dtype=np.int64)))
+            offset += n
+    mask, xmask, hold, value = (_ints(table.column(c)) for c in ("mask", "xmask", "hold", "value"))
+    return DepthSegments(segments, mask, xmask, hold, value, group_values)
 
 
 def scan_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> StepQuery:

@@ -858,6 +858,12 @@ class EventStore:
         keyed = columns.person == "person_key"
         return fetch_depth(self._con, funnel, columns, self.person_ids if keyed else None, persons)
 
+    def depth_segments(self, funnel: Funnel) -> Any:
+        """The depth scan without a sort (store/depth_scan.py), or None."""
+        from funnelscope.store.depth_scan import depth_segments
+
+        return depth_segments(self._con, funnel, self.step_columns())
+
     def value_segments(self, funnel: Funnel) -> Any:
         """The breakdown fast path's scan (store/depth_scan.py), or None."""
         from funnelscope.store.depth_scan import value_segments

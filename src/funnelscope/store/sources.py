@@ -16,7 +16,13 @@ import pyarrow.compute as pc
 
 from funnelscope.model.events import scan_column
 from funnelscope.model.spec import Funnel
-from funnelscope.store.depth_scan import DepthArrays, fetch_depth, scan_query, value_segments
+from funnelscope.store.depth_scan import (
+    DepthArrays,
+    depth_segments,
+    fetch_depth,
+    scan_query,
+    value_segments,
+)
 from funnelscope.store.step_scan import (
     EventColumns,
     StepArrays,
@@ -43,6 +49,8 @@ class EventSource(Protocol):
     def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays: ...
 
     def value_segments(self, funnel: Funnel) -> Any: ...
+
+    def depth_segments(self, funnel: Funnel) -> Any: ...
 
     def plan(self, query: StepQuery) -> str: ...
 
@@ -107,6 +115,10 @@ class TableSource:
     def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays:
         with duckdb.connect() as con:
             return fetch_depth(con, funnel, self._columns(con, funnel), self._ids, persons)
+
+    def depth_segments(self, funnel: Funnel) -> Any:
+        with duckdb.connect() as con:
+            return depth_segments(con, funnel, self._columns(con, funnel))
 
     def value_segments(self, funnel: Funnel) -> Any:
         with duckdb.connect() as con:
