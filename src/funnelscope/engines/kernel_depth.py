@@ -338,41 +338,72 @@ def _unit_attempts(  # type: ignore[no-untyped-def]
 ):  # fmt: skip
     """The counted attempts of one unit for one value filter (`wanted`), written from `row` on;
     returns the next free row."""
-    n_steps = times.size
     for q in range(e - s):
         taken[q] = False
-    if count == TOTALS:  # [C3] attempts one after another
-        start = SKIPPED
-        while True:
-            entry = -1
-            j = s if start == SKIPPED else _lower_bound(ts, s, e, int(start))
-            while j < e:
-                if (
-                    _can_enter(mask, j, mode)
-                    and not taken[j - s]
-                    and (wanted == NO_VALUE or value[j] == wanted)
-                ):
-                    entry = j
-                    break
-                j += 1
-            if entry < 0:
-                return row
-            _attempt(
-                ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us,
-                has_hold, optional, next_required, within_us, ex_start, ex_end, times, events,
-                used, owner, matched, via, result,
-            )  # fmt: skip
-            for q in range(result[4]):
-                taken[used[q] - s] = True
-            _emit(
-                row, u, result[0], times, events, value, wanted, attribution, at, out_reached,
-                out_times, out_group, out_unit,
-            )  # fmt: skip
-            row += 1
-            start = result[3]
+    if count == TOTALS:
+        return _attempts_in_turn(
+            ts, mask, xmask, hold, value, s, e, wanted, mode, window_us, has_hold, optional,
+            next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached,
+            out_times, out_group, out_unit, taken, times, events, used, owner, matched, via,
+            result,
+        )  # fmt: skip
+    return _best_attempt(
+        ts, mask, xmask, hold, value, s, e, wanted, mode, window_us, has_hold, optional,
+        next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached,
+        out_times, out_group, out_unit, taken, times, events, used, owner, matched, via, result,
+        best_times, best_events,
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _attempts_in_turn(  # type: ignore[no-untyped-def]
+    ts, mask, xmask, hold, value, s, e, wanted, mode, window_us, has_hold, optional,
+    next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached, out_times,
+    out_group, out_unit, taken, times, events, used, owner, matched, via, result,
+):  # fmt: skip
+    """[C3] count: totals: attempts one after another, never reusing events."""
+    start = SKIPPED
+    while True:
+        entry = -1
+        j = s if start == SKIPPED else _lower_bound(ts, s, e, int(start))
+        while j < e:
+            if (
+                _can_enter(mask, j, mode)
+                and not taken[j - s]
+                and (wanted == NO_VALUE or value[j] == wanted)
+            ):
+                entry = j
+                break
+            j += 1
+        if entry < 0:
+            return row
+        _attempt(
+            ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us,
+            has_hold, optional, next_required, within_us, ex_start, ex_end, times, events,
+            used, owner, matched, via, result,
+        )  # fmt: skip
+        for q in range(result[4]):
+            taken[used[q] - s] = True
+        _emit(
+            row, u, result[0], times, events, value, wanted, attribution, at, out_reached,
+            out_times, out_group, out_unit,
+        )  # fmt: skip
+        row += 1
+        start = result[3]
+
+
+@njit(cache=True, nogil=True)
+def _best_attempt(  # type: ignore[no-untyped-def]
+    ts, mask, xmask, hold, value, s, e, wanted, mode, window_us, has_hold, optional,
+    next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached, out_times,
+    out_group, out_unit, taken, times, events, used, owner, matched, via, result, best_times,
+    best_events,
+):  # fmt: skip
+    """[S10] every entry starts an attempt; the best one ([O4]) is written as row `row`."""
+    n_steps = times.size
     best = -1
     best_reached = 0
-    for entry in range(s, e):  # [S10] every entry starts an attempt; the best one counts
+    for entry in range(s, e):
         if not _can_enter(mask, entry, mode) or (wanted != NO_VALUE and value[entry] != wanted):
             continue
         _attempt(
