@@ -10,6 +10,8 @@ import click
 from funnelscope.cli.demo import demo
 from funnelscope.cli.funnel import funnel
 from funnelscope.cli.ingest import forget, ingest, quarantine, sources
+from funnelscope.cli.marketing import diagnose, report, whatif
+from funnelscope.cli.templates import templates
 from funnelscope.errors import FunnelscopeError
 
 
@@ -22,6 +24,7 @@ def cli() -> None:
     Start:  funnelscope demo                      (synthetic shop, loaded and shown)
     Yours:  funnelscope ingest events.csv         (into ./funnelscope.duckdb)
             funnelscope funnel checkout.yaml      (steps, conversion, drop-off, time)
+    Reports: funnelscope diagnose ads.csv analytics.csv inquiries.csv orders.csv
     """
 
 
@@ -31,6 +34,10 @@ cli.add_command(sources)
 cli.add_command(forget)
 cli.add_command(funnel)
 cli.add_command(demo)
+cli.add_command(templates)
+cli.add_command(report)
+cli.add_command(diagnose)
+cli.add_command(whatif)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Report-level marketing funnels: sources, rates, diagnosis and what-if."""

@@ -1,0 +1,540 @@
+"""Find, localise and rank a funnel's leaks: layers that perform below a reference.
+
+For every layer and segment (one value of one dimension, or everything) the current window's
+rate is compared with (a) the segment's own baseline periods, (b) its peers (the other values of
+that dimension) and (c) a typical range. A comparison is a *leak* when the rate is at least
+`min_gap` (relative) below the reference and the difference is significant after a
+Benjamini-Hochberg correction over every comparison made. A leak's size is the final conversions
+it costs: the to-stage units lost (from-count x rate gap) times what a to-stage unit yields.
+
+One broken thing shows up in many segments (a broken landing page lowers its campaign, every
+device, and the whole funnel). Segment B *explains* A when A, without B's cells, is no longer a
+leak. A leak explained by another that it does not explain back (or by a narrower one that it
+does explain back) is a symptom; only the others are reported, each listing its symptoms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from funnelscope.marketing.cells import (
+    NOT_SET,
+    BoolArray,
+    DiagnosisInput,
+    LayerCells,
+    Periods,
+)
+from funnelscope.marketing.knowledge import KnowledgeBase
+from funnelscope.marketing.ranges import ReferenceRange
+from funnelscope.stats.multiple import benjamini_hochberg
+from funnelscope.stats.proportions import (
+    Proportion,
+    RateComparison,
+    compare_to_fixed,
+    compare_to_reference,
+    dispersion,
+    wilson_interval,
+)
+
+REFERENCES = ("history", "peers", "range")
+
+
+@dataclass(frozen=True)
+class DiagnoseOptions:
+    """How leaks are judged. `min_gap` is relative (0.10: at least 10% below the reference)."""
+
+    alpha: float = 0.05
+    min_gap: float = 0.10
+    references: tuple[str, ...] = REFERENCES
+    ranges: Mapping[str, ReferenceRange] = field(default_factory=dict)
+    include_insignificant: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The segment's current rate against one reference."""
+
+    reference: str
+    rate: float
+    reference_rate: float
+    p_value: float
+    """Benjamini-Hochberg adjusted over every comparison of the diagnosis."""
+    significant: bool
+    detail: str
+    dispersion: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "rate": self.rate,
+            "reference_rate": self.reference_rate,
+            "p_value": self.p_value,
+            "significant": self.significant,
+            "detail": self.detail,
+            "dispersion": self.dispersion,
+        }
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A layer in a segment performing below its reference, with what it costs and why."""
+
+    layer: str
+    from_stage: str | None
+    segment: dict[str, str]
+    context: dict[str, str]
+    """Coarser dimensions the segment lies wholly inside (a keyword's campaign)."""
+    rate: float
+    reference_rate: float
+    reference: str
+    significant: bool
+    p_value: float
+    from_count: float
+    to_count: float
+    rate_interval: tuple[float, float] | None
+    lost_to: float
+    lost_final: float
+    lost_revenue: float | None
+    comparisons: tuple[Comparison, ...]
+    symptoms: tuple[dict[str, Any], ...]
+    """The same problem seen in other segments (folded in here), with their own loss."""
+    causes: tuple[str, ...]
+    actions: tuple[str, ...]
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "from_stage": self.from_stage,
+            "segment": self.segment,
+            "rate": self.rate,
+            "reference_rate": self.reference_rate,
+            "reference": self.reference,
+            "lost_final": self.lost_final,
+            "lost_revenue": self.lost_revenue,
+            "significant": self.significant,
+            "causes": list(self.causes),
+            "actions": list(self.actions),
+            "evidence": self.evidence,
+            "p_value": self.p_value,
+            "context": self.context,
+            "from_count": self.from_count,
+            "to_count": self.to_count,
+            "rate_interval": list(self.rate_interval) if self.rate_interval else None,
+            "lost_to": self.lost_to,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "symptoms": list(self.symptoms),
+        }
+
+
+@dataclass
+class _Test:
+    reference: str
+    comparison: RateComparison
+    phi: float
+    detail: str
+    baseline: Proportion | None = None
+    peers: Proportion | None = None
+    p_adjusted: float = 1.0
+
+
+@dataclass
+class _Segment:
+    cells: LayerCells
+    dimension: str | None
+    value: str | None
+    mask: BoolArray
+    current: Proportion
+    tests: list[_Test]
+    chosen: _Test | None = None
+    lost_to: float = 0.0
+    lost_final: float = 0.0
+
+    @property
+    def label(self) -> dict[str, str]:
+        if self.dimension is None or self.value is None:
+            return {}
+        return {self.dimension: self.value or NOT_SET}
+
+
+def find_leaks(
+    data: DiagnosisInput, knowledge: KnowledgeBase, options: DiagnoseOptions | None = None
+) -> list[Leak]:
+    """Every leak of `data`, localised and ranked by lost final conversions (largest first)."""
+    options = options or DiagnoseOptions()
+    segments = [seg for cells in data.layers for seg in _segments(cells, data.periods, options)]
+    tests = [test for seg in segments for test in seg.tests]
+    for test, adjusted in zip(
+        tests, benjamini_hochberg([t.comparison.p_value for t in tests]), strict=True
+    ):
+        test.p_adjusted = adjusted
+    for seg in segments:
+        _choose(seg, data, options)
+    leaks: list[Leak] = []
+    for cells in data.layers:
+        candidates = [s for s in segments if s.cells is cells and s.chosen is not None]
+        for root, symptoms in _localise(candidates, data.periods, options):
+            leaks.append(_leak(root, symptoms, data, knowledge, options))
+    leaks.sort(key=lambda leak: (-leak.lost_final, leak.layer, sorted(leak.segment.items())))
+    return leaks
+
+
+def _segments(cells: LayerCells, periods: Periods, options: DiagnoseOptions) -> list[_Segment]:
+    current = np.isin(cells.period, periods.current)
+    out: list[_Segment] = []
+    everything = np.ones(len(cells), dtype=bool)
+    whole = _build(cells, None, None, everything, current, periods, options)
+    if whole is not None:
+        out.append(whole)
+    for dimension, values in cells.dims.items():
+        codes, uniques = _factorize(values)
+        peers_n = np.bincount(codes[current], weights=cells.n[current], minlength=len(uniques))
+        peers_k = np.bincount(codes[current], weights=cells.k[current], minlength=len(uniques))
+        for code, value in enumerate(uniques):
+            mask = codes == code
+            seg = _build(
+                cells,
+                dimension,
+                str(value),
+                mask,
+                current,
+                periods,
+                options,
+                (peers_n, peers_k, code),
+            )
+            if seg is not None:
+                out.append(seg)
+    return out
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    uniques, codes = np.unique(values.astype(str), return_inverse=True)
+    return codes.astype(np.int64), uniques
+
+
+def _build(
+    cells: LayerCells,
+    dimension: str | None,
+    value: str | None,
+    mask: BoolArray,
+    current: BoolArray,
+    periods: Periods,
+    options: DiagnoseOptions,
+    peer_sums: tuple[np.ndarray, np.ndarray, int] | None = None,
+) -> _Segment | None:
+    now = _current(cells, mask & current, periods)
+    if now.n <= 0 or (cells.layer.is_volume and now.conversions <= 0):
+        return None
+    seg = _Segment(cells, dimension, value, mask, now, [])
+    if "history" in options.references and periods.baseline:
+        by_period = _by_period(cells, mask, periods.baseline, periods)
+        baseline = _pool(by_period)
+        phi = dispersion(by_period, count_ratio=cells.count_ratio or cells.layer.is_volume)
+        comparison = compare_to_reference(
+            now, baseline, phi, count_ratio=cells.count_ratio or cells.layer.is_volume
+        )
+        if comparison is not None:
+            seg.tests.append(
+                _Test(
+                    "history",
+                    comparison,
+                    phi,
+                    f"in the {periods.describe(periods.baseline)} before",
+                    baseline=baseline,
+                )
+            )
+    if cells.layer.is_volume:
+        return seg
+    if "peers" in options.references and peer_sums is not None:
+        sums_n, sums_k, code = peer_sums
+        others = [
+            Proportion(float(sums_n[i]), float(sums_k[i]))
+            for i in range(len(sums_n))
+            if i != code and sums_n[i] > 0
+        ]
+        if others:
+            peers = _pool(others)
+            phi = dispersion(others, count_ratio=cells.count_ratio)
+            comparison = compare_to_reference(now, peers, phi, count_ratio=cells.count_ratio)
+            if comparison is not None:
+                detail = f"on the {len(others)} other {plural(dimension or 'segment', len(others))}"
+                seg.tests.append(_Test("peers", comparison, phi, detail, peers=peers))
+    typical = options.ranges.get(cells.layer.key)
+    if "range" in options.references and typical is not None:
+        comparison = compare_to_fixed(now, typical.low, 1.0, count_ratio=cells.count_ratio)
+        if comparison is not None:
+            detail = (
+                f"the low end of the typical {typical.low:.0%}-{typical.high:.0%} "
+                f"({typical.source})"
+            )
+            seg.tests.append(_Test("range", comparison, 1.0, detail))
+    return seg
+
+
+def _current(cells: LayerCells, mask: BoolArray, periods: Periods) -> Proportion:
+    """The segment's current counts; a volume's exposure is the current periods' days."""
+    k = float(cells.k[mask].sum())
+    if cells.layer.is_volume:
+        return Proportion(float(sum(periods.days[p] for p in periods.current)), k)
+    return Proportion(float(cells.n[mask].sum()), k)
+
+
+def _by_period(
+    cells: LayerCells, mask: BoolArray, which: tuple[int, ...], periods: Periods
+) -> list[Proportion]:
+    size = len(periods.labels)
+    k = np.bincount(cells.period[mask], weights=cells.k[mask], minlength=size)
+    if cells.layer.is_volume:
+        return [Proportion(float(periods.days[p]), float(k[p])) for p in which if periods.days[p]]
+    n = np.bincount(cells.period[mask], weights=cells.n[mask], minlength=size)
+    return [Proportion(float(n[p]), float(k[p])) for p in which if n[p] > 0]
+
+
+def _pool(groups: list[Proportion]) -> Proportion:
+    return Proportion(sum(g.n for g in groups), sum(g.conversions for g in groups))
+
+
+def _qualifies(test: _Test, options: DiagnoseOptions, p_value: float) -> bool:
+    c = test.comparison
+    return c.rate < c.reference and c.relative_gap >= options.min_gap and p_value < options.alpha
+
+
+def _choose(seg: _Segment, data: DiagnosisInput, options: DiagnoseOptions) -> None:
+    """Pick the reference that makes this segment's largest qualifying loss."""
+    best: tuple[float, _Test] | None = None
+    for test in seg.tests:
+        c = test.comparison
+        if not (c.rate < c.reference and c.relative_gap >= options.min_gap):
+            continue
+        if test.p_adjusted >= options.alpha and not options.include_insignificant:
+            continue
+        lost_to = seg.current.n * (c.reference - c.rate)
+        key = (1 if test.p_adjusted < options.alpha else 0) * 1e300 + lost_to
+        if best is None or key > best[0]:
+            best = (key, test)
+    if best is None:
+        return
+    seg.chosen = best[1]
+    c = best[1].comparison
+    seg.lost_to = seg.current.n * (c.reference - c.rate)
+    per_to = data.yields.final_per_to(seg.cells.layer, seg.dimension, seg.value)
+    seg.lost_final = seg.lost_to * per_to
+
+
+def _still_leaks(
+    seg: _Segment, exclude: BoolArray, periods: Periods, options: DiagnoseOptions
+) -> bool:
+    """Is `seg` without the `exclude` cells still a leak against its chosen reference?"""
+    test = seg.chosen
+    assert test is not None
+    cells = seg.cells
+    mask = seg.mask & ~exclude
+    now = _current(cells, mask & np.isin(cells.period, periods.current), periods)
+    if cells.layer.is_volume and not (mask & np.isin(cells.period, periods.current)).any():
+        return False
+    if now.n <= 0:
+        return False
+    ratio = cells.count_ratio or cells.layer.is_volume
+    comparison: RateComparison | None
+    if test.reference == "history":
+        baseline = _pool(_by_period(cells, mask, periods.baseline, periods))
+        comparison = compare_to_reference(now, baseline, test.phi, count_ratio=ratio)
+    elif test.reference == "peers":
+        assert test.peers is not None
+        comparison = compare_to_reference(now, test.peers, test.phi, count_ratio=ratio)
+    else:
+        comparison = compare_to_fixed(now, test.comparison.reference, 1.0, count_ratio=ratio)
+    if comparison is None:
+        return False
+    probe = _Test(test.reference, comparison, test.phi, "")
+    return _qualifies(probe, options, comparison.p_value)
+
+
+def _localise(
+    candidates: list[_Segment], periods: Periods, options: DiagnoseOptions
+) -> list[tuple[_Segment, list[_Segment]]]:
+    """Split one layer's candidate leaks into roots and the symptoms each root explains."""
+    if not candidates:
+        return []
+    current = np.isin(candidates[0].cells.period, periods.current)
+    count = len(candidates)
+    explains = [[False] * count for _ in range(count)]
+    for a in range(count):
+        for b in range(count):
+            if a == b:
+                continue
+            overlap = candidates[a].mask & candidates[b].mask & current
+            if overlap.any():
+                explains[b][a] = not _still_leaks(
+                    candidates[a], candidates[b].mask, periods, options
+                )
+
+    def better(b: int, a: int) -> bool:
+        if not explains[b][a]:
+            return False
+        if not explains[a][b]:
+            return True
+        nb, na = candidates[b].current.n, candidates[a].current.n
+        if nb != na:
+            return nb < na
+        return _order_key(candidates[b]) < _order_key(candidates[a])
+
+    roots = [a for a in range(count) if not any(better(b, a) for b in range(count) if b != a)]
+    if not roots:
+        roots = [max(range(count), key=lambda i: candidates[i].lost_final)]
+    root_set = set(roots)
+    folded: dict[int, list[_Segment]] = {r: [] for r in roots}
+    for a in range(count):
+        if a in root_set:
+            continue
+        owners = [r for r in roots if explains[r][a]]
+        if not owners:
+            folded[a] = []
+            continue
+        owner = max(owners, key=lambda r: (candidates[r].lost_final, -_rank(candidates[r])))
+        folded[owner].append(candidates[a])
+    return [(candidates[r], folded[r]) for r in folded]
+
+
+def _rank(seg: _Segment) -> int:
+    return 0 if seg.dimension is None else 1
+
+
+def _order_key(seg: _Segment) -> tuple[str, str]:
+    return (seg.dimension or "", seg.value or "")
+
+
+def _context(seg: _Segment) -> dict[str, str]:
+    """Coarser dimensions with one value over all of the segment's cells."""
+    if seg.dimension is None:
+        return {}
+    out: dict[str, str] = {}
+    own = len(np.unique(seg.cells.dims[seg.dimension].astype(str)))
+    for dimension, values in seg.cells.dims.items():
+        if dimension == seg.dimension:
+            continue
+        inside = np.unique(values[seg.mask].astype(str))
+        if len(inside) == 1 and len(np.unique(values.astype(str))) < own:
+            out[dimension] = str(inside[0]) or NOT_SET
+    return out
+
+
+def _leak(
+    seg: _Segment,
+    symptoms: list[_Segment],
+    data: DiagnosisInput,
+    knowledge: KnowledgeBase,
+    options: DiagnoseOptions,
+) -> Leak:
+    test = seg.chosen
+    assert test is not None
+    layer = seg.cells.layer
+    c = test.comparison
+    revenue = data.yields.revenue_per_final(seg.dimension, seg.value)
+    causes, actions = knowledge.advice(layer.key, seg.dimension, test.reference)
+    comparisons = tuple(
+        Comparison(
+            t.reference,
+            t.comparison.rate,
+            t.comparison.reference,
+            t.p_adjusted,
+            t.p_adjusted < options.alpha,
+            t.detail,
+            t.phi,
+        )
+        for t in seg.tests
+    )
+    interval = None if layer.is_volume else wilson_interval(seg.current)
+    leak = Leak(
+        layer=layer.key,
+        from_stage=layer.from_stage,
+        segment=seg.label,
+        context=_context(seg),
+        rate=c.rate,
+        reference_rate=c.reference,
+        reference=test.reference,
+        significant=test.p_adjusted < options.alpha,
+        p_value=test.p_adjusted,
+        from_count=seg.current.n,
+        to_count=seg.current.conversions,
+        rate_interval=interval,
+        lost_to=seg.lost_to,
+        lost_final=seg.lost_final,
+        lost_revenue=None if revenue is None else seg.lost_final * revenue,
+        comparisons=comparisons,
+        symptoms=tuple(
+            {
+                "segment": s.label,
+                "reference": s.chosen.reference if s.chosen else None,
+                "lost_final": s.lost_final,
+            }
+            for s in sorted(symptoms, key=lambda s: -s.lost_final)
+        ),
+        causes=tuple(causes),
+        actions=tuple(actions),
+        evidence="",
+    )
+    return _with_evidence(leak, data, knowledge, test.detail)
+
+
+def _with_evidence(leak: Leak, data: DiagnosisInput, knowledge: KnowledgeBase, detail: str) -> Leak:
+    from dataclasses import replace
+
+    return replace(leak, evidence=evidence_text(leak, data, knowledge, detail))
+
+
+def rate_name(
+    knowledge: KnowledgeBase, layer: str, labels: Mapping[str, str], from_stage: str | None
+) -> str:
+    """The rate's name in words: the knowledge base's (arrival rate) or 'visits per click'."""
+    entry = knowledge.layers.get(layer)
+    if entry is not None and entry.rate:
+        return entry.rate
+    to = labels.get(layer, layer).lower()
+    if from_stage is None:
+        return f"{to} per day"
+    return f"{to} per {labels.get(from_stage, from_stage).lower()}"
+
+
+def evidence_text(leak: Leak, data: DiagnosisInput, knowledge: KnowledgeBase, detail: str) -> str:
+    """One sentence with the numbers that triggered the leak."""
+    labels = data.stage_labels
+    name = rate_name(knowledge, leak.layer, labels, leak.from_stage)
+    window = data.periods.describe(data.periods.current)
+    to_label = labels.get(leak.layer, leak.layer).lower()
+    final = data.final_label.lower()
+    if leak.from_stage is None:
+        numbers = (
+            f"In the last {window}: {to_label} {leak.rate:,.0f}/day ({leak.to_count:,.0f} in "
+            f"all) vs {leak.reference_rate:,.0f}/day {detail}"
+        )
+    else:
+        from_label = labels.get(leak.from_stage, leak.from_stage).lower()
+        numbers = (
+            f"In the last {window}: {name} {_pct(leak.rate)} ({leak.to_count:,.0f} {to_label} "
+            f"of {leak.from_count:,.0f} {from_label}) vs {_pct(leak.reference_rate)} {detail}"
+        )
+    cost = f"about {leak.lost_final:,.1f} {final} lost"
+    if leak.lost_revenue is not None:
+        cost += f" ({leak.lost_revenue:,.0f} revenue)"
+    return f"{numbers}. That is {cost}."
+
+
+def plural(dimension: str, count: int) -> str:
+    """'keyword' -> 'keywords', 'ad_group' -> 'ad groups' (a dimension name as a noun)."""
+    noun = dimension.replace("_", " ")
+    if count == 1:
+        return noun
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.2f}%" if rate < 0.1 else f"{rate * 100:.1f}%"

@@ -1,0 +1,198 @@
+"""What-if: the final conversions, revenue and cost per acquisition if one rate changed.
+
+A rate's change moves its to-stage count by from-count x (new rate - old rate); everything
+below follows at the current downstream rates (the segment's yield, as in the diagnosis). Cost is
+what was spent in the current window and does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from funnelscope.errors import SpecError
+from funnelscope.marketing.cells import DiagnosisInput, LayerCells
+from funnelscope.marketing.leaks import Leak
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Final conversions, revenue, cost and cost per final conversion of one scenario."""
+
+    final: float
+    revenue: float | None
+    cost: float | None
+
+    @property
+    def cpa(self) -> float | None:
+        if self.cost is None or self.final <= 0:
+            return None
+        return self.cost / self.final
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"final": self.final, "revenue": self.revenue, "cost": self.cost, "cpa": self.cpa}
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """One scenario against the current window."""
+
+    layer: str
+    from_stage: str | None
+    segment: dict[str, str]
+    rate: float
+    new_rate: float
+    change: str
+    before: Outlook
+    after: Outlook
+    notes: tuple[str, ...] = ()
+
+    @property
+    def gained_final(self) -> float:
+        return self.after.final - self.before.final
+
+    def to_dict(self) -> dict[str, Any]:
+        def delta(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else b - a
+
+        return {
+            "layer": self.layer,
+            "from_stage": self.from_stage,
+            "segment": self.segment,
+            "rate": self.rate,
+            "new_rate": self.new_rate,
+            "change": self.change,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "delta": {
+                "final": self.gained_final,
+                "revenue": delta(self.before.revenue, self.after.revenue),
+                "cpa": delta(self.before.cpa, self.after.cpa),
+            },
+            "notes": list(self.notes),
+        }
+
+
+def layer_at(data: DiagnosisInput, step: str) -> LayerCells:
+    """The layer for `--step`: a 1-based stage number (3: the rate into stage 3) or a key."""
+    keys = [cells.layer.key for cells in data.layers]
+    if step.isdigit():
+        number = int(step)
+        if not 1 <= number <= len(keys):
+            raise SpecError("step", f"there is no step {number}", f"use 1..{len(keys)}")
+        return data.layers[number - 1]
+    if step in keys:
+        return data.layers[keys.index(step)]
+    raise SpecError("step", f"unknown step {step!r}", f"use a number or one of: {', '.join(keys)}")
+
+
+def _segment_mask(cells: LayerCells, segment: Mapping[str, str]) -> np.ndarray:
+    mask = np.ones(len(cells), dtype=bool)
+    for dimension, value in segment.items():
+        if dimension not in cells.dims:
+            raise SpecError(
+                "segment",
+                f"the {cells.layer.key} rate has no dimension {dimension!r}",
+                f"it has: {', '.join(cells.dims) or 'none'}",
+            )
+        texts = cells.dims[dimension].astype(str)
+        hit = np.char.lower(texts.astype(str)) == value.strip().lower()
+        if not hit.any():
+            raise SpecError(
+                "segment", f"no {dimension} {value!r} in the data", "check the spelling"
+            )
+        mask &= hit
+    return mask
+
+
+def what_if(
+    data: DiagnosisInput,
+    step: str,
+    *,
+    lift: float | None = None,
+    leaks: tuple[Leak, ...] = (),
+    segment: Mapping[str, str] | None = None,
+    cost: float | None = None,
+) -> WhatIf:
+    """Lift one rate by `lift` (0.10: +10%, relative), or bring it to its reference (`leaks`:
+    the diagnosis's leaks of that layer; with a segment, that segment's leak)."""
+    cells = layer_at(data, step)
+    layer = cells.layer
+    segment = dict(segment or {})
+    if len(segment) > 1:
+        raise SpecError(
+            "segment", "one dimension at a time", "use e.g. --segment campaign=Spring-Brand"
+        )
+    mask = _segment_mask(cells, segment) & np.isin(cells.period, data.periods.current)
+    dimension, value = next(iter(segment.items())) if segment else (None, None)
+    if dimension is not None:
+        value = str(cells.dims[dimension][mask][0]) if mask.any() else value
+    final_before = _final(data)
+    revenue_per_final = data.yields.revenue_per_final(None, None)
+    per_final = data.yields.revenue_per_final(dimension, value)
+    notes: list[str] = []
+    if layer.is_volume:
+        base = float(cells.k[mask].sum())
+        rate = base / max(1, sum(data.periods.days[p] for p in data.periods.current))
+    else:
+        base = float(cells.n[mask].sum())
+        rate = float(cells.k[mask].sum()) / base if base > 0 else 0.0
+    if lift is not None:
+        new_rate = rate * (1 + lift)
+        change = f"{lift:+.1%}"
+        if not layer.is_volume and not cells.count_ratio and new_rate > 1:
+            notes.append(f"a rate cannot pass 100%: {rate:.1%} {change} is capped at 100%")
+            new_rate = 1.0
+        units = (new_rate - rate) * (
+            base if not layer.is_volume else sum(data.periods.days[p] for p in data.periods.current)
+        )
+        gained = units * data.yields.final_per_to(layer, dimension, value)
+    else:
+        chosen = [
+            leak
+            for leak in leaks
+            if leak.layer == layer.key and (not segment or leak.segment == {dimension: value})
+        ]
+        if not chosen:
+            where = f" on {dimension}={value}" if dimension else ""
+            raise SpecError(
+                "to-reference",
+                f"the diagnosis found no leak in {layer.key}{where}",
+                "use --lift to try a change, or run diagnose to see the leaks",
+            )
+        gained = sum(leak.lost_final for leak in chosen)
+        change = "to reference"
+        if segment:
+            new_rate = chosen[0].reference_rate
+            rate = chosen[0].rate
+        else:
+            new_rate = rate + sum(leak.lost_to for leak in chosen) / base if base > 0 else rate
+            if len(chosen) > 1:
+                notes.append(
+                    f"{len(chosen)} leaks in {layer.key} are each brought to their reference; "
+                    "where their segments overlap the gain is counted once per leak"
+                )
+    revenue_before = None if revenue_per_final is None else final_before * revenue_per_final
+    revenue_after = None
+    if revenue_before is not None:
+        revenue_after = revenue_before + gained * (per_final or revenue_per_final or 0.0)
+    return WhatIf(
+        layer=layer.key,
+        from_stage=layer.from_stage,
+        segment=segment if not dimension else {dimension: str(value)},
+        rate=rate,
+        new_rate=new_rate,
+        change=change,
+        before=Outlook(final_before, revenue_before, cost),
+        after=Outlook(final_before + gained, revenue_after, cost),
+        notes=tuple(notes),
+    )
+
+
+def _final(data: DiagnosisInput) -> float:
+    cells = data.layers[-1]
+    mask = np.isin(cells.period, data.periods.current)
+    return float(cells.k[mask].sum())

@@ -1,0 +1,72 @@
+"""What a to-stage unit is worth further down the funnel, from the layers' cells."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from funnelscope.marketing.cells import Layer, LayerCells, Periods
+
+
+class ChainYields:
+    """A to-stage unit's final conversions: the product of the later rates in the current
+    window, each measured on the segment when that rate has the segment's dimension, else on
+    the coarser value the segment lies wholly inside (a keyword's campaign), else on everything.
+    Revenue per final conversion is a constant `value` (None: unknown)."""
+
+    def __init__(
+        self,
+        cells: Sequence[LayerCells],
+        periods: Periods,
+        order: Sequence[str],
+        value: float | None = None,
+    ) -> None:
+        self.cells = {c.layer.key: c for c in cells}
+        self.periods = periods
+        self.order = list(order)
+        self.value = value
+
+    def rate(self, layer: str, dimension: str | None, value: str | None) -> float | None:
+        """The layer's current rate on one segment (None: no such dimension, or no data)."""
+        cells = self.cells[layer]
+        mask = np.isin(cells.period, self.periods.current)
+        if dimension is not None:
+            if dimension not in cells.dims:
+                return None
+            mask &= cells.dims[dimension].astype(str) == value
+        n = cells.n[mask].sum()
+        return float(cells.k[mask].sum() / n) if n > 0 else None
+
+    def context(self, layer: str, dimension: str | None, value: str | None) -> dict[str, str]:
+        """Other dimensions with a single value over the segment's cells."""
+        if dimension is None:
+            return {}
+        cells = self.cells[layer]
+        mask = cells.dims[dimension].astype(str) == value
+        out = {}
+        for other, texts in cells.dims.items():
+            inside = np.unique(texts[mask].astype(str))
+            if other != dimension and len(inside) == 1:
+                out[other] = str(inside[0])
+        return out
+
+    def final_per_to(self, layer: Layer, dimension: str | None, value: str | None) -> float:
+        start = self.order.index(layer.to_stage)
+        context = self.context(layer.key, dimension, value)
+        product = 1.0
+        for later in self.order[start + 1 :]:
+            rate = self.rate(later, dimension, value)
+            if rate is None:
+                dims = self.cells[later].dims
+                inside = sorted(
+                    (d for d in context if d in dims), key=lambda d: -len(set(dims[d].tolist()))
+                )
+                rate = self.rate(later, inside[0], context[inside[0]]) if inside else None
+            if rate is None:
+                rate = self.rate(later, None, None)
+            product *= rate or 0.0
+        return product
+
+    def revenue_per_final(self, dimension: str | None, value: str | None) -> float | None:
+        return self.value
