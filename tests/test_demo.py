@@ -83,3 +83,13 @@ def test_demo_command_loads_writes_specs_and_prints(
     assert main(args) == 0
     table = capsys.readouterr().out
     assert "Page opened" in table and "true" in table
+    # The search-marketing report set, and its top leaks: the three planted ones.
+    reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert reports == ["ads.csv", "analytics.csv", "inquiries.csv", "orders.csv"]
+    leaks = table.split("the biggest leaks in the last 4 weeks", 1)[1]
+    rows = [line.split()[:3] for line in leaks.splitlines() if line[:3].strip().isdigit()]
+    assert rows == [
+        ["1", "Clicks", "keyword=door"],
+        ["2", "Orders", "rep=Sam"],
+        ["3", "Visits", "campaign=Spring-Brand"],
+    ]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from funnelscope.cli.options import db_option, format_option, show_progress
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEMO_FUNNEL = "ecommerce-behaviour"
 
@@ -31,9 +35,12 @@ DEMO_FUNNEL = "ecommerce-behaviour"
 )
 @format_option
 def demo(db_path: str, persons: int, seed: int, directory: str, output_format: str) -> None:
-    """Generate a realistic shop, load it, write ready funnel specs and show the e-commerce funnel.
+    """Generate a realistic shop, load it, write ready funnel specs and show the e-commerce funnel;
+    write a search-marketing report set (ad report, web analytics, inquiry log, orders) with
+    three planted problems, and show the leaks `diagnose` finds in it.
 
-    The generator knows the true step rates; they are shown next to the measured ones.
+    The generators know the truth: true step rates are shown next to the measured ones, and the
+    planted problems next to the leaks found.
     """
     from rich.console import Console
 
@@ -64,6 +71,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
         with console.status("Computing the funnel"):
             result = run_funnel(load_funnel(spec_path), store)
     print_result(result, output_format, Console())
+    reports = _search_reports(base, seed, console)
     if output_format == "table":
         true = shop.true_rates["all"]
         lines = [
@@ -76,3 +84,36 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
             f"The other specs in {base / 'funnels'}/ are stage-model templates for your own "
             "events: edit their event names to match your data."
         )
+        _show_leaks(reports, Console(soft_wrap=True))
+
+
+def _search_reports(base: Path, seed: int, console: Console) -> list[Path]:
+    from funnelscope.demo.search_reports import generate_search_reports
+
+    paths = generate_search_reports(seed).write(base / "reports")
+    console.print(
+        f"wrote a search-marketing report set to {base / 'reports'}/: "
+        + ", ".join(p.name for p in paths)
+    )
+    return paths
+
+
+def _show_leaks(paths: list[Path], console: Console) -> None:
+    """The report set's top leaks, as `funnelscope diagnose` ranks them."""
+    from funnelscope.cli.render_marketing import leak_table
+    from funnelscope.marketing.diagnosis import diagnose_report
+    from funnelscope.marketing.knowledge import load_knowledge
+    from funnelscope.marketing.leaks import DiagnoseOptions
+    from funnelscope.marketing.ranges import load_ranges
+    from funnelscope.marketing.report import load_report_set
+
+    report = load_report_set([str(p) for p in paths])
+    options = DiagnoseOptions(ranges=load_ranges())
+    diagnosis = diagnose_report(report, load_knowledge(), options)
+    console.print("\nSearch-marketing funnel: the biggest leaks in the last 4 weeks")
+    console.print(leak_table(diagnosis.leaks[:5], diagnosis))
+    files = " ".join(str(p) for p in paths)
+    console.print(
+        f"Why and what to do: funnelscope diagnose {files}\n"
+        f"What if: funnelscope whatif {files} --step visits --to-reference"
+    )

@@ -99,7 +99,7 @@ def print_diagnosis(
     if not leaks:
         console.print("No leak: every rate is within its references (see --all, --min-gap).")
     else:
-        console.print(_leak_table(leaks, diagnosis))
+        console.print(leak_table(leaks, diagnosis))
         for rank, leak in enumerate(leaks, start=1):
             _print_leak(console, rank, leak, diagnosis.input)
         if len(diagnosis.leaks) > top:
@@ -107,16 +107,17 @@ def print_diagnosis(
     _print_notes(console, diagnosis)
 
 
-def _leak_table(leaks: Sequence[Leak], diagnosis: Diagnosis) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("#", justify="right")
-    table.add_column("layer", overflow="fold")
-    table.add_column("segment", overflow="fold")
-    table.add_column("rate", justify="right")
-    table.add_column("vs", justify="right")
-    table.add_column(f"{diagnosis.final_label.lower()} lost", justify="right")
+def leak_table(leaks: Sequence[Leak], diagnosis: Diagnosis) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("#", justify="right", no_wrap=True, min_width=1)
+    table.add_column("layer", no_wrap=True)
+    table.add_column("segment", no_wrap=True, min_width=14, max_width=24)
+    table.add_column("rate", justify="right", no_wrap=True)
+    table.add_column("vs", justify="right", no_wrap=True)
+    table.add_column("ref", no_wrap=True)
+    table.add_column("lost", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
-    table.add_column("revenue lost", justify="right")
+    table.add_column("revenue", justify="right", no_wrap=True)
     labels = diagnosis.input.stage_labels if diagnosis.input is not None else {}
     largest = max(leak.lost_final for leak in leaks) or 1.0
     for rank, leak in enumerate(leaks, start=1):
@@ -129,9 +130,10 @@ def _leak_table(leaks: Sequence[Leak], diagnosis: Diagnosis) -> Table:
             labels.get(leak.layer, leak.layer) + (" volume" if volume else ""),
             segment_text(leak, context=False),
             rate,
-            f"{ref} ({leak.reference}){marker}",
-            number(leak.lost_final, 1),
-            bar(leak.lost_final / largest, 10),
+            ref,
+            leak.reference + marker,
+            number(leak.lost_final, 0 if leak.lost_final >= 10 else 1),
+            bar(leak.lost_final / largest, 6),
             number(leak.lost_revenue),
         )
     return table

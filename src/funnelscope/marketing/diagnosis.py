@@ -12,7 +12,7 @@ from funnelscope.analyses.steps import done_at, previous_required
 from funnelscope.marketing.cells import NOT_SET, DiagnosisInput, Layer, LayerCells, Periods
 from funnelscope.marketing.knowledge import KnowledgeBase
 from funnelscope.marketing.leaks import DiagnoseOptions, Leak, find_leaks
-from funnelscope.marketing.periods import calendar, index_of, windows
+from funnelscope.marketing.periods import calendar, index_of, period_end, windows
 from funnelscope.marketing.report import ReportSet, Unmatched, diagnosis_input
 from funnelscope.marketing.sources import RejectedRow
 from funnelscope.marketing.yields import ChainYields
@@ -164,9 +164,9 @@ def event_input(
     days = (entry // US_PER_DAY).astype("datetime64[D]")
     starts = calendar(days.min(), days.max(), grain)
     period = index_of(days, starts, grain)
-    day_counts = np.bincount(
-        index_of(np.unique(days), starts, grain), minlength=len(starts)
-    ).astype(np.int64)
+    ends = np.array([period_end(s, grain) for s in starts], dtype="datetime64[D]")
+    begin = np.maximum(starts.astype("datetime64[D]"), days.min())
+    day_counts = ((np.minimum(ends, days.max()) - begin).astype(np.int64) + 1).astype(np.int64)
     periods = windows(starts, day_counts, grain, current, baseline)
     properties = funnel.breakdown.properties if funnel.breakdown is not None else ()
     values = outcomes.group_values

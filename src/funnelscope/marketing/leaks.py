@@ -378,7 +378,7 @@ def _localise(
             return False
         if not explains[a][b]:
             return True
-        nb, na = candidates[b].current.n, candidates[a].current.n
+        nb, na = _size(candidates[b]), _size(candidates[a])
         if nb != na:
             return nb < na
         return _order_key(candidates[b]) < _order_key(candidates[a])
@@ -398,6 +398,25 @@ def _localise(
         owner = max(owners, key=lambda r: (candidates[r].lost_final, -_rank(candidates[r])))
         folded[owner].append(candidates[a])
     return [(candidates[r], folded[r]) for r in folded]
+
+
+def _size(seg: _Segment) -> float:
+    """How much of the layer a segment covers: its from-count, or a volume's count."""
+    return seg.current.conversions if seg.cells.layer.is_volume else seg.current.n
+
+
+def advice_key(layer: str, knowledge: KnowledgeBase) -> str:
+    """The knowledge base entry of a layer: its own key, or for an event funnel's step the
+    stage whose template event it is (``deal_won`` -> ``won``), else the key itself."""
+    if layer in knowledge.layers:
+        return layer
+    from funnelscope.model.templates import TEMPLATES
+
+    for template in TEMPLATES.values():
+        for stage, event in zip(template.stage_keys, template.event_names, strict=True):
+            if event == layer.split("#")[0] and stage in knowledge.layers:
+                return stage
+    return layer
 
 
 def _rank(seg: _Segment) -> int:
@@ -435,7 +454,9 @@ def _leak(
     layer = seg.cells.layer
     c = test.comparison
     revenue = data.yields.revenue_per_final(seg.dimension, seg.value)
-    causes, actions = knowledge.advice(layer.key, seg.dimension, test.reference)
+    causes, actions = knowledge.advice(
+        advice_key(layer.key, knowledge), seg.dimension, test.reference
+    )
     comparisons = tuple(
         Comparison(
             t.reference,

@@ -26,7 +26,7 @@ from funnelscope.marketing.cells import (
     LayerCells,
     Periods,
 )
-from funnelscope.marketing.periods import calendar, index_of, windows
+from funnelscope.marketing.periods import calendar, index_of, period_end, windows
 from funnelscope.marketing.sources import ReportMapping, ReportSource, read_report
 from funnelscope.marketing.yields import ChainYields
 from funnelscope.model.templates import StageTemplate, get_template
@@ -402,12 +402,21 @@ def available(report: ReportSet, measure: str, by: Sequence[str]) -> bool:
 def period_table(
     report: ReportSet, grain: str
 ) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.int64]]:
-    """Period starts over the data's whole range, and the days with top-stage data in each."""
-    starts = calendar(report.first_date, report.last_date, grain)
+    """Period starts over the data's whole range, and each period's days: its calendar days;
+    when the top stage's data is finer than the period (daily rows in weeks), the first and
+    last periods count only the days from the first to the last date."""
+    first, last = report.first_date, report.last_date
+    starts = calendar(first, last, grain)
+    ends = np.array([period_end(s, grain) for s in starts], dtype="datetime64[D]")
+    begin = starts.astype("datetime64[D]")
     top = report.sources[report.provider[report.stages[0]]]
-    days = np.unique(top.dates.astype("datetime64[D]"))
-    counts = np.bincount(index_of(days, starts, grain), minlength=len(starts)).astype(np.int64)
-    return starts, counts
+    dates = np.unique(top.dates.astype("datetime64[D]"))
+    per_period = np.bincount(index_of(dates, starts, grain), minlength=len(starts))
+    if per_period.max(initial=0) > 1:
+        begin = np.maximum(begin, np.datetime64(first, "D"))
+        ends = np.minimum(ends, np.datetime64(last, "D"))
+    days = (ends - begin).astype(np.int64) + 1
+    return starts, days
 
 
 def layer_cells(
