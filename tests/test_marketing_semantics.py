@@ -359,8 +359,11 @@ def toy(directory: Path) -> ReportSet:
                                         "2026-11-02,B,8000"])  # fmt: skip
     leads = write(directory, "leads.csv", ["date,campaign,inquiries", "2026-11-02,A,250",
                                            "2026-11-02,B,400"])  # fmt: skip
-    orders = write(directory, "orders.csv", ["date,campaign,orders,revenue",
-                                             "2026-11-02,A,50,5000", "2026-11-02,B,80,8000"])  # fmt: skip
+    orders = write(
+        directory,
+        "orders.csv",
+        ["date,campaign,orders,revenue", "2026-11-02,A,50,5000", "2026-11-02,B,80,8000"],
+    )
     return reports(ads, web, leads, orders)
 
 
@@ -381,7 +384,7 @@ def test_d6_lost_final_is_lost_units_times_the_downstream_yield(tmp_path: Path) 
 
 def test_d6_a_keyword_leak_uses_its_campaigns_downstream_rates(tmp_path: Path) -> None:
     ads = ["date,campaign,keyword,impressions,clicks"]
-    for c, campaign in enumerate(("A", "B", "C", "D")):
+    for campaign in ("A", "B", "C", "D"):
         for k in range(3):
             ctr = 0.005 if (campaign, k) == ("A", 0) else 0.05 + 0.001 * k
             ads.append(f"2026-11-02,{campaign},{campaign.lower()}{k},100000,{round(1e5 * ctr)}")
@@ -482,8 +485,8 @@ def test_d10_matching_conditioned_and_user_advice_comes_first(tmp_path: Path) ->
     [leak] = diagnose_report(report, load_knowledge([mine]), NO_RANGES, "week", 2, 4).leaks
     causes, _ = KNOWLEDGE.advice("visits", "campaign", leak.reference)
     assert leak.reference == "history"
-    assert leak.causes[: len(causes) + 1] == (*_conditioned(causes), "Our CDN drops campaign links.",
-                                              *_general(causes))[: len(causes) + 1]  # fmt: skip
+    expected = (*_conditioned(causes), "Our CDN drops campaign links.", *_general(causes))
+    assert leak.causes[: len(causes) + 1] == expected[: len(causes) + 1]
     assert "Only for devices." not in leak.causes
 
 

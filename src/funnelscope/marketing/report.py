@@ -413,8 +413,9 @@ def period_table(
     dates = np.unique(top.dates.astype("datetime64[D]"))
     per_period = np.bincount(index_of(dates, starts, grain), minlength=len(starts))
     if per_period.max(initial=0) > 1:
-        begin = np.maximum(begin, np.datetime64(first, "D"))
-        ends = np.minimum(ends, np.datetime64(last, "D"))
+        span = np.array([first, last], dtype="datetime64[D]")
+        begin = np.maximum(begin, span[0])
+        ends = np.minimum(ends, span[1])
     days = (ends - begin).astype(np.int64) + 1
     return starts, days
 
