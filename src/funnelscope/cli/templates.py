@@ -56,8 +56,24 @@ def template_dict(template: StageTemplate) -> dict[str, Any]:
 
 @click.command()
 @click.argument("name", required=False)
+@click.option(
+    "--spec",
+    "as_spec",
+    is_flag=True,
+    help="Print NAME as a funnel spec (YAML) to save and run with `funnelscope funnel`.",
+)
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    metavar="STAGE=EVENT",
+    help="With --spec: the event in your data that marks a stage, e.g. won=deal_closed.",
+)
+@click.option("--window", default="7d", show_default=True, help="With --spec: the window.")
 @format_option
-def templates(name: str | None, output_format: str) -> None:
+def templates(
+    name: str | None, as_spec: bool, events: tuple[str, ...], window: str, output_format: str
+) -> None:
     """List the ready stage models, or show one (NAME) stage by stage.
 
     Each stage shows its key, the event name a spec written from the template uses, and the
@@ -69,7 +85,11 @@ def templates(name: str | None, output_format: str) -> None:
       funnelscope templates
       funnelscope templates search-marketing
       funnelscope templates --format json
+      funnelscope templates sales-rep --spec --event won=deal_closed > deals.yaml
     """
+    if as_spec or events:
+        click.echo(_spec_text(name, events, window), nl=False)
+        return
     chosen = [get_template(name)] if name is not None else list(TEMPLATES.values())
     if output_format == "json":
         payload = {"templates": [template_dict(template) for template in chosen]}
@@ -80,6 +100,29 @@ def templates(name: str | None, output_format: str) -> None:
         _print_list(chosen)
     else:
         _print_detail(chosen[0])
+
+
+def _spec_text(name: str | None, events: tuple[str, ...], window: str) -> str:
+    """A template as a funnel spec, its stages mapped to the user's event names."""
+    from funnelscope.demo.specs import template_spec_yaml
+    from funnelscope.errors import SpecError
+    from funnelscope.model.spec import parse_funnel
+
+    if name is None:
+        raise SpecError(
+            "--spec", "needs a template NAME", "e.g. funnelscope templates sales-rep --spec"
+        )
+    mapping = {}
+    for text in events:
+        stage, found, event = text.partition("=")
+        if not found or not stage.strip() or not event.strip():
+            raise SpecError("--event", f"{text!r} is not STAGE=EVENT", "write e.g. won=deal_closed")
+        mapping[stage.strip()] = event.strip()
+    text = template_spec_yaml(get_template(name), window, mapping)
+    import yaml
+
+    parse_funnel(yaml.safe_load(text))  # the window and names make a valid spec
+    return text
 
 
 def templates_csv(chosen: list[StageTemplate]) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
+from funnelscope.errors import SpecError
 from funnelscope.model.templates import TEMPLATES, StageTemplate
 
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _./()+-]*")
@@ -21,8 +23,19 @@ def _scalar(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def template_spec_yaml(template: StageTemplate, window: str = "7d") -> str:
-    """The spec file text for `template`: a comment line, then name, steps, window and order."""
+def template_spec_yaml(
+    template: StageTemplate, window: str = "7d", events: Mapping[str, str] | None = None
+) -> str:
+    """The spec file text for `template`: a comment line, then name, steps, window and order.
+    `events` maps stage keys to your own event names (the others keep the suggested ones)."""
+    events = dict(events or {})
+    unknown = sorted(set(events) - set(template.stage_keys))
+    if unknown:
+        raise SpecError(
+            "--event",
+            f"{unknown[0]!r} is not a stage of {template.name}",
+            f"use one of: {', '.join(template.stage_keys)}",
+        )
     flow = " -> ".join(stage.label.lower() for stage in template.stages)
     lines = [
         f"# Stage model: {template.title} ({flow}); expects events named as listed below.",
@@ -30,7 +43,7 @@ def template_spec_yaml(template: StageTemplate, window: str = "7d") -> str:
         "steps:",
     ]
     for stage, event in zip(template.stages, template.event_names, strict=True):
-        lines.append(f"  - event: {_scalar(event)}")
+        lines.append(f"  - event: {_scalar(events.get(stage.key, event))}")
         lines.append(f"    label: {_scalar(stage.label)}")
     lines.append(f"window: {_scalar(window)}")
     lines.append("order: ordered")
