@@ -3,6 +3,7 @@ mapped to your events, as an event funnel spec."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def test_every_template_reads_a_report_by_its_stage_labels(name: str, tmp_path: 
     [row] = metrics(report)[0]
     assert row.counts == dict(zip(template.stage_keys, map(float, counts), strict=True))
     assert [rate.value for rate in row.rates[:-1]] == [
-        pytest.approx(b / a) for a, b in zip(counts, counts[1:], strict=False)
+        pytest.approx(b / a) for a, b in pairwise(counts)
     ]
     assert row.rates[-1].name == "overall" and row.rates[-1].value == counts[-1] / counts[0]
 
