@@ -177,7 +177,19 @@ def find_leaks(
     leaks: list[Leak] = []
     for cells in data.layers:
         candidates = [s for s in segments if s.cells is cells and s.chosen is not None]
-        for root, symptoms in _localise(candidates, data.periods, options):
+        significant = [s for s in candidates if _significant(s, options)]
+        found = _localise(significant, data.periods, options)
+        for weak in (s for s in candidates if not _significant(s, options)):  # only with --all
+            owners = [
+                (root, symptoms)
+                for root, symptoms in found
+                if _explains(root, weak, data.periods, options)
+            ]
+            if owners:
+                owners[0][1].append(weak)
+            else:
+                found.append((weak, []))
+        for root, symptoms in found:
             leaks.append(_leak(root, symptoms, data, knowledge, options))
     leaks.sort(key=lambda leak: (-leak.lost_final, leak.layer, sorted(leak.segment.items())))
     return leaks
@@ -305,15 +317,14 @@ def _qualifies(test: _Test, options: DiagnoseOptions, p_value: float) -> bool:
 
 def _choose(seg: _Segment, data: DiagnosisInput, options: DiagnoseOptions) -> None:
     """Pick the reference that makes this segment's largest qualifying loss."""
-    best: tuple[float, _Test] | None = None
+    best: tuple[tuple[bool, float], _Test] | None = None
     for test in seg.tests:
         c = test.comparison
         if not (c.rate < c.reference and c.relative_gap >= options.min_gap):
             continue
         if test.p_adjusted >= options.alpha and not options.include_insignificant:
             continue
-        lost_to = seg.current.n * (c.reference - c.rate)
-        key = (1 if test.p_adjusted < options.alpha else 0) * 1e300 + lost_to
+        key = (test.p_adjusted < options.alpha, seg.current.n * (c.reference - c.rate))
         if best is None or key > best[0]:
             best = (key, test)
     if best is None:
@@ -354,24 +365,30 @@ def _still_leaks(
     return _qualifies(probe, options, comparison.p_value)
 
 
+def _significant(seg: _Segment, options: DiagnoseOptions) -> bool:
+    return seg.chosen is not None and seg.chosen.p_adjusted < options.alpha
+
+
+def _explains(b: _Segment, a: _Segment, periods: Periods, options: DiagnoseOptions) -> bool:
+    """Segment b explains leak a: they share current cells and a without them is no leak."""
+    current = np.isin(a.cells.period, periods.current)
+    if not (a.mask & b.mask & current).any():
+        return False
+    return not _still_leaks(a, b.mask, periods, options)
+
+
 def _localise(
     candidates: list[_Segment], periods: Periods, options: DiagnoseOptions
 ) -> list[tuple[_Segment, list[_Segment]]]:
     """Split one layer's candidate leaks into roots and the symptoms each root explains."""
     if not candidates:
         return []
-    current = np.isin(candidates[0].cells.period, periods.current)
     count = len(candidates)
     explains = [[False] * count for _ in range(count)]
     for a in range(count):
         for b in range(count):
-            if a == b:
-                continue
-            overlap = candidates[a].mask & candidates[b].mask & current
-            if overlap.any():
-                explains[b][a] = not _still_leaks(
-                    candidates[a], candidates[b].mask, periods, options
-                )
+            if a != b:
+                explains[b][a] = _explains(candidates[b], candidates[a], periods, options)
 
     def better(b: int, a: int) -> bool:
         if not explains[b][a]:
