@@ -114,7 +114,7 @@ def test_one_template_in_detail_shows_descriptions_rates_and_ranges() -> None:
     assert "20-30% loss is normal" in out  # the stage's description
     assert "Report columns: visits, Visits, Sessions, Landing page views" in out
     assert "Rate: arrival rate (Visits / Clicks)" in out
-    assert "Typical range: 70%-80% (heuristic); source: Marketing handbook (DOMAIN.md)" in out
+    assert "Typical range: 70%-80% (heuristic); source: Marketing handbook on the" in out
     assert "Rate: click-through rate (Clicks / Impressions)" in out
     assert "Typical range: 1%-10% (heuristic); source: funnelscope heuristic" in out
     assert "Seven-stage" not in out

@@ -115,11 +115,11 @@ def test_m4_unmatched_rows_still_count_and_are_reported(tmp_path: Path) -> None:
     assert total(report)["counts"] == {"inquiries": 25.0, "orders": 6.0}
     texts = [u.text().replace(f"{tmp_path}/", "") for u in report.unmatched]
     assert texts == [
-        "leads.csv: 1 row (5 inquiries) have a campaign that orders.csv never has: 'Brand' "
+        "leads.csv: 1 row (inquiries 5) have a campaign that orders.csv never has: 'Brand' "
         "(did you mean 'Brnd'?)",
-        "orders.csv: 1 row (1 orders) have a campaign that leads.csv never has: 'Brnd' "
+        "orders.csv: 1 row (orders 1) have a campaign that leads.csv never has: 'Brnd' "
         "(did you mean 'Brand'?)",
-        "orders.csv: 1 row (2 orders) have a date and key that leads.csv lacks, e.g. 2026-11-04/A",
+        "orders.csv: 1 row (orders 2) have a date and key that leads.csv lacks, e.g. 2026-11-04/A",
     ]
 
 

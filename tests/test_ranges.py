@@ -16,11 +16,11 @@ def write(tmp_path: Path, text: str, name: str = "ranges.yaml") -> Path:
     return path
 
 
-def test_the_arrival_rate_range_is_domain_md_s() -> None:
+def test_the_arrival_rate_range_is_the_handbooks() -> None:
     visits = load_ranges()["visits"]
     assert (visits.low, visits.high) == (0.70, 0.80)
     assert visits.heuristic is True
-    assert "DOMAIN.md" in visits.source and "20-30%" in visits.source
+    assert "handbook" in visits.source and "20-30%" in visits.source
     assert visits.label == "70%-80% (heuristic)"
 
 
@@ -34,7 +34,6 @@ def test_the_other_defaults_are_wide_labelled_heuristics() -> None:
         assert shipped.heuristic is True
         assert shipped.source.startswith("funnelscope heuristic")
         assert "your own" in shipped.source
-        assert "DOMAIN.md" not in shipped.source  # no borrowed authority
 
 
 def test_a_user_file_overrides_one_layer_with_a_percentage(tmp_path: Path) -> None:

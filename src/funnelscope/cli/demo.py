@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -31,7 +31,7 @@ DEMO_FUNNEL = "ecommerce-behaviour"
     default=".",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Where demo-data/ and funnels/ are written.",
+    help="Where demo-data/, funnels/ and reports/ are written.",
 )
 @format_option
 def demo(db_path: str, persons: int, seed: int, directory: str, output_format: str) -> None:
@@ -71,7 +71,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
         with console.status("Computing the funnel"):
             result = run_funnel(load_funnel(spec_path), store)
     print_result(result, output_format, Console())
-    reports = _search_reports(base, seed, console)
+    reports, planted = _search_reports(base, seed, console)
     if output_format == "table":
         true = shop.true_rates["all"]
         lines = [
@@ -84,22 +84,23 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
             f"The other specs in {base / 'funnels'}/ are stage-model templates for your own "
             "events: edit their event names to match your data."
         )
-        _show_leaks(reports, Console(soft_wrap=True))
+        _show_leaks(reports, planted, Console(soft_wrap=True))
 
 
-def _search_reports(base: Path, seed: int, console: Console) -> list[Path]:
+def _search_reports(base: Path, seed: int, console: Console) -> tuple[list[Path], Any]:
     from funnelscope.demo.search_reports import generate_search_reports
 
-    paths = generate_search_reports(seed).write(base / "reports")
+    demo = generate_search_reports(seed)
+    paths = demo.write(base / "reports")
     console.print(
         f"wrote a search-marketing report set to {base / 'reports'}/: "
         + ", ".join(p.name for p in paths)
     )
-    return paths
+    return paths, demo.planted
 
 
-def _show_leaks(paths: list[Path], console: Console) -> None:
-    """The report set's top leaks, as `funnelscope diagnose` ranks them."""
+def _show_leaks(paths: list[Path], planted: Any, console: Console) -> None:
+    """The report set's top leaks, as `funnelscope diagnose` ranks them, and the truth."""
     from funnelscope.cli.render_marketing import leak_table
     from funnelscope.marketing.diagnosis import diagnose_report
     from funnelscope.marketing.knowledge import load_knowledge
@@ -112,6 +113,9 @@ def _show_leaks(paths: list[Path], console: Console) -> None:
     diagnosis = diagnose_report(report, load_knowledge(), options)
     console.print("\nSearch-marketing funnel: the biggest leaks in the last 4 weeks")
     console.print(leak_table(diagnosis.leaks[:5], diagnosis))
+    console.print("What the generator planted (expected orders lost in those 4 weeks):")
+    for leak in planted:
+        console.print(f"  - {leak.description} (about {leak.expected_lost_orders:.0f})")
     files = " ".join(str(p) for p in paths)
     console.print(
         f"Why and what to do: funnelscope diagnose {files}\n"

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+DEFAULT_CURRENT = {"day": 28, "week": 4, "month": 1}
+DEFAULT_BASELINE = {"day": 56, "week": 8, "month": 3}
 
 
 def _apply(func: F, options: list[Callable[[F], F]]) -> F:
@@ -96,16 +98,14 @@ def window_options(func: F) -> F:
             click.option(
                 "--current",
                 type=click.IntRange(min=1),
-                default=4,
-                show_default=True,
-                help="How many of the latest periods are judged.",
+                help="How many of the latest periods are judged "
+                "(default: 4 weeks, 28 days or 1 month).",
             ),
             click.option(
                 "--baseline",
                 type=click.IntRange(min=0),
-                default=8,
-                show_default=True,
-                help="How many periods before those are the segment's own history.",
+                help="How many periods before those are the segment's own history "
+                "(default: 8 weeks, 56 days or 3 months).",
             ),
             click.option(
                 "--by",
@@ -272,6 +272,8 @@ def _diagnose(inputs: Sequence[str], kw: dict[str, Any]) -> tuple[Diagnosis, Rep
     knowledge = load_knowledge(kw.pop("knowledge"))
     options = _options(kw)
     grain, current, baseline = kw.pop("period"), kw.pop("current"), kw.pop("baseline")
+    current = DEFAULT_CURRENT[grain] if current is None else current
+    baseline = DEFAULT_BASELINE[grain] if baseline is None else baseline
     by = kw.pop("by")
     db_path, engine, value = kw.pop("db_path"), kw.pop("engine"), kw.pop("value_per_conversion")
     if not _is_spec(inputs):
@@ -353,10 +355,11 @@ def diagnose(
 
     from funnelscope.cli.render_marketing import print_diagnosis, write_rejects
 
+    ranges_used = not kw["no_default_ranges"] or bool(kw["ranges"])
     diagnosis, _ = _diagnose(inputs, {**kw, "include_insignificant": show_all})
     if rejects:
         write_rejects(diagnosis.rejected, Path(rejects))
-    print_diagnosis(diagnosis, output_format, Console(), top, rejects)
+    print_diagnosis(diagnosis, output_format, Console(), top, rejects, ranges_used)
 
 
 @click.command()
@@ -414,7 +417,8 @@ def whatif(
     if segment:
         [(dimension, value)] = _pairs([segment], "--segment")
         parsed_segment = {(_canonical(dimension) if not spec_mode else dimension): value}
-    grain, current = kw["period"], kw["current"]
+    grain = kw["period"]
+    current = DEFAULT_CURRENT[grain] if kw["current"] is None else kw["current"]
     diagnosis, report = _diagnose(inputs, kw)
     data = diagnosis.input
     assert data is not None
@@ -443,9 +447,19 @@ def whatif(
     type=click.Choice(["day", "week", "month"]),
     help="Also split by period (weeks start on Monday).",
 )
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    help="Write every rejected input row (file, line, column, reason, fix, raw) to this CSV.",
+)
 @format_option
 def report(
-    inputs: tuple[str, ...], by: str | None, period: str | None, output_format: str, **kw: Any
+    inputs: tuple[str, ...],
+    by: str | None,
+    period: str | None,
+    rejects: str | None,
+    output_format: str,
+    **kw: Any,
 ) -> None:
     """Rates and money of a funnel made of report files, in total, by columns and over time.
 
@@ -458,11 +472,13 @@ def report(
     """
     from rich.console import Console
 
-    from funnelscope.cli.render_marketing import print_metrics
+    from funnelscope.cli.render_marketing import print_metrics, write_rejects
     from funnelscope.marketing.knowledge import load_knowledge
     from funnelscope.marketing.metrics import metrics
 
     reports = load_reports(inputs, kw)
     names = {key: layer.rate for key, layer in load_knowledge().layers.items() if layer.rate}
     rows, notes = metrics(reports, tuple(_names(by) or ()), period, names)
-    print_metrics(reports, rows, [*reports.notes, *notes], output_format, Console())
+    if rejects:
+        write_rejects([r for s in reports.sources for r in s.rejected], Path(rejects))
+    print_metrics(reports, rows, [*reports.notes, *notes], output_format, Console(), rejects)

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -56,6 +57,29 @@ def layer_text(leak: Leak, data: DiagnosisInput | None) -> str:
     return f"{labels.get(leak.from_stage, leak.from_stage)} -> {to}"
 
 
+def singular(noun: str) -> str:
+    """'orders' -> 'order', 'inquiries' -> 'inquiry' (stage labels as one unit)."""
+    if noun.endswith("ies"):
+        return noun[:-3] + "y"
+    return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
+
+
+def is_totals_row(row: RejectedRow) -> bool:
+    return row.reason.startswith("looks like a totals row")
+
+
+def rejected_dict(row: RejectedRow) -> dict[str, Any]:
+    return {
+        "source": row.source,
+        "line": row.line,
+        "field": row.field,
+        "value": row.value,
+        "reason": row.reason,
+        "fix": row.fix,
+        "raw": row.raw,
+    }
+
+
 def write_rejects(rejected: Sequence[RejectedRow], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -68,19 +92,45 @@ def write_rejects(rejected: Sequence[RejectedRow], path: Path) -> None:
 
 def _report_rejects(rejected: Sequence[RejectedRow], rejects: str | None) -> None:
     """Bad input rows on stderr: the first few with file:line, and where all of them are."""
-    if not rejected:
+    problems = [row for row in rejected if not is_totals_row(row)]
+    if not problems:  # an export's own totals line is expected: the notes mention it
         return
     err = Console(stderr=True, soft_wrap=True, highlight=False)
-    err.print(f"{len(rejected):,} input row(s) were not counted:")
-    for row in rejected[:SHOWN_REJECTS]:
+    err.print(f"{len(problems):,} input row(s) were not counted:")
+    for row in problems[:SHOWN_REJECTS]:
         field = f" {row.field!r}:" if row.field else ""
         err.print(f"  {row.source}:{row.line}:{field} {row.reason}; {row.fix}")
     where = f"all of them are in {rejects}" if rejects else "--rejects FILE writes all of them"
     err.print(f"  ({where}; --format json lists them under rejected_rows)")
 
 
+def _title(diagnosis: Diagnosis, ranges_used: bool) -> Text:
+    p = diagnosis.periods
+    against = []
+    if p.baseline:
+        against.append(f"the {p.describe(p.baseline)} before")
+    against.append("peers")
+    if ranges_used:
+        against.append("typical ranges")
+    data = diagnosis.input
+    final = diagnosis.final_label.lower()
+    if data is not None and data.unit is not None:
+        final = f"{diagnosis.final_label!r} conversions"
+    return Text.assemble(
+        ("Leaks", "bold"),
+        f" in the last {p.describe(p.current)} vs {', '.join(against[:-1])}"
+        + (f" and {against[-1]}" if len(against) > 1 else against[-1])
+        + f"; ranked by {final} lost",
+    )
+
+
 def print_diagnosis(
-    diagnosis: Diagnosis, output_format: str, console: Console, top: int, rejects: str | None
+    diagnosis: Diagnosis,
+    output_format: str,
+    console: Console,
+    top: int,
+    rejects: str | None,
+    ranges_used: bool = True,
 ) -> None:
     _report_rejects(diagnosis.rejected, rejects)
     if output_format == "json":
@@ -89,12 +139,7 @@ def print_diagnosis(
     if output_format == "csv":
         sys.stdout.write(_diagnosis_csv(diagnosis))
         return
-    p = diagnosis.periods
-    final = diagnosis.final_label.lower()
-    console.print(
-        f"[bold]Leaks[/bold] in the last {p.describe(p.current)}, vs the "
-        f"{p.describe(p.baseline)} before, peers and typical ranges; ranked by {final} lost"
-    )
+    console.print(_title(diagnosis, ranges_used))
     leaks = diagnosis.leaks[:top]
     if not leaks:
         console.print("No leak: every rate is within its references (see --all, --min-gap).")
@@ -147,12 +192,12 @@ def _print_leak(console: Console, rank: int, leak: Leak, data: DiagnosisInput | 
             (segment_text(leak), "bold cyan"),
         )
     )
-    console.print(Text(f"   {leak.evidence}"))
+    console.print(Padding(Text(leak.evidence), (0, 0, 0, 3)))
     for title, items in (("likely causes", leak.causes), ("actions", leak.actions)):
         if items:
             console.print(Text(f"   {title}:", style="italic"))
             for item in items[:SHOWN_ADVICE]:
-                console.print(Text(f"   - {item}"))
+                console.print(Padding(Text(f"- {item}"), (0, 0, 0, 3)))
     if leak.symptoms:
         shown = ", ".join(
             ", ".join(f"{k}={v}" for k, v in s["segment"].items()) or "everything"
@@ -208,7 +253,7 @@ def print_whatif(
         ("final", data.final_label.lower()),
         ("revenue", "revenue"),
         ("cost", "cost"),
-        ("cpa", "cost per " + data.final_label.lower().rstrip("s")),
+        ("cpa", "cost per " + singular(data.final_label.lower())),
     ]
     if output_format == "csv":
         buffer = io.StringIO()
@@ -258,7 +303,11 @@ def print_whatif(
 
 
 def _csv(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
+    """Exact: whole numbers without a decimal point, others at full precision."""
+    if value is None:
+        return ""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def print_metrics(
@@ -267,15 +316,17 @@ def print_metrics(
     notes: Sequence[str],
     output_format: str,
     console: Console,
+    rejects: str | None = None,
 ) -> None:
     rejected = [r for s in report.sources for r in s.rejected]
-    _report_rejects(rejected, None)
+    _report_rejects(rejected, rejects)
     if output_format == "json":
         payload: dict[str, Any] = {
             "stages": list(report.stages),
             "rows": [row.to_dict() for row in rows],
             "notes": list(notes),
             "unmatched": [u.text() for u in report.unmatched],
+            "rejected_rows": [rejected_dict(r) for r in rejected],
         }
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         return
@@ -317,7 +368,7 @@ def print_metrics(
     for stage in report.stages:
         counts.add_column(labels[stage], justify="right", no_wrap=True)
     wide = console.width >= 120
-    rates = table("Rates (± half the 95% interval)" if wide else "Rates (--format json: intervals)")
+    rates = table("Rates (± half the 95% interval)" if wide else "Rates")
     for rate_name in rate_names:
         rates.add_column(_short_rate(rate_name), justify="right", no_wrap=True)
     for row in rows:
@@ -386,24 +437,30 @@ def _rate_cell(value: float | None, low: float | None, high: float | None) -> st
     if low is None or high is None:
         return rate_text(value)
     half = (high - low) / 2 * 100
-    return f"{rate_text(value)}±{half:.2f}" if half < 0.995 else f"{rate_text(value)}±{half:.1f}"
+    return f"{rate_text(value)}±{half:.2g}" if half < 0.995 else f"{rate_text(value)}±{half:.1f}"
 
 
 def _funnel_bars(console: Console, report: ReportSet, row: MetricsRow) -> None:
-    """The whole funnel's stage counts as bars, each relative to the stage before."""
-    table = Table(box=None, pad_edge=False, show_header=False)
+    """The whole funnel's stage counts as bars on a log scale (impressions and orders differ a
+    thousandfold), with each stage's rate from the one before."""
+    import math
+
+    table = Table(box=None, pad_edge=False, title="Funnel (bars on a log scale)",
+                  title_justify="left")  # fmt: skip
     table.add_column("stage")
     table.add_column("count", justify="right")
     table.add_column("bar")
     table.add_column("from previous", justify="right")
+    top = max((c for c in row.counts.values() if c), default=0.0)
     previous = None
     for stage in report.stages:
         count = row.counts[stage]
         share = None if previous in (None, 0) or count is None else count / previous
+        length = math.log10(1 + count) / math.log10(1 + top) if count and top else 0.0
         table.add_row(
             report.label(stage),
             number(count),
-            bar(min(1.0, share if share is not None else 1.0), 30),
+            bar(length, 30),
             "" if share is None else rate_text(share),
         )
         previous = count

@@ -108,3 +108,7 @@ class DiagnosisInput:
     final_label: str
     stage_labels: Mapping[str, str]
     notes: tuple[str, ...] = ()
+    unit: str | None = None
+    """What an event funnel counts (persons, attempts); None for report counts."""
+    cost_scales_with_top: bool = False
+    """The cost is paid per unit of the top stage (an ad report's impressions)."""

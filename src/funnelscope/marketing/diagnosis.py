@@ -12,7 +12,13 @@ from funnelscope.analyses.steps import done_at, previous_required
 from funnelscope.marketing.cells import NOT_SET, DiagnosisInput, Layer, LayerCells, Periods
 from funnelscope.marketing.knowledge import KnowledgeBase
 from funnelscope.marketing.leaks import DiagnoseOptions, Leak, find_leaks
-from funnelscope.marketing.periods import calendar, index_of, period_end, windows
+from funnelscope.marketing.periods import (
+    calendar,
+    index_of,
+    period_end,
+    window_notes,
+    windows,
+)
 from funnelscope.marketing.report import ReportSet, Unmatched, diagnosis_input
 from funnelscope.marketing.sources import RejectedRow
 from funnelscope.marketing.yields import ChainYields
@@ -55,19 +61,42 @@ class Diagnosis:
                 }
                 for u in self.unmatched
             ],
-            "rejected_rows": [
-                {
-                    "source": r.source,
-                    "line": r.line,
-                    "field": r.field,
-                    "value": r.value,
-                    "reason": r.reason,
-                    "fix": r.fix,
-                    "raw": r.raw,
-                }
-                for r in self.rejected
-            ],
+            "rejected_rows": [_rejected(r) for r in self.rejected],
         }
+
+
+def _rejected(row: RejectedRow) -> dict[str, Any]:
+    return {
+        "source": row.source,
+        "line": row.line,
+        "field": row.field,
+        "value": row.value,
+        "reason": row.reason,
+        "fix": row.fix,
+        "raw": row.raw,
+    }
+
+
+def range_notes(data: DiagnosisInput, options: DiagnoseOptions | None) -> tuple[str, ...]:
+    """Your typical ranges that judge nothing here: a misspelt layer, or the top stage's volume
+    (ranges are for rates)."""
+    if options is None:
+        return ()
+    rates = [c.layer.key for c in data.layers if not c.layer.is_volume]
+    notes = []
+    for layer, typical in options.ranges.items():
+        if typical.heuristic or layer in rates:
+            continue
+        why = (
+            "is the top stage's volume, which has no rate"
+            if layer == data.layers[0].layer.key
+            else "is not a layer here"
+        )
+        notes.append(
+            f"the typical range for {layer!r} ({typical.source}) is not used: {layer!r} {why}; "
+            f"the rates are {', '.join(rates)}"
+        )
+    return tuple(notes)
 
 
 def only_dimensions(data: DiagnosisInput, by: Sequence[str] | None) -> DiagnosisInput:
@@ -81,7 +110,7 @@ def only_dimensions(data: DiagnosisInput, by: Sequence[str] | None) -> Diagnosis
         from funnelscope.errors import SpecError
 
         raise SpecError(
-            "by",
+            "--by",
             f"no layer has a dimension {unknown[0]!r}",
             f"use any of: {', '.join(sorted(known))}",
         )
@@ -108,7 +137,7 @@ def diagnose_report(
         leaks=tuple(leaks),
         periods=data.periods,
         final_label=data.final_label,
-        notes=(*report.notes, *data.notes),
+        notes=(*report.notes, *data.notes, *range_notes(data, options)),
         unmatched=report.unmatched,
         rejected=tuple(r for s in report.sources for r in s.rejected),
         input=data,
@@ -212,7 +241,8 @@ def event_input(
         final_stage=keys_of[-1],
         final_label=labels[keys_of[-1]],
         stage_labels=labels,
-        notes=tuple(notes),
+        notes=(*notes, *window_notes(periods, current, baseline)),
+        unit=result.counting,
     )
 
 
@@ -241,6 +271,6 @@ def diagnose_funnel(
         leaks=tuple(leaks),
         periods=data.periods,
         final_label=data.final_label,
-        notes=(*result.outcomes.warnings, *data.notes),
+        notes=(*result.outcomes.warnings, *data.notes, *range_notes(data, options)),
         input=data,
     )

@@ -280,8 +280,8 @@ def _build(
         comparison = compare_to_fixed(now, typical.low, 1.0, count_ratio=cells.count_ratio)
         if comparison is not None:
             detail = (
-                f"the low end of the typical {typical.low:.0%}-{typical.high:.0%} "
-                f"({typical.source})"
+                f"(the low end of the typical {typical.low:.0%}-{typical.high:.0%}; "
+                f"{typical.source})"
             )
             seg.tests.append(_Test("range", comparison, 1.0, detail))
     return seg
@@ -471,9 +471,17 @@ def _leak(
     layer = seg.cells.layer
     c = test.comparison
     revenue = data.yields.revenue_per_final(seg.dimension, seg.value)
-    causes, actions = knowledge.advice(
-        advice_key(layer.key, knowledge), seg.dimension, test.reference
-    )
+    causes: list[str] = []
+    actions: list[str] = []
+    references = [test.reference] + [
+        t.reference for t in seg.tests if t is not test and _qualifies(t, options, t.p_adjusted)
+    ]
+    for reference in references:  # what every significant comparison suggests, chosen first
+        more_causes, more_actions = knowledge.advice(
+            advice_key(layer.key, knowledge), seg.dimension, reference
+        )
+        causes += [c for c in more_causes if c not in causes]
+        actions += [a for a in more_actions if a not in actions]
     comparisons = tuple(
         Comparison(
             t.reference,
@@ -545,10 +553,23 @@ def evidence_text(leak: Leak, data: DiagnosisInput, knowledge: KnowledgeBase, de
     window = data.periods.describe(data.periods.current)
     to_label = labels.get(leak.layer, leak.layer).lower()
     final = data.final_label.lower()
-    if leak.from_stage is None:
+    if leak.from_stage is None and data.unit is not None:
+        numbers = (
+            f"In the last {window}: {leak.rate:,.1f} {data.unit}/day entered at "
+            f"{labels.get(leak.layer, leak.layer)!r} ({leak.to_count:,.0f} in all) vs "
+            f"{leak.reference_rate:,.1f}/day {detail}"
+        )
+    elif leak.from_stage is None:
         numbers = (
             f"In the last {window}: {to_label} {leak.rate:,.0f}/day ({leak.to_count:,.0f} in "
             f"all) vs {leak.reference_rate:,.0f}/day {detail}"
+        )
+    elif data.unit is not None:  # an event funnel counts persons (or attempts)
+        from_label = labels.get(leak.from_stage, leak.from_stage)
+        numbers = (
+            f"In the last {window}: {_pct(leak.rate)} of {leak.from_count:,.0f} {data.unit} at "
+            f"{from_label!r} went on to {labels.get(leak.layer, leak.layer)!r} "
+            f"({leak.to_count:,.0f}) vs {_pct(leak.reference_rate)} {detail}"
         )
     else:
         from_label = labels.get(leak.from_stage, leak.from_stage).lower()
@@ -556,6 +577,7 @@ def evidence_text(leak: Leak, data: DiagnosisInput, knowledge: KnowledgeBase, de
             f"In the last {window}: {name} {_pct(leak.rate)} ({leak.to_count:,.0f} {to_label} "
             f"of {leak.from_count:,.0f} {from_label}) vs {_pct(leak.reference_rate)} {detail}"
         )
+    final = final if data.unit is None else f"{data.final_label!r} conversions"
     cost = f"about {leak.lost_final:,.1f} {final} lost"
     if leak.lost_revenue is not None:
         cost += f" ({leak.lost_revenue:,.0f} revenue)"

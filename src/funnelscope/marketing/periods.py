@@ -65,6 +65,23 @@ def windows(
     )
 
 
+def window_notes(periods: Periods, current: int, baseline: int) -> tuple[str, ...]:
+    """What the data could not give: fewer current or baseline periods than asked for."""
+    grain, notes = periods.grain, []
+    if len(periods.current) < current:
+        notes.append(
+            f"the data has {len(periods.current)} {grain}(s), fewer than the {current} current "
+            f"ones asked for; all of it is judged and nothing is compared with its own history"
+        )
+    elif len(periods.baseline) < baseline:
+        have = len(periods.baseline)
+        notes.append(
+            f"only {have} {grain}(s) before the current {current}, not the {baseline} asked for"
+            + ("; nothing is compared with its own history" if not have else "")
+        )
+    return tuple(notes)
+
+
 def period_end(start: np.datetime64, grain: str) -> str:
     """The last day of the period that starts on `start`."""
     day = np.array([start], dtype="datetime64[D]")

@@ -10,7 +10,7 @@ in web analytics is the ad report's ``Spring-Brand``); the first spelling seen i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,13 @@ from funnelscope.marketing.cells import (
     LayerCells,
     Periods,
 )
-from funnelscope.marketing.periods import calendar, index_of, period_end, windows
+from funnelscope.marketing.periods import (
+    calendar,
+    index_of,
+    period_end,
+    window_notes,
+    windows,
+)
 from funnelscope.marketing.sources import ReportMapping, ReportSource, read_report
 from funnelscope.marketing.yields import ChainYields
 from funnelscope.model.templates import StageTemplate, get_template
@@ -48,7 +54,7 @@ class Unmatched:
     hint: str = ""
 
     def text(self) -> str:
-        sums = ", ".join(f"{value:,.0f} {name}" for name, value in self.totals.items())
+        sums = ", ".join(f"{name} {value:,.0f}" for name, value in self.totals.items())
         rows = f"{self.rows:,} row{'s' if self.rows != 1 else ''} ({sums})"
         examples = "; ".join(self.examples)
         if self.dimension is not None:
@@ -124,9 +130,66 @@ def load_report_set(
         )
     if not paths:
         raise SpecError("reports", "no report files given", "pass one or more CSV/Parquet files")
+    several = len(paths) > 1
+    if several:
+        mapping = replace(mapping, optional_columns=True)
     sources = [read_report(path, mapping) for path in paths]
+    if several:
+        _check_explicit(mapping, sources)
+    if not any(source.rows for source in sources):
+        from funnelscope.errors import IngestError
+
+        first = next((r for s in sources for r in s.rejected), None)
+        example = f"; the first: {first.source}:{first.line}: {first.reason}" if first else ""
+        raise IngestError(
+            ", ".join(s.path for s in sources),
+            f"no row could be read{example}",
+            "every row was rejected: check the delimiter (--delimiter), the date column "
+            "(--date-column, --date-format) and how numbers are written",
+        )
+    for key in drop or {}:
+        if not any(key in (s.path, Path(s.path).name) for s in sources):
+            raise SpecError(
+                "--drop",
+                f"{key!r} is not one of the files",
+                f"use a file name as given: {', '.join(Path(s.path).name for s in sources)}",
+            )
     sources = [_without(source, drop or {}) for source in sources]
     return assemble(model, sources, join)
+
+
+def _check_explicit(mapping: ReportMapping, sources: Sequence[ReportSource]) -> None:
+    """A column named by a flag must be in some file (flags apply to every file that has it)."""
+    import difflib
+
+    from funnelscope.errors import IngestError
+
+    def norm(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+    wanted = [
+        (f"--stage {k}=" if k not in MONEY else f"--{k} ", v) for k, v in mapping.columns.items()
+    ]
+    if mapping.date_column:
+        wanted.append(("--date-column ", mapping.date_column))
+    used = {norm(c) for s in sources for c in (*s.measures.values(), s.date_column)}
+    for flag, column in wanted:
+        if norm(column) in used:
+            continue
+        headers = sorted(
+            {
+                h
+                for s in sources
+                for h in (*s.dimension_columns.values(), *s.measures.values(), s.date_column)
+            }
+        )
+        close = difflib.get_close_matches(column, headers, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise IngestError(
+            ", ".join(s.path for s in sources),
+            f'{flag}"{column}": no file has that column',
+            f"{hint}the files' columns are {', '.join(repr(h) for h in headers if h != '(rows)')}",
+        )
 
 
 def _without(source: ReportSource, drop: Mapping[str, Sequence[str]]) -> ReportSource:
@@ -139,7 +202,7 @@ def _without(source: ReportSource, drop: Mapping[str, Sequence[str]]) -> ReportS
     unknown = gone - set(source.values)
     if unknown:
         raise SpecError(
-            "drop",
+            "--drop",
             f"{source.path} has no measure {sorted(unknown)[0]!r}",
             f"it has: {', '.join(source.values) or 'none'}",
         )
@@ -156,16 +219,17 @@ def assemble(
 ) -> ReportSet:
     """Check that the sources make one funnel and code their dimension values jointly."""
     provider: dict[str, int] = {}
+    clashes: list[tuple[str, str, str]] = []
     for index, source in enumerate(sources):
         for measure in source.values:
             if measure in provider:
-                other = sources[provider[measure]].path
-                raise SpecError(
-                    "reports",
-                    f"{measure} is in both {other} and {source.path}",
-                    f"keep one: --drop {Path(source.path).name}:{measure}",
-                )
-            provider[measure] = index
+                clashes.append((measure, sources[provider[measure]].path, source.path))
+            else:
+                provider[measure] = index
+    if clashes:
+        both = "; ".join(f"{m} is in both {a} and {b}" for m, a, b in clashes)
+        drops = " ".join(f"--drop {Path(b).name}:{m}" for m, _, b in clashes)
+        raise SpecError("reports", both, f"keep one of each: {drops}")
     stages = tuple(stage for stage in model.stage_keys if stage in provider)
     if len(stages) < 2:
         found = ", ".join(stages) or "none"
@@ -185,7 +249,7 @@ def assemble(
             missing = [k for k in keys if k != "date" and k not in source.dimensions]
             if missing:
                 raise SpecError(
-                    "join",
+                    "--join",
                     f"{source.path} has no column {missing[0]!r}",
                     f"its dimensions are: {', '.join(source.dimensions) or 'none'}; "
                     f"join on columns every file has ({', '.join(sorted(shared)) or 'date only'})",
@@ -528,5 +592,9 @@ def diagnosis_input(
         final_stage=report.final,
         final_label=report.label(report.final),
         stage_labels=report.labels,
-        notes=tuple(notes),
+        notes=(*notes, *window_notes(periods, current, baseline)),
+        cost_scales_with_top=(
+            "cost" in report.provider
+            and report.provider["cost"] == report.provider[report.stages[0]]
+        ),
     )

@@ -213,6 +213,9 @@ class ReportMapping:
     count_rows: dict[str, str] = field(default_factory=dict)
     delimiter: str | None = None
     date_format: str | None = None
+    optional_columns: bool = False
+    """Explicit columns (`columns`, `date_column`) that a file lacks are skipped in it, for
+    flags given once for several files; the caller checks that some file had each."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,8 @@ class ReportSource:
     lines: np.ndarray
     rejected: tuple[RejectedRow, ...]
     notes: tuple[str, ...]
+    date_column: str = ""
+    """The header of the column the dates came from."""
 
     @property
     def rows(self) -> int:
@@ -299,7 +304,12 @@ def _date_rank(norm: str) -> int | None:
         return 2
     if "day" in norm:
         return 3
+    if tokens[0] in _EVENT_VERBS or (len(tokens) > 1 and tokens[-1] == "on"):
+        return 4  # "Created", "Created on", "Received", "Closed on"
     return None
+
+
+_EVENT_VERBS = frozenset({"created", "received", "submitted", "opened", "closed", "placed"})
 
 
 class _Vocabulary:
@@ -443,14 +453,23 @@ def _make_plan(
                 f"the stages are {', '.join(mapping.stages)}; cost and revenue have --cost and "
                 "--revenue",
             )
-        j = _find_column(source, name, headers, f'{_flag(key)}"{name}"')
+        try:
+            j = _find_column(source, name, headers, f'{_flag(key)}"{name}"')
+        except IngestError:
+            if mapping.optional_columns:
+                continue
+            raise
         explicit[key] = j
         claimed[j] = key
     date_index: int | None = None
     if mapping.date_column is not None:
-        date_index = _find_column(
-            source, mapping.date_column, headers, f'--date-column "{mapping.date_column}"'
-        )
+        try:
+            date_index = _find_column(
+                source, mapping.date_column, headers, f'--date-column "{mapping.date_column}"'
+            )
+        except IngestError:
+            if not mapping.optional_columns:
+                raise
 
     rates: list[str] = []
     unused: list[str] = []
@@ -1137,6 +1156,7 @@ class _Assembler:
             lines=starts[kept].astype(np.int64),
             rejected=tuple(sorted(rejected, key=lambda r: r.line)),
             notes=(*reader_notes, *plan.notes, *date_notes, *notes),
+            date_column=headers[plan.date],
         )
 
 

@@ -82,11 +82,13 @@ def layer_at(data: DiagnosisInput, step: str) -> LayerCells:
     if step.isdigit():
         number = int(step)
         if not 1 <= number <= len(keys):
-            raise SpecError("step", f"there is no step {number}", f"use 1..{len(keys)}")
+            raise SpecError("--step", f"there is no step {number}", f"use 1..{len(keys)}")
         return data.layers[number - 1]
     if step in keys:
         return data.layers[keys.index(step)]
-    raise SpecError("step", f"unknown step {step!r}", f"use a number or one of: {', '.join(keys)}")
+    raise SpecError(
+        "--step", f"unknown step {step!r}", f"use a number or one of: {', '.join(keys)}"
+    )
 
 
 def _segment_mask(cells: LayerCells, segment: Mapping[str, str]) -> np.ndarray:
@@ -94,9 +96,10 @@ def _segment_mask(cells: LayerCells, segment: Mapping[str, str]) -> np.ndarray:
     for dimension, value in segment.items():
         if dimension not in cells.dims:
             raise SpecError(
-                "segment",
+                "--segment",
                 f"the {cells.layer.key} rate has no dimension {dimension!r}",
-                f"it has: {', '.join(cells.dims) or 'none'}",
+                f"it has: {', '.join(cells.dims) or 'none'}"
+                + ("" if cells.dims else f" (for a funnel spec, add --by {dimension})"),
             )
         texts = cells.dims[dimension].astype(str)
         hit = np.char.lower(texts.astype(str)) == value.strip().lower()
@@ -134,6 +137,7 @@ def what_if(
     revenue_per_final = data.yields.revenue_per_final(None, None)
     per_final = data.yields.revenue_per_final(dimension, value)
     notes: list[str] = []
+    gained_revenue: float | None = None
     if layer.is_volume:
         base = float(cells.k[mask].sum())
         rate = base / max(1, sum(data.periods.days[p] for p in data.periods.current))
@@ -146,6 +150,9 @@ def what_if(
         if not layer.is_volume and not cells.count_ratio and new_rate > 1:
             notes.append(f"a rate cannot pass 100%: {rate:.1%} {change} is capped at 100%")
             new_rate = 1.0
+        if new_rate < 0:
+            notes.append(f"a rate cannot fall below 0: {change} is floored at 0")
+            new_rate = 0.0
         units = (new_rate - rate) * (
             base if not layer.is_volume else sum(data.periods.days[p] for p in data.periods.current)
         )
@@ -159,17 +166,27 @@ def what_if(
         if not chosen:
             where = f" on {dimension}={value}" if dimension else ""
             raise SpecError(
-                "to-reference",
+                "--to-reference",
                 f"the diagnosis found no leak in {layer.key}{where}",
                 "use --lift to try a change, or run diagnose to see the leaks",
             )
         gained = sum(leak.lost_final for leak in chosen)
+        if all(leak.lost_revenue is not None for leak in chosen):
+            gained_revenue = sum(leak.lost_revenue or 0.0 for leak in chosen)
         change = "to reference"
         if segment:
             new_rate = chosen[0].reference_rate
             rate = chosen[0].rate
         else:
             new_rate = rate + sum(leak.lost_to for leak in chosen) / base if base > 0 else rate
+            notes.append(
+                "brought to their reference: "
+                + "; ".join(
+                    f"{', '.join(f'{k}={v}' for k, v in leak.segment.items()) or 'everything'} "
+                    f"({leak.rate:.1%} -> {leak.reference_rate:.1%})"
+                    for leak in chosen
+                )
+            )
             if len(chosen) > 1:
                 notes.append(
                     f"{len(chosen)} leaks in {layer.key} are each brought to their reference; "
@@ -178,7 +195,16 @@ def what_if(
     revenue_before = None if revenue_per_final is None else final_before * revenue_per_final
     revenue_after = None
     if revenue_before is not None:
-        revenue_after = revenue_before + gained * (per_final or revenue_per_final or 0.0)
+        if gained_revenue is None:
+            gained_revenue = gained * (per_final or revenue_per_final or 0.0)
+        revenue_after = revenue_before + gained_revenue
+    cost_after = cost
+    if layer.is_volume and cost is not None and data.cost_scales_with_top:
+        cost_after = cost * (new_rate / rate if rate > 0 else 1.0)
+        notes.append(
+            f"more {layer.to_label.lower()} cost more: the cost scales with them at the current "
+            "cost per unit"
+        )
     return WhatIf(
         layer=layer.key,
         from_stage=layer.from_stage,
@@ -187,7 +213,7 @@ def what_if(
         new_rate=new_rate,
         change=change,
         before=Outlook(final_before, revenue_before, cost),
-        after=Outlook(final_before + gained, revenue_after, cost),
+        after=Outlook(final_before + gained, revenue_after, cost_after),
         notes=tuple(notes),
     )
 
