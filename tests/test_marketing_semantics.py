@@ -578,3 +578,67 @@ def test_y3_revenue_follows_the_final_count_cost_stays_and_cpa_is_cost_per_final
     assert result.after.revenue == pytest.approx(13000 + 13 * 100)
     assert result.after.cost == 10000.0
     assert result.after.cpa == pytest.approx(10000 / 143)
+
+
+def test_d1_fewer_periods_than_asked_for_are_noted(tmp_path: Path) -> None:
+    report = reports(*arrival_files(tmp_path, {}))  # six weeks
+    assert diagnosis_input(report, "week", 2, 4).notes == ()
+    assert diagnosis_input(report, "week", 2, 8).notes == (
+        "only 4 week(s) before the current 2, not the 8 asked for",
+    )
+    assert diagnosis_input(report, "week", 9, 8).notes == (
+        "the data has 6 week(s), fewer than the 9 current ones asked for; all of it is judged "
+        "and nothing is compared with its own history",
+    )
+
+
+def test_d10_a_sudden_drop_keeps_its_history_advice_under_a_stricter_range(
+    tmp_path: Path,
+) -> None:
+    report = reports(*arrival_files(tmp_path, {"C3": 0.4}))
+    strict = DiagnoseOptions(ranges={"visits": _range(0.95, 0.99)})
+    everything, leak = diagnose_report(report, KNOWLEDGE, strict, "week", 2, 4).leaks
+    assert (everything.segment, leak.segment) == ({}, {"campaign": "C3"})  # [D8]: C3 stands out
+    assert leak.reference == "range"  # it loses most against the range...
+    history_causes, _ = KNOWLEDGE.advice("visits", "campaign", "history")
+    conditioned = [c for c in history_causes if c not in _general(history_causes)]
+    assert conditioned and all(c in leak.causes for c in conditioned)  # ...and keeps this
+
+
+def test_d10_a_range_of_your_own_that_judges_nothing_is_noted(tmp_path: Path) -> None:
+    from funnelscope.marketing.ranges import ReferenceRange
+
+    report = reports(*arrival_files(tmp_path, {}))
+    mine = DiagnoseOptions(ranges={"visit": ReferenceRange("visit", 0.7, 0.9, "mine.yaml", False)})
+    notes = diagnose_report(report, KNOWLEDGE, mine, "week", 2, 4).notes
+    assert notes[-1] == (
+        "the typical range for 'visit' (mine.yaml) is not used: 'visit' is not a layer here; "
+        "the rates are visits"
+    )
+
+
+def test_y3_more_paid_impressions_cost_more_at_the_current_cpm(tmp_path: Path) -> None:
+    data = diagnosis_input(toy(tmp_path), "week", 1, 0)
+    assert data.cost_scales_with_top
+    result = what_if(data, "1", lift=0.10, cost=10000.0)
+    assert result.after.cost == pytest.approx(11000.0)
+    assert result.after.final == pytest.approx(130 * 1.1)
+    assert result.after.cpa == pytest.approx(result.before.cpa)  # same CPM, same rates
+
+
+def test_d8_a_campaign_that_stands_out_inside_an_account_wide_leak_is_its_own(
+    tmp_path: Path,
+) -> None:
+    report = reports(*arrival_files(tmp_path, {"C3": 0.4}))
+    strict = DiagnoseOptions(ranges={"visits": _range(0.95, 0.99)})
+    everything, campaign = diagnose_report(report, KNOWLEDGE, strict, "week", 2, 4).leaks
+    assert (everything.segment, everything.reference) == ({}, "range")
+    assert campaign.segment == {"campaign": "C3"} and campaign.symptoms == ()
+    assert [s["segment"] for s in everything.symptoms] == [
+        {"device": "desktop"},
+        {"device": "mobile"},
+        {"campaign": "C5"},
+        {"campaign": "C4"},
+        {"campaign": "C2"},
+        {"campaign": "C1"},
+    ]

@@ -377,6 +377,33 @@ def _explains(b: _Segment, a: _Segment, periods: Periods, options: DiagnoseOptio
     return not _still_leaks(a, b.mask, periods, options)
 
 
+def _stands_out(a: _Segment, b: _Segment, periods: Periods, options: DiagnoseOptions) -> bool:
+    """Inside a larger leak b, is a a leak of its own: significantly below b's other values of
+    a's dimension? (A campaign far below the others while the whole account misses its range is
+    a finding of its own; one keyword of a campaign whose keywords are all low is not.)"""
+    if a.dimension is None or a.cells.layer.is_volume:
+        return False
+    current = np.isin(a.cells.period, periods.current)
+    if not (a.mask & current).any() or (a.mask & current & ~b.mask).any():
+        return False  # a is not inside b
+    others = b.mask & ~a.mask & current
+    if not others.any():
+        return False
+    codes, uniques = _factorize(a.cells.dims[a.dimension][others])
+    n = np.bincount(codes, weights=a.cells.n[others], minlength=len(uniques))
+    k = np.bincount(codes, weights=a.cells.k[others], minlength=len(uniques))
+    siblings = [Proportion(float(n[i]), float(k[i])) for i in range(len(uniques)) if n[i] > 0]
+    if not siblings:
+        return False
+    ratio = a.cells.count_ratio
+    comparison = compare_to_reference(
+        a.current, _pool(siblings), dispersion(siblings, count_ratio=ratio), count_ratio=ratio
+    )
+    if comparison is None:
+        return False
+    return _qualifies(_Test("peers", comparison, 1.0, ""), options, comparison.p_value)
+
+
 def _localise(
     candidates: list[_Segment], periods: Periods, options: DiagnoseOptions
 ) -> list[tuple[_Segment, list[_Segment]]]:
@@ -389,6 +416,8 @@ def _localise(
         for b in range(count):
             if a != b:
                 explains[b][a] = _explains(candidates[b], candidates[a], periods, options)
+                if explains[b][a] and _stands_out(candidates[a], candidates[b], periods, options):
+                    explains[b][a] = False
 
     def better(b: int, a: int) -> bool:
         if not explains[b][a]:
