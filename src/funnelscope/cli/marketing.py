@@ -355,11 +355,10 @@ def diagnose(
 
     from funnelscope.cli.render_marketing import print_diagnosis, write_rejects
 
-    ranges_used = not kw["no_default_ranges"] or bool(kw["ranges"])
     diagnosis, _ = _diagnose(inputs, {**kw, "include_insignificant": show_all})
     if rejects:
         write_rejects(diagnosis.rejected, Path(rejects))
-    print_diagnosis(diagnosis, output_format, Console(), top, rejects, ranges_used)
+    print_diagnosis(diagnosis, output_format, Console(), top, rejects)
 
 
 @click.command()

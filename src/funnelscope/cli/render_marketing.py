@@ -104,13 +104,13 @@ def _report_rejects(rejected: Sequence[RejectedRow], rejects: str | None) -> Non
     err.print(f"  ({where}; --format json lists them under rejected_rows)")
 
 
-def _title(diagnosis: Diagnosis, ranges_used: bool) -> Text:
+def _title(diagnosis: Diagnosis) -> Text:
     p = diagnosis.periods
     against = []
     if p.baseline:
         against.append(f"the {p.describe(p.baseline)} before")
     against.append("peers")
-    if ranges_used:
+    if diagnosis.ranges_used:
         against.append("typical ranges")
     data = diagnosis.input
     final = diagnosis.final_label.lower()
@@ -130,7 +130,6 @@ def print_diagnosis(
     console: Console,
     top: int,
     rejects: str | None,
-    ranges_used: bool = True,
 ) -> None:
     _report_rejects(diagnosis.rejected, rejects)
     if output_format == "json":
@@ -139,7 +138,7 @@ def print_diagnosis(
     if output_format == "csv":
         sys.stdout.write(_diagnosis_csv(diagnosis))
         return
-    console.print(_title(diagnosis, ranges_used))
+    console.print(_title(diagnosis))
     leaks = diagnosis.leaks[:top]
     if not leaks:
         console.print("No leak: every rate is within its references (see --all, --min-gap).")
@@ -162,7 +161,9 @@ def leak_table(leaks: Sequence[Leak], diagnosis: Diagnosis) -> Table:
     table.add_column("ref", no_wrap=True)
     table.add_column("lost", justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
-    table.add_column("revenue", justify="right", no_wrap=True)
+    with_revenue = any(leak.lost_revenue is not None for leak in leaks)
+    if with_revenue:
+        table.add_column("revenue", justify="right", no_wrap=True)
     labels = diagnosis.input.stage_labels if diagnosis.input is not None else {}
     largest = max(leak.lost_final for leak in leaks) or 1.0
     for rank, leak in enumerate(leaks, start=1):
@@ -170,7 +171,7 @@ def leak_table(leaks: Sequence[Leak], diagnosis: Diagnosis) -> Table:
         rate = number(leak.rate) + "/day" if volume else rate_text(leak.rate)
         ref = number(leak.reference_rate) + "/day" if volume else rate_text(leak.reference_rate)
         marker = "" if leak.significant else " (n.s.)"
-        table.add_row(
+        cells = [
             str(rank),
             labels.get(leak.layer, leak.layer) + (" volume" if volume else ""),
             segment_text(leak, context=False),
@@ -179,8 +180,8 @@ def leak_table(leaks: Sequence[Leak], diagnosis: Diagnosis) -> Table:
             leak.reference + marker,
             number(leak.lost_final, 0 if leak.lost_final >= 10 else 1),
             bar(leak.lost_final / largest, 6),
-            number(leak.lost_revenue),
-        )
+        ]
+        table.add_row(*cells, *([number(leak.lost_revenue)] if with_revenue else []))
     return table
 
 
@@ -192,12 +193,12 @@ def _print_leak(console: Console, rank: int, leak: Leak, data: DiagnosisInput | 
             (segment_text(leak), "bold cyan"),
         )
     )
-    console.print(Padding(Text(leak.evidence), (0, 0, 0, 3)))
+    console.print(Padding(Text(leak.evidence), (0, 0, 0, 3), expand=False))
     for title, items in (("likely causes", leak.causes), ("actions", leak.actions)):
         if items:
             console.print(Text(f"   {title}:", style="italic"))
             for item in items[:SHOWN_ADVICE]:
-                console.print(Padding(Text(f"- {item}"), (0, 0, 0, 3)))
+                console.print(Padding(Text(f"- {item}"), (0, 0, 0, 3), expand=False))
     if leak.symptoms:
         shown = ", ".join(
             ", ".join(f"{k}={v}" for k, v in s["segment"].items()) or "everything"

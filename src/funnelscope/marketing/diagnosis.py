@@ -40,6 +40,8 @@ class Diagnosis:
     notes: tuple[str, ...] = ()
     unmatched: tuple[Unmatched, ...] = ()
     rejected: tuple[RejectedRow, ...] = ()
+    ranges_used: bool = False
+    """Some rate was compared with a typical range."""
     input: DiagnosisInput | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +77,12 @@ def _rejected(row: RejectedRow) -> dict[str, Any]:
         "fix": row.fix,
         "raw": row.raw,
     }
+
+
+def ranges_judge(data: DiagnosisInput, options: DiagnoseOptions | None) -> bool:
+    """Does any rate of `data` have a typical range?"""
+    ranges = (options or DiagnoseOptions()).ranges
+    return any(c.layer.key in ranges for c in data.layers if not c.layer.is_volume)
 
 
 def range_notes(data: DiagnosisInput, options: DiagnoseOptions | None) -> tuple[str, ...]:
@@ -138,6 +146,7 @@ def diagnose_report(
         periods=data.periods,
         final_label=data.final_label,
         notes=(*report.notes, *data.notes, *range_notes(data, options)),
+        ranges_used=ranges_judge(data, options),
         unmatched=report.unmatched,
         rejected=tuple(r for s in report.sources for r in s.rejected),
         input=data,
@@ -272,5 +281,6 @@ def diagnose_funnel(
         periods=data.periods,
         final_label=data.final_label,
         notes=(*result.outcomes.warnings, *data.notes, *range_notes(data, options)),
+        ranges_used=ranges_judge(data, options),
         input=data,
     )
