@@ -171,7 +171,7 @@ def leak_table(leaks: Sequence[Leak], diagnosis: Diagnosis) -> Table:
         rate = number(leak.rate) + "/day" if volume else rate_text(leak.rate)
         ref = number(leak.reference_rate) + "/day" if volume else rate_text(leak.reference_rate)
         marker = "" if leak.significant else " (n.s.)"
-        cells = [
+        cells: list[str | Text] = [
             str(rank),
             labels.get(leak.layer, leak.layer) + (" volume" if volume else ""),
             segment_text(leak, context=False),
