@@ -619,7 +619,8 @@ def test_d10_a_range_of_your_own_that_judges_nothing_is_noted(tmp_path: Path) ->
 
 def test_y3_more_paid_impressions_cost_more_at_the_current_cpm(tmp_path: Path) -> None:
     data = diagnosis_input(toy(tmp_path), "week", 1, 0)
-    assert data.cost_scales_with_top
+    assert data.yields.cost_per_top(None, None) == 10000 / 400000  # the ad report's cost
+    assert data.yields.cost_per_top("campaign", "A") == 5000 / 200000
     result = what_if(data, "1", lift=0.10, cost=10000.0)
     assert result.after.cost == pytest.approx(11000.0)
     assert result.after.final == pytest.approx(130 * 1.1)

@@ -266,7 +266,11 @@ def _options(kw: dict[str, Any]) -> DiagnoseOptions:
 
 def _diagnose(inputs: Sequence[str], kw: dict[str, Any]) -> tuple[Diagnosis, ReportSet | None]:
     """Run the diagnosis of report files or of one funnel spec; pops every flag it uses."""
-    from funnelscope.marketing.diagnosis import diagnose_funnel, diagnose_report
+    from funnelscope.marketing.diagnosis import (
+        diagnose_funnel,
+        diagnose_report,
+        last_funnel_event_us,
+    )
     from funnelscope.marketing.knowledge import load_knowledge
 
     knowledge = load_knowledge(kw.pop("knowledge"))
@@ -294,7 +298,15 @@ def _diagnose(inputs: Sequence[str], kw: dict[str, Any]) -> tuple[Diagnosis, Rep
     with EventStore(db_path, read_only=True) as store:
         result = run_funnel(funnel, store, engine)
         diagnosis = diagnose_funnel(
-            funnel, result, knowledge, options, grain, current, baseline, value
+            funnel,
+            result,
+            knowledge,
+            options,
+            grain,
+            current,
+            baseline,
+            value,
+            last_funnel_event_us(funnel, store),
         )
         return diagnosis, None
 

@@ -96,6 +96,10 @@ class Yields(Protocol):
 
     def revenue_per_final(self, dimension: str | None, value: str | None) -> float | None: ...
 
+    def cost_per_top(self, dimension: str | None, value: str | None) -> float | None:
+        """Cost of one more unit of the top stage (None: the top stage is not paid per unit)."""
+        ...
+
 
 @dataclass(frozen=True)
 class DiagnosisInput:
@@ -110,5 +114,5 @@ class DiagnosisInput:
     notes: tuple[str, ...] = ()
     unit: str | None = None
     """What an event funnel counts (persons, attempts); None for report counts."""
-    cost_scales_with_top: bool = False
-    """The cost is paid per unit of the top stage (an ad report's impressions)."""
+    final_total: float | None = None
+    """Final conversions in the current window, also those outside any rate's cells ([M5])."""

@@ -170,11 +170,13 @@ def event_input(
     current: int = 4,
     baseline: int = 8,
     value_per_conversion: float | None = None,
+    last_event_us: int | None = None,
 ) -> DiagnosisInput:
     """An event funnel's layers as cells: per breakdown value and entry period, the counted
     attempts that did each step. An attempt belongs to the period of its entry; attempts whose
     window had not closed by the last funnel event of the data are left out (they may still
-    convert), so recent periods are not made to look worse."""
+    convert), so recent periods are not made to look worse. `last_event_us` is the data's last
+    funnel event (see `last_funnel_event_us`); without it, the last event of a counted attempt."""
     outcomes = result.outcomes
     reached = outcomes.reached
     times = outcomes.times_us
@@ -187,6 +189,8 @@ def event_input(
     entry = times[:, 0]
     done_steps = reached.astype(np.int64) - 1
     last = int(np.take_along_axis(times, done_steps[:, None], axis=1).max())
+    if last_event_us is not None:
+        last = max(last, last_event_us)
     closed = entry + funnel.window_seconds * 1_000_000 <= last
     if not closed.all():
         notes.append(
@@ -255,6 +259,24 @@ def event_input(
     )
 
 
+def last_funnel_event_us(funnel: Funnel, source: Any) -> int | None:
+    """The time of the data's last event whose name is one of the funnel's steps ([D11])."""
+    names = sorted({step.event for step in funnel.steps})
+    connection = getattr(source, "connection", None)
+    if connection is not None:  # the store: one aggregate, no scan
+        marks = ", ".join("?" for _ in names)
+        row = connection.execute(
+            f'SELECT epoch_us(max("timestamp")) FROM events WHERE event IN ({marks})', names
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+    table = source.scan(names)
+    if table.num_rows == 0:
+        return None
+    import pyarrow.compute as pc
+
+    return int(pc.max(table.column("ts")).as_py())
+
+
 def _no_data() -> Exception:
     from funnelscope.errors import EngineError
 
@@ -272,9 +294,12 @@ def diagnose_funnel(
     current: int = 4,
     baseline: int = 8,
     value_per_conversion: float | None = None,
+    last_event_us: int | None = None,
 ) -> Diagnosis:
     """The leaks of an event funnel's steps, by its breakdown properties and over time."""
-    data = event_input(funnel, result, grain, current, baseline, value_per_conversion)
+    data = event_input(
+        funnel, result, grain, current, baseline, value_per_conversion, last_event_us
+    )
     leaks = find_leaks(data, knowledge, options)
     return Diagnosis(
         leaks=tuple(leaks),

@@ -191,7 +191,10 @@ def find_leaks(
                 found.append((weak, []))
         for root, symptoms in found:
             leaks.append(_leak(root, symptoms, data, knowledge, options))
-    leaks.sort(key=lambda leak: (-leak.lost_final, leak.layer, sorted(leak.segment.items())))
+    order = [cells.layer.key for cells in data.layers]
+    leaks.sort(
+        key=lambda leak: (-leak.lost_final, order.index(leak.layer), sorted(leak.segment.items()))
+    )
     return leaks
 
 
@@ -239,8 +242,10 @@ def _build(
     peer_sums: tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> _Segment | None:
     now = _current(cells, mask & current, periods)
-    if now.n <= 0 or (cells.layer.is_volume and now.conversions <= 0):
+    if now.n <= 0:
         return None
+    if cells.layer.is_volume and now.conversions <= 0 and not cells.k[mask].any():
+        return None  # a volume that fell to zero is judged; one never seen is not
     seg = _Segment(cells, dimension, value, mask, now, [])
     if "history" in options.references and periods.baseline:
         by_period = _by_period(cells, mask, periods.baseline, periods)
@@ -345,7 +350,7 @@ def _still_leaks(
     cells = seg.cells
     mask = seg.mask & ~exclude
     now = _current(cells, mask & np.isin(cells.period, periods.current), periods)
-    if cells.layer.is_volume and not (mask & np.isin(cells.period, periods.current)).any():
+    if cells.layer.is_volume and not mask.any():
         return False
     if now.n <= 0:
         return False
@@ -370,9 +375,12 @@ def _significant(seg: _Segment, options: DiagnoseOptions) -> bool:
 
 
 def _explains(b: _Segment, a: _Segment, periods: Periods, options: DiagnoseOptions) -> bool:
-    """Segment b explains leak a: they share current cells and a without them is no leak."""
-    current = np.isin(a.cells.period, periods.current)
-    if not (a.mask & b.mask & current).any():
+    """Segment b explains leak a: they share current cells (a volume: cells of any period, as a
+    segment whose volume fell to zero has none now) and a without them is no leak."""
+    shared = a.mask & b.mask
+    if not a.cells.layer.is_volume:
+        shared &= np.isin(a.cells.period, periods.current)
+    if not shared.any():
         return False
     return not _still_leaks(a, b.mask, periods, options)
 

@@ -112,6 +112,7 @@ def metrics(
             label["period"] = str(start)[:7] if grain == "month" else str(start)
         values = {m: float(grouped.sums[m][i]) for m in usable}
         rows.append(_row(report, label, values, names))
+    rows.sort(key=lambda row: tuple(str(v).casefold() for v in row.group.values()))
     if not by and grain is None and not rows:
         rows.append(_row(report, {}, dict.fromkeys(usable, 0.0), names))
     return rows, notes

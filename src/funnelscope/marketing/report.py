@@ -289,11 +289,14 @@ def _code_dimensions(
     for index in order:
         for dimension in sources[index].dimensions:
             raw = sources[index].dims[dimension]
-            distinct, inverse = np.unique(raw.astype(str), return_inverse=True)
+            distinct, first, inverse = np.unique(
+                raw.astype(str), return_index=True, return_inverse=True
+            )
             table = keys.setdefault(dimension, {})
             texts = shown.setdefault(dimension, [])
             mapped = np.empty(len(distinct), dtype=np.int64)
-            for i, text in enumerate(distinct):
+            for i in np.argsort(first, kind="stable").tolist():  # in the order first seen
+                text = distinct[i]
                 key = str(text).strip().casefold()
                 if key not in table:
                     table[key] = len(texts)
@@ -466,21 +469,23 @@ def available(report: ReportSet, measure: str, by: Sequence[str]) -> bool:
 def period_table(
     report: ReportSet, grain: str
 ) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.int64]]:
-    """Period starts over the data's whole range, and each period's days: its calendar days;
-    when the top stage's data is finer than the period (daily rows in weeks), the first and
-    last periods count only the days from the first to the last date."""
-    first, last = report.first_date, report.last_date
-    starts = calendar(first, last, grain)
+    """Period starts over the data's whole range, and each period's days of the top stage's
+    data: the calendar days its file covers, from its first date to its last date plus its
+    usual spacing less a day (daily rows: the last date; Monday-dated weekly rows: that Sunday)."""
+    starts = calendar(report.first_date, report.last_date, grain)
     ends = np.array([period_end(s, grain) for s in starts], dtype="datetime64[D]")
     begin = starts.astype("datetime64[D]")
     top = report.sources[report.provider[report.stages[0]]]
     dates = np.unique(top.dates.astype("datetime64[D]"))
-    per_period = np.bincount(index_of(dates, starts, grain), minlength=len(starts))
-    if per_period.max(initial=0) > 1:
-        span = np.array([first, last], dtype="datetime64[D]")
-        begin = np.maximum(begin, span[0])
-        ends = np.minimum(ends, span[1])
-    days = (ends - begin).astype(np.int64) + 1
+    if len(dates) == 0:
+        return starts, np.zeros(len(starts), dtype=np.int64)
+    gaps = np.diff(dates.astype(np.int64))
+    spacing = int(np.bincount(gaps).argmax()) if len(gaps) else 1
+    covered_from = dates[0]
+    covered_to = dates[-1] + np.timedelta64(max(spacing, 1) - 1, "D")
+    begin = np.maximum(begin, covered_from)
+    ends = np.minimum(ends, covered_to)
+    days = np.maximum((ends - begin).astype(np.int64) + 1, 0)
     return starts, days
 
 
@@ -565,6 +570,22 @@ class ReportYields(ChainYields):
                 return revenue / count
         return None
 
+    def cost_per_top(self, dimension: str | None, value: str | None) -> float | None:
+        """The cost of one more top-stage unit (a CPM / 1000), when the cost is in the top
+        stage's file: the segment's own where that file has its dimension, else the whole's."""
+        report = self.report
+        top = report.stages[0]
+        if "cost" not in report.provider or report.provider["cost"] != report.provider[top]:
+            return None
+        for dim, val in ((dimension, value), (None, None)):
+            by = () if dim is None else (dim,)
+            if not available(report, top, by):
+                continue
+            cost, count = self._current_sums(["cost", top], by, val)
+            if count > 0:
+                return cost / count
+        return None
+
     def _current_sums(
         self, measures: list[str], by: tuple[str, ...], value: str | None
     ) -> list[float]:
@@ -592,9 +613,24 @@ def diagnosis_input(
         final_stage=report.final,
         final_label=report.label(report.final),
         stage_labels=report.labels,
-        notes=(*notes, *window_notes(periods, current, baseline)),
-        cost_scales_with_top=(
-            "cost" in report.provider
-            and report.provider["cost"] == report.provider[report.stages[0]]
-        ),
+        notes=(*notes, *window_notes(periods, current, baseline), *_gap_notes(report, periods)),
+        final_total=yields._current_sums([report.final], (), None)[0],
+    )
+
+
+def _gap_notes(report: ReportSet, periods: Periods) -> tuple[str, ...]:
+    """Current periods in which the top stage's file has no row at all (a missing export?)."""
+    top = report.sources[report.provider[report.stages[0]]]
+    starts = np.array(
+        periods.labels if periods.grain != "month" else [f"{label}-01" for label in periods.labels],
+        dtype="datetime64[D]",
+    )
+    present = set(index_of(top.dates.astype("datetime64[D]"), starts, periods.grain).tolist())
+    empty = [periods.labels[p] for p in periods.current if p not in present]
+    if not empty:
+        return ()
+    name = Path(top.path).name
+    return (
+        f"{name} has no rows in the current {periods.grain}(s) {', '.join(empty)}: they count "
+        f"as zero {report.label(report.stages[0]).lower()} (a missing export?)",
     )

@@ -102,7 +102,7 @@ def _segment_mask(cells: LayerCells, segment: Mapping[str, str]) -> np.ndarray:
                 + ("" if cells.dims else f" (for a funnel spec, add --by {dimension})"),
             )
         texts = cells.dims[dimension].astype(str)
-        hit = np.char.lower(texts.astype(str)) == value.strip().lower()
+        hit = np.array([t.casefold() for t in texts.tolist()]) == value.strip().casefold()
         if not hit.any():
             raise SpecError(
                 "segment", f"no {dimension} {value!r} in the data", "check the spelling"
@@ -127,83 +127,72 @@ def what_if(
     segment = dict(segment or {})
     if len(segment) > 1:
         raise SpecError(
-            "segment", "one dimension at a time", "use e.g. --segment campaign=Spring-Brand"
+            "--segment", "one dimension at a time", "use e.g. --segment campaign=Spring-Brand"
         )
-    mask = _segment_mask(cells, segment) & np.isin(cells.period, data.periods.current)
+    current = np.isin(cells.period, data.periods.current)
+    mask = _segment_mask(cells, segment) & current
     dimension, value = next(iter(segment.items())) if segment else (None, None)
     if dimension is not None:
         value = str(cells.dims[dimension][mask][0]) if mask.any() else value
-    final_before = _final(data)
-    revenue_per_final = data.yields.revenue_per_final(None, None)
-    per_final = data.yields.revenue_per_final(dimension, value)
+    days = float(sum(data.periods.days[p] for p in data.periods.current))
+    # A rate's base: its from-count; a volume's: the current window's days.
+    base = days if layer.is_volume else float(cells.n[mask].sum())
+    rate = float(cells.k[mask].sum()) / base if base > 0 else 0.0
     notes: list[str] = []
     gained_revenue: float | None = None
-    if layer.is_volume:
-        base = float(cells.k[mask].sum())
-        rate = base / max(1, sum(data.periods.days[p] for p in data.periods.current))
-    else:
-        base = float(cells.n[mask].sum())
-        rate = float(cells.k[mask].sum()) / base if base > 0 else 0.0
     if lift is not None:
-        new_rate = rate * (1 + lift)
         change = f"{lift:+.1%}"
-        if not layer.is_volume and not cells.count_ratio and new_rate > 1:
-            notes.append(f"a rate cannot pass 100%: {rate:.1%} {change} is capped at 100%")
-            new_rate = 1.0
-        if new_rate < 0:
-            notes.append(f"a rate cannot fall below 0: {change} is floored at 0")
-            new_rate = 0.0
-        units = (new_rate - rate) * (
-            base if not layer.is_volume else sum(data.periods.days[p] for p in data.periods.current)
-        )
+        new_rate = _bounded(rate * (1 + lift), rate, change, cells, notes)
+        units = (new_rate - rate) * base
         gained = units * data.yields.final_per_to(layer, dimension, value)
     else:
-        chosen = [
-            leak
-            for leak in leaks
-            if leak.layer == layer.key and (not segment or leak.segment == {dimension: value})
-        ]
-        if not chosen:
-            where = f" on {dimension}={value}" if dimension else ""
-            raise SpecError(
-                "--to-reference",
-                f"the diagnosis found no leak in {layer.key}{where}",
-                "use --lift to try a change, or run diagnose to see the leaks",
-            )
-        gained = sum(leak.lost_final for leak in chosen)
-        if all(leak.lost_revenue is not None for leak in chosen):
-            gained_revenue = sum(leak.lost_revenue or 0.0 for leak in chosen)
         change = "to reference"
+        chosen = _leaks_to_fix(cells, leaks, segment, dimension, value, current)
         if segment:
-            new_rate = chosen[0].reference_rate
-            rate = chosen[0].rate
+            rate, new_rate = chosen[0].rate, chosen[0].reference_rate
         else:
-            new_rate = rate + sum(leak.lost_to for leak in chosen) / base if base > 0 else rate
+            new_rate = _bounded(
+                rate + sum(leak.lost_to for leak in chosen) / base if base > 0 else rate,
+                rate,
+                change,
+                cells,
+                notes,
+            )
             notes.append(
                 "brought to their reference: "
                 + "; ".join(
-                    f"{', '.join(f'{k}={v}' for k, v in leak.segment.items()) or 'everything'} "
-                    f"({leak.rate:.1%} -> {leak.reference_rate:.1%})"
+                    f"{_segment_text(leak.segment)} ({_rate(leak.rate, layer.is_volume)} -> "
+                    f"{_rate(leak.reference_rate, layer.is_volume)})"
                     for leak in chosen
                 )
             )
-            if len(chosen) > 1:
-                notes.append(
-                    f"{len(chosen)} leaks in {layer.key} are each brought to their reference; "
-                    "where their segments overlap the gain is counted once per leak"
-                )
+        skipped = [leak for leak in leaks if leak.layer == layer.key and leak not in chosen]
+        if skipped and not segment:
+            notes.append(
+                "not added again (they overlap a larger leak): "
+                + "; ".join(_segment_text(leak.segment) for leak in skipped)
+            )
+        units = sum(leak.lost_to for leak in chosen)
+        gained = sum(leak.lost_final for leak in chosen)
+        if all(leak.lost_revenue is not None for leak in chosen):
+            gained_revenue = sum(leak.lost_revenue or 0.0 for leak in chosen)
+    final_before = data.final_total if data.final_total is not None else _final(data)
+    revenue_per_final = data.yields.revenue_per_final(None, None)
     revenue_before = None if revenue_per_final is None else final_before * revenue_per_final
     revenue_after = None
     if revenue_before is not None:
         if gained_revenue is None:
+            per_final = data.yields.revenue_per_final(dimension, value)
             gained_revenue = gained * (per_final or revenue_per_final or 0.0)
         revenue_after = revenue_before + gained_revenue
     cost_after = cost
-    if layer.is_volume and cost is not None and data.cost_scales_with_top:
-        cost_after = cost * (new_rate / rate if rate > 0 else 1.0)
+    unit_cost = data.yields.cost_per_top(dimension, value) if layer.is_volume else None
+    if cost is not None and unit_cost is not None:
+        cost_after = cost + units * unit_cost
         notes.append(
-            f"more {layer.to_label.lower()} cost more: the cost scales with them at the current "
-            "cost per unit"
+            f"{'more' if units >= 0 else 'fewer'} {layer.to_label.lower()} cost "
+            f"{'more' if units >= 0 else 'less'}: {units:+,.0f} at the current "
+            f"{unit_cost:,.4g} each"
         )
     return WhatIf(
         layer=layer.key,
@@ -216,6 +205,64 @@ def what_if(
         after=Outlook(final_before + gained, revenue_after, cost_after),
         notes=tuple(notes),
     )
+
+
+def _bounded(
+    new_rate: float, rate: float, change: str, cells: LayerCells, notes: list[str]
+) -> float:
+    """A proportion stays within 0..100%; a volume or a ratio of counts only above 0."""
+    if not cells.layer.is_volume and not cells.count_ratio and new_rate > 1:
+        notes.append(f"a rate cannot pass 100%: {rate:.1%} {change} is capped at 100%")
+        return 1.0
+    if new_rate < 0:
+        notes.append(f"a rate cannot fall below 0: {change} is floored at 0")
+        return 0.0
+    return new_rate
+
+
+def _leaks_to_fix(
+    cells: LayerCells,
+    leaks: tuple[Leak, ...],
+    segment: Mapping[str, str],
+    dimension: str | None,
+    value: str | None,
+    current: np.ndarray,
+) -> list[Leak]:
+    """The leaks `--to-reference` fixes: the segment's, or every leak of the layer that does not
+    overlap a larger one (overlapping leaks are not additive: [D9])."""
+    own = [leak for leak in leaks if leak.layer == cells.layer.key]
+    if segment:
+        own = [leak for leak in own if leak.segment == {dimension: value}]
+    if not own:
+        where = f" on {dimension}={value}" if dimension else ""
+        raise SpecError(
+            "--to-reference",
+            f"the diagnosis found no leak in {cells.layer.key}{where}",
+            "use --lift to try a change, or run diagnose to see the leaks",
+        )
+    chosen: list[Leak] = []
+    taken = np.zeros(len(cells), dtype=bool)
+    for leak in sorted(own, key=lambda leak: -leak.lost_final):
+        cover = _exact_mask(cells, leak.segment) & current
+        if not (cover & taken).any():
+            chosen.append(leak)
+            taken |= cover
+    return chosen
+
+
+def _exact_mask(cells: LayerCells, segment: Mapping[str, str]) -> np.ndarray:
+    mask = np.ones(len(cells), dtype=bool)
+    for dimension, value in segment.items():
+        mask &= cells.dims[dimension].astype(str) == value
+    return mask
+
+
+def _segment_text(segment: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in segment.items()) or "everything"
+
+
+def _rate(rate: float, volume: bool) -> str:
+    return f"{rate:,.1f}/day" if volume else f"{rate:.1%}"
 
 
 def _final(data: DiagnosisInput) -> float:

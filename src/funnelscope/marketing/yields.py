@@ -52,21 +52,33 @@ class ChainYields:
         return out
 
     def final_per_to(self, layer: Layer, dimension: str | None, value: str | None) -> float:
-        start = self.order.index(layer.to_stage)
+        """The product of the rates along the path from `layer`'s to-stage to the final stage.
+        The path goes from a stage to the furthest stage whose rate starts there, so it passes
+        over an optional step (whose next rate starts at the step before it, [O3]); a lost
+        optional step on its own costs nothing further down."""
         context = self.context(layer.key, dimension, value)
+        stage = layer.to_stage
         product = 1.0
-        for later in self.order[start + 1 :]:
-            rate = self.rate(later, dimension, value)
+        while stage != self.order[-1]:
+            after = [c for c in self.cells.values() if c.layer.from_stage == stage]
+            if not after:
+                return 0.0
+            step = max(after, key=lambda c: self.order.index(c.layer.to_stage)).layer.key
+            rate = self.rate(step, dimension, value)
             if rate is None:
-                dims = self.cells[later].dims
+                dims = self.cells[step].dims
                 inside = sorted(
                     (d for d in context if d in dims), key=lambda d: -len(set(dims[d].tolist()))
                 )
-                rate = self.rate(later, inside[0], context[inside[0]]) if inside else None
+                rate = self.rate(step, inside[0], context[inside[0]]) if inside else None
             if rate is None:
-                rate = self.rate(later, None, None)
+                rate = self.rate(step, None, None)
             product *= rate or 0.0
+            stage = step
         return product
 
     def revenue_per_final(self, dimension: str | None, value: str | None) -> float | None:
         return self.value
+
+    def cost_per_top(self, dimension: str | None, value: str | None) -> float | None:
+        return None
