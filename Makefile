@@ -35,4 +35,4 @@ test: lint typecheck
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) funnelscope.duckdb funnels demo-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) funnelscope.duckdb funnels demo-data reports .pytest_cache .mypy_cache .ruff_cache
