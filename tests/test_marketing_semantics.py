@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from funnelscope.errors import SpecError
 from funnelscope.marketing.diagnosis import diagnose_report
@@ -643,3 +645,28 @@ def test_d8_a_campaign_that_stands_out_inside_an_account_wide_leak_is_its_own(
         {"campaign": "C2"},
         {"campaign": "C1"},
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 5000)), min_size=1, max_size=12),
+    st.booleans(),
+)
+def test_d4_leave_one_out_peers_equal_the_dispersion_of_the_others(
+    groups: list[tuple[int, int]], count_ratio: bool
+) -> None:
+    import numpy as np
+
+    from funnelscope.stats import leave_one_out
+
+    if not count_ratio:
+        groups = [(n, min(k, n)) for n, k in groups]
+    n = np.array([g[0] for g in groups], dtype=float)
+    k = np.array([g[1] for g in groups], dtype=float)
+    pooled_n, pooled_k, phi, others = leave_one_out(n, k, count_ratio)
+    for i in range(len(groups)):
+        rest = [Proportion(n[j], k[j]) for j in range(len(groups)) if j != i and n[j] > 0]
+        assert others[i] == len(rest)
+        assert pooled_n[i] == sum(p.n for p in rest)
+        assert pooled_k[i] == sum(p.conversions for p in rest)
+        assert phi[i] == pytest.approx(dispersion(rest, count_ratio), rel=1e-6, abs=1e-9)

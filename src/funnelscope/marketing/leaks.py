@@ -37,6 +37,7 @@ from funnelscope.stats.proportions import (
     compare_to_fixed,
     compare_to_reference,
     dispersion,
+    leave_one_out,
     wilson_interval,
 )
 
@@ -147,12 +148,25 @@ class _Segment:
     cells: LayerCells
     dimension: str | None
     value: str | None
-    mask: BoolArray
+    codes: np.ndarray | None
+    """The dimension's code per cell (shared by its segments); None: everything."""
+    code: int
     current: Proportion
     tests: list[_Test]
     chosen: _Test | None = None
     lost_to: float = 0.0
     lost_final: float = 0.0
+    _mask: BoolArray | None = None
+
+    @property
+    def mask(self) -> BoolArray:
+        """The segment's cells, made when first asked for (only candidates ever are)."""
+        if self._mask is None:
+            if self.codes is None:
+                self._mask = np.ones(len(self.cells), dtype=bool)
+            else:
+                self._mask = self.codes == self.code
+        return self._mask
 
     @property
     def label(self) -> dict[str, str]:
@@ -189,8 +203,9 @@ def find_leaks(
                 owners[0][1].append(weak)
             else:
                 found.append((weak, []))
+        sizes = {d: len(np.unique(v.astype(str))) for d, v in cells.dims.items()} if found else {}
         for root, symptoms in found:
-            leaks.append(_leak(root, symptoms, data, knowledge, options))
+            leaks.append(_leak(root, symptoms, data, knowledge, options, sizes))
     order = [cells.layer.key for cells in data.layers]
     leaks.sort(
         key=lambda leak: (-leak.lost_final, order.index(leak.layer), sorted(leak.segment.items()))
@@ -199,87 +214,117 @@ def find_leaks(
 
 
 def _segments(cells: LayerCells, periods: Periods, options: DiagnoseOptions) -> list[_Segment]:
-    current = np.isin(cells.period, periods.current)
+    """Every segment of a layer with its comparisons. Each dimension's counts are summed per
+    value and period in one pass, and peers come from the dimension's totals less the value's
+    own, so the work grows with cells + values, not cells x values."""
+    size = len(periods.labels)
     out: list[_Segment] = []
-    everything = np.ones(len(cells), dtype=bool)
-    whole = _build(cells, None, None, everything, current, periods, options)
-    if whole is not None:
-        out.append(whole)
-    for dimension, values in cells.dims.items():
+    whole_codes = np.zeros(len(cells), dtype=np.int64)
+    dimensions: list[tuple[str | None, np.ndarray, np.ndarray]] = [
+        (None, whole_codes, np.array(["(everything)"], dtype=object))
+    ]
+    for name, values in cells.dims.items():
         codes, uniques = _factorize(values)
-        peers_n = np.bincount(codes[current], weights=cells.n[current], minlength=len(uniques))
-        peers_k = np.bincount(codes[current], weights=cells.k[current], minlength=len(uniques))
-        for code, value in enumerate(uniques):
-            mask = codes == code
+        dimensions.append((name, codes, uniques))
+    for dimension, codes, uniques in dimensions:
+        count = len(uniques)
+        flat = codes * size + cells.period
+        k = np.bincount(flat, weights=cells.k, minlength=count * size).reshape(count, size)
+        n = np.bincount(flat, weights=cells.n, minlength=count * size).reshape(count, size)
+        seen = np.bincount(codes, minlength=count) > 0
+        table = _Sums(cells, periods, n, k, seen)
+        peers = None
+        if dimension is not None and not cells.layer.is_volume and "peers" in options.references:
+            peers = leave_one_out(table.n_now, table.k_now, cells.count_ratio)
+        for code in range(count):
             seg = _build(
-                cells,
+                table,
                 dimension,
-                str(value),
-                mask,
-                current,
+                None if dimension is None else str(uniques[code]),
+                None if dimension is None else codes,
+                code,
                 periods,
                 options,
-                (peers_n, peers_k, code),
+                peers,
             )
             if seg is not None:
                 out.append(seg)
     return out
 
 
+class _Sums:
+    """A dimension's counts per value and period, and per value in the current window."""
+
+    def __init__(
+        self,
+        cells: LayerCells,
+        periods: Periods,
+        n: np.ndarray,
+        k: np.ndarray,
+        seen: np.ndarray,
+    ) -> None:
+        self.cells, self.periods, self.n, self.k, self.seen = cells, periods, n, k, seen
+        now = list(periods.current)
+        self.k_now = k[:, now].sum(axis=1)
+        if cells.layer.is_volume:
+            days = float(sum(periods.days[p] for p in periods.current))
+            self.n_now = np.full(len(k), days)
+        else:
+            self.n_now = n[:, now].sum(axis=1)
+
+    def baseline(self, code: int) -> list[Proportion]:
+        """The value's counts in each baseline period that has data (a volume: days)."""
+        p = self.periods
+        if self.cells.layer.is_volume:
+            return [Proportion(float(p.days[i]), float(self.k[code, i])) for i in p.baseline
+                    if p.days[i]]  # fmt: skip
+        return [Proportion(float(self.n[code, i]), float(self.k[code, i])) for i in p.baseline
+                if self.n[code, i] > 0]  # fmt: skip
+
+
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uniques, codes = np.unique(values.astype(str), return_inverse=True)
-    return codes.astype(np.int64), uniques
+    return codes.reshape(-1).astype(np.int64), uniques
 
 
 def _build(
-    cells: LayerCells,
+    table: _Sums,
     dimension: str | None,
     value: str | None,
-    mask: BoolArray,
-    current: BoolArray,
+    codes: np.ndarray | None,
+    code: int,
     periods: Periods,
     options: DiagnoseOptions,
-    peer_sums: tuple[np.ndarray, np.ndarray, int] | None = None,
+    peers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
 ) -> _Segment | None:
-    now = _current(cells, mask & current, periods)
-    if now.n <= 0:
+    cells = table.cells
+    now = Proportion(float(table.n_now[code]), float(table.k_now[code]))
+    if now.n <= 0 or not table.seen[code]:
         return None
-    if cells.layer.is_volume and now.conversions <= 0 and not cells.k[mask].any():
+    if cells.layer.is_volume and now.conversions <= 0 and not table.k[code].any():
         return None  # a volume that fell to zero is judged; one never seen is not
-    seg = _Segment(cells, dimension, value, mask, now, [])
+    seg = _Segment(cells, dimension, value, codes, code, now, [])
+    ratio = cells.count_ratio or cells.layer.is_volume
     if "history" in options.references and periods.baseline:
-        by_period = _by_period(cells, mask, periods.baseline, periods)
+        by_period = table.baseline(code)
         baseline = _pool(by_period)
-        phi = dispersion(by_period, count_ratio=cells.count_ratio or cells.layer.is_volume)
-        comparison = compare_to_reference(
-            now, baseline, phi, count_ratio=cells.count_ratio or cells.layer.is_volume
-        )
+        phi = dispersion(by_period, count_ratio=ratio)
+        comparison = compare_to_reference(now, baseline, phi, count_ratio=ratio)
         if comparison is not None:
-            seg.tests.append(
-                _Test(
-                    "history",
-                    comparison,
-                    phi,
-                    f"in the {periods.describe(periods.baseline)} before",
-                    baseline=baseline,
-                )
-            )
+            detail = f"in the {periods.describe(periods.baseline)} before"
+            seg.tests.append(_Test("history", comparison, phi, detail, baseline=baseline))
     if cells.layer.is_volume:
         return seg
-    if "peers" in options.references and peer_sums is not None:
-        sums_n, sums_k, code = peer_sums
-        others = [
-            Proportion(float(sums_n[i]), float(sums_k[i]))
-            for i in range(len(sums_n))
-            if i != code and sums_n[i] > 0
-        ]
-        if others:
-            peers = _pool(others)
-            phi = dispersion(others, count_ratio=cells.count_ratio)
-            comparison = compare_to_reference(now, peers, phi, count_ratio=cells.count_ratio)
+    if peers is not None:
+        pooled_n, pooled_k, phis, counts = peers
+        others = int(counts[code])
+        if others > 0 and pooled_n[code] > 0:
+            pooled = Proportion(float(pooled_n[code]), float(pooled_k[code]))
+            phi = float(phis[code])
+            comparison = compare_to_reference(now, pooled, phi, count_ratio=cells.count_ratio)
             if comparison is not None:
-                detail = f"on the {len(others)} other {plural(dimension or 'segment', len(others))}"
-                seg.tests.append(_Test("peers", comparison, phi, detail, peers=peers))
+                detail = f"on the {others} other {plural(dimension or 'segment', others)}"
+                seg.tests.append(_Test("peers", comparison, phi, detail, peers=pooled))
     typical = options.ranges.get(cells.layer.key)
     if "range" in options.references and typical is not None:
         comparison = compare_to_fixed(now, typical.low, 1.0, count_ratio=cells.count_ratio)
@@ -377,6 +422,8 @@ def _significant(seg: _Segment, options: DiagnoseOptions) -> bool:
 def _explains(b: _Segment, a: _Segment, periods: Periods, options: DiagnoseOptions) -> bool:
     """Segment b explains leak a: they share current cells (a volume: cells of any period, as a
     segment whose volume fell to zero has none now) and a without them is no leak."""
+    if a.dimension is not None and a.dimension == b.dimension:
+        return False  # two values of one dimension share no cell
     shared = a.mask & b.mask
     if not a.cells.layer.is_volume:
         shared &= np.isin(a.cells.period, periods.current)
@@ -481,17 +528,16 @@ def _order_key(seg: _Segment) -> tuple[str, str]:
     return (seg.dimension or "", seg.value or "")
 
 
-def _context(seg: _Segment) -> dict[str, str]:
-    """Coarser dimensions with one value over all of the segment's cells."""
+def _context(seg: _Segment, sizes: dict[str, int]) -> dict[str, str]:
+    """Coarser dimensions (fewer values) with one value over all of the segment's cells."""
     if seg.dimension is None:
         return {}
     out: dict[str, str] = {}
-    own = len(np.unique(seg.cells.dims[seg.dimension].astype(str)))
     for dimension, values in seg.cells.dims.items():
-        if dimension == seg.dimension:
+        if dimension == seg.dimension or sizes[dimension] >= sizes[seg.dimension]:
             continue
         inside = np.unique(values[seg.mask].astype(str))
-        if len(inside) == 1 and len(np.unique(values.astype(str))) < own:
+        if len(inside) == 1:
             out[dimension] = str(inside[0]) or NOT_SET
     return out
 
@@ -502,6 +548,7 @@ def _leak(
     data: DiagnosisInput,
     knowledge: KnowledgeBase,
     options: DiagnoseOptions,
+    sizes: dict[str, int],
 ) -> Leak:
     test = seg.chosen
     assert test is not None
@@ -536,7 +583,7 @@ def _leak(
         layer=layer.key,
         from_stage=layer.from_stage,
         segment=seg.label,
-        context=_context(seg),
+        context=_context(seg, sizes),
         rate=c.rate,
         reference_rate=c.reference,
         reference=test.reference,

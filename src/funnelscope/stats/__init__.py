@@ -7,6 +7,7 @@ from funnelscope.stats.proportions import (
     compare_to_fixed,
     compare_to_reference,
     dispersion,
+    leave_one_out,
     two_sided_p,
     wilson_interval,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "compare_to_fixed",
     "compare_to_reference",
     "dispersion",
+    "leave_one_out",
     "two_sided_p",
     "wilson_interval",
 ]

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+import numpy as np
+import numpy.typing as npt
+
 
 @dataclass(frozen=True)
 class Proportion:
@@ -81,6 +84,35 @@ def dispersion(groups: Sequence[Proportion], count_ratio: bool = False) -> float
     unit = _unit_variance(pooled, count_ratio)
     chi_square = sum((g.conversions - g.n * pooled) ** 2 / (g.n * unit) for g in used)
     return max(1.0, chi_square / (len(used) - 1))
+
+
+def leave_one_out(
+    n: npt.NDArray[np.float64], k: npt.NDArray[np.float64], count_ratio: bool = False
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]
+]:
+    """For each group i, the others pooled and their dispersion, as `dispersion` would give for
+    the list without group i (groups with n = 0 left out): (pooled n, pooled k, phi, how many
+    others). Vectorised: the Pearson sum over the others is (S - k_i^2/n_i) - K_i^2/N_i with S the
+    sum of k^2/n over all groups, so every group costs O(1)."""
+    n = np.asarray(n, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    used = n > 0
+    safe = np.where(used, n, 1.0)
+    own_sq = np.where(used, k * k / safe, 0.0)
+    total_n, total_k = n[used].sum(), k[used].sum()
+    pooled_n = total_n - np.where(used, n, 0.0)
+    pooled_k = total_k - np.where(used, k, 0.0)
+    others = (used.sum() - used).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(pooled_n > 0, pooled_k / np.where(pooled_n > 0, pooled_n, 1.0), 0.0)
+        unit = rate if count_ratio else rate * (1.0 - rate)
+        unit = np.maximum(unit, 1e-12)
+        spread = own_sq.sum() - own_sq - np.where(pooled_n > 0, pooled_k**2 / np.where(
+            pooled_n > 0, pooled_n, 1.0), 0.0)  # fmt: skip
+        chi_square = np.maximum(spread, 0.0) / unit
+        phi = np.where(others >= 3, chi_square / np.maximum(others - 1, 1), 1.0)
+    return pooled_n, pooled_k, np.maximum(phi, 1.0), others
 
 
 def compare_to_reference(
