@@ -440,9 +440,7 @@ def group(
         if starts is not None:
             columns.append(index_of(source.dates, starts, grain))
         if columns:
-            stacked = np.stack(columns, axis=1)
-            keys, inverse = np.unique(stacked, axis=0, return_inverse=True)
-            inverse = inverse.reshape(-1)
+            keys, inverse = _unique_rows(np.stack(columns, axis=1))
         else:
             keys = np.zeros((1, 0), dtype=np.int64)
             inverse = np.zeros(source.rows, dtype=np.int64)
@@ -458,7 +456,7 @@ def group(
         return Grouped(
             tuple(by), np.zeros((0, width), np.int64), {m: np.zeros(0) for m in measures}
         )
-    every = np.unique(np.concatenate([keys for keys, _ in parts]), axis=0)
+    every, _ = _unique_rows(np.concatenate([keys for keys, _ in parts]))
     out: dict[str, FloatArray] = {}
     for keys, sums in parts:
         rows = _row_index(every, keys)
@@ -475,8 +473,34 @@ def _row_index(every: npt.NDArray[np.int64], keys: npt.NDArray[np.int64]) -> Int
     """Positions of `keys` rows in `every` (both unique, `every` sorted lexicographically)."""
     if every.shape[1] == 0:
         return np.zeros(len(keys), dtype=np.int64)
+    flat = _flat_keys(np.concatenate([every, keys]))
+    if flat is not None:
+        return np.searchsorted(flat[: len(every)], flat[len(every) :]).astype(np.int64)
     lookup = {tuple(row): i for i, row in enumerate(every.tolist())}
     return np.array([lookup[tuple(row)] for row in keys.tolist()], dtype=np.int64)
+
+
+def _flat_keys(rows: npt.NDArray[np.int64]) -> IntArray | None:
+    """One int64 per row, ordered as the rows sort lexicographically (None: too wide)."""
+    low = rows.min(axis=0)
+    span = rows.max(axis=0) - low + 1
+    if float(np.prod(span.astype(np.float64))) >= 2**62:
+        return None
+    flat: IntArray = np.ravel_multi_index((rows - low).T, tuple(int(s) for s in span))
+    return flat.astype(np.int64)
+
+
+def _unique_rows(rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], IntArray]:
+    """Distinct rows, sorted, and each row's index into them; a 1-D sort on one integer per
+    row where the codes allow (np.unique over rows sorts them as structured records: slow)."""
+    if len(rows) == 0:
+        return rows.reshape(0, rows.shape[1]), np.zeros(0, dtype=np.int64)
+    flat = _flat_keys(rows)
+    if flat is None:
+        keys, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return keys.astype(np.int64), inverse.reshape(-1).astype(np.int64)
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    return rows[first].astype(np.int64), inverse.reshape(-1).astype(np.int64)
 
 
 def available(report: ReportSet, measure: str, by: Sequence[str]) -> bool:
@@ -576,6 +600,7 @@ class ReportYields(ChainYields):
         super().__init__(cells, periods, report.stages)
         self.report = report
         self.grain = grain
+        self._grouped: dict[tuple[tuple[str, ...], tuple[str, ...]], Grouped] = {}
 
     def revenue_per_final(self, dimension: str | None, value: str | None) -> float | None:
         report = self.report
@@ -609,8 +634,11 @@ class ReportYields(ChainYields):
     def _current_sums(
         self, measures: list[str], by: tuple[str, ...], value: str | None
     ) -> list[float]:
-        starts, _ = period_table(self.report, self.grain)
-        grouped = group(self.report, measures, by, starts, self.grain)
+        key = (tuple(measures), by)
+        if key not in self._grouped:
+            starts, _ = period_table(self.report, self.grain)
+            self._grouped[key] = group(self.report, measures, by, starts, self.grain)
+        grouped = self._grouped[key]
         mask = np.isin(grouped.keys[:, -1], self.periods.current)
         if by:
             texts = np.array(self.report.values[by[0]], dtype=object)[grouped.keys[:, 0]]
