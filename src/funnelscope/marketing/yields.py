@@ -26,6 +26,23 @@ class ChainYields:
         self.periods = periods
         self.order = list(order)
         self.value = value
+        self._codes: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, dict[str, int]]] = {}
+
+    def _coded(self, layer: str, dimension: str) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """A layer dimension's value code per cell, its texts, and text -> code (made once)."""
+        key = (layer, dimension)
+        if key not in self._codes:
+            texts, codes = np.unique(
+                self.cells[layer].dims[dimension].astype(str), return_inverse=True
+            )
+            lookup = {str(t): i for i, t in enumerate(texts)}
+            self._codes[key] = (codes.reshape(-1), texts, lookup)
+        return self._codes[key]
+
+    def _mask(self, layer: str, dimension: str, value: str | None) -> np.ndarray:
+        codes, _, lookup = self._coded(layer, dimension)
+        code = lookup.get(str(value))
+        return codes == code if code is not None else np.zeros(len(codes), dtype=bool)
 
     def rate(self, layer: str, dimension: str | None, value: str | None) -> float | None:
         """The layer's current rate on one segment (None: no such dimension, or no data)."""
@@ -34,7 +51,7 @@ class ChainYields:
         if dimension is not None:
             if dimension not in cells.dims:
                 return None
-            mask &= cells.dims[dimension].astype(str) == value
+            mask &= self._mask(layer, dimension, value)
         n = cells.n[mask].sum()
         return float(cells.k[mask].sum() / n) if n > 0 else None
 
@@ -43,12 +60,17 @@ class ChainYields:
         if dimension is None:
             return {}
         cells = self.cells[layer]
-        mask = cells.dims[dimension].astype(str) == value
+        mask = self._mask(layer, dimension, value)
+        if not mask.any():
+            return {}
         out = {}
-        for other, texts in cells.dims.items():
-            inside = np.unique(texts[mask].astype(str))
-            if other != dimension and len(inside) == 1:
-                out[other] = str(inside[0])
+        for other in cells.dims:
+            if other == dimension:
+                continue
+            codes, texts, _ = self._coded(layer, other)
+            inside = codes[mask]
+            if inside.min() == inside.max():
+                out[other] = str(texts[inside[0]])
         return out
 
     def final_per_to(self, layer: Layer, dimension: str | None, value: str | None) -> float:
