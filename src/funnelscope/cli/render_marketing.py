@@ -230,8 +230,8 @@ def _diagnosis_csv(diagnosis: Diagnosis) -> str:
                 leak.layer,
                 leak.from_stage or "",
                 ";".join(f"{k}={v}" for k, v in leak.segment.items()),
-                f"{leak.rate:.6g}",
-                f"{leak.reference_rate:.6g}",
+                _csv(leak.rate),
+                _csv(leak.reference_rate),
                 leak.reference,
                 f"{leak.lost_final:.2f}",
                 "" if leak.lost_revenue is None else f"{leak.lost_revenue:.2f}",
@@ -304,10 +304,11 @@ def print_whatif(
 
 
 def _csv(value: float | None) -> str:
-    """Exact: whole numbers without a decimal point, others at full precision."""
+    """Whole numbers without a decimal point, others to 9 decimals (a sum of cents carries float
+    noise in its 12th decimal: 245492.8900000004 is written 245492.89)."""
     if value is None:
         return ""
-    number = float(value)
+    number = round(float(value), 9)
     return str(int(number)) if number.is_integer() else repr(number)
 
 
