@@ -3,6 +3,7 @@ mapped to your events, as an event funnel spec."""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 from pathlib import Path
 
@@ -48,5 +49,7 @@ def test_a_template_becomes_a_spec_with_your_event_names(
         "deal_closed",
     ]
     assert funnel.steps[-1].label == "Won" and funnel.window_seconds == 30 * 86_400
+    assert main([*argv, "--format", "json"]) == 0
+    assert parse_funnel(json.loads(capsys.readouterr().out)) == funnel
     assert main(["templates", "sales-rep", "--event", "lost=x"]) == 1
     assert "'lost' is not a stage of sales-rep" in capsys.readouterr().err

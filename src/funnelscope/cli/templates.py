@@ -88,7 +88,13 @@ def templates(
       funnelscope templates sales-rep --spec --event won=deal_closed > deals.yaml
     """
     if as_spec or events:
-        click.echo(_spec_text(name, events, window), nl=False)
+        text = _spec_text(name, events, window)
+        if output_format == "json":  # the same spec as JSON (a spec file may be JSON too)
+            import yaml
+
+            click.echo(json.dumps(yaml.safe_load(text), ensure_ascii=False, indent=2))
+        else:
+            click.echo(text, nl=False)
         return
     chosen = [get_template(name)] if name is not None else list(TEMPLATES.values())
     if output_format == "json":
