@@ -670,3 +670,28 @@ def test_d4_leave_one_out_peers_equal_the_dispersion_of_the_others(
         assert pooled_n[i] == sum(p.n for p in rest)
         assert pooled_k[i] == sum(p.conversions for p in rest)
         assert phi[i] == pytest.approx(dispersion(rest, count_ratio), rel=1e-6, abs=1e-9)
+
+
+def test_d8_two_broken_campaigns_of_four_are_both_named_and_the_account_is_their_symptom(
+    tmp_path: Path,
+) -> None:
+    report = reports(*arrival_files(tmp_path, {"C2": 0.4, "C3": 0.4}, campaigns=4))
+    leaks = diagnose_report(report, KNOWLEDGE, NO_RANGES, "week", 2, 4).leaks
+    assert [leak.segment for leak in leaks] == [{"campaign": "C3"}, {"campaign": "C2"}]
+    symptoms = [s["segment"] for leak in leaks for s in leak.symptoms]
+    assert {} in symptoms  # the whole account's drop is theirs together
+
+
+def test_d8_two_bad_keywords_are_named_not_their_campaign(tmp_path: Path) -> None:
+    ads = ["date,campaign,keyword,impressions,clicks"]
+    for w, week in enumerate(WEEKS):
+        for campaign in ("A", "B", "C", "D"):
+            for k in range(8):
+                ctr = 0.05 + WOBBLE[(w + k) % 6] / 10
+                if (campaign, k) in (("B", 2), ("B", 5)):
+                    ctr = 0.01
+                ads.append(f"{week},{campaign},{campaign}{k},20000,{round(20000 * ctr)}")
+    report = reports(write(tmp_path, "ads.csv", ads))
+    leaks = diagnose_report(report, KNOWLEDGE, NO_RANGES, "week", 2, 4).leaks
+    assert sorted(leak.segment["keyword"] for leak in leaks) == ["B2", "B5"]
+    assert {"campaign": "B"} in [s["segment"] for leak in leaks for s in leak.symptoms]

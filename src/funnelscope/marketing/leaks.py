@@ -432,16 +432,25 @@ def _explains(b: _Segment, a: _Segment, periods: Periods, options: DiagnoseOptio
     return not _still_leaks(a, b.mask, periods, options)
 
 
-def _stands_out(a: _Segment, b: _Segment, periods: Periods, options: DiagnoseOptions) -> bool:
+def _stands_out(
+    a: _Segment,
+    b: _Segment,
+    periods: Periods,
+    options: DiagnoseOptions,
+    leaking: BoolArray | None = None,
+) -> bool:
     """Inside a larger leak b, is a a leak of its own: significantly below b's other values of
-    a's dimension? (A campaign far below the others while the whole account misses its range is
-    a finding of its own; one keyword of a campaign whose keywords are all low is not.)"""
+    a's dimension that are not leaks themselves (`leaking`: the cells of a's dimension's other
+    candidate leaks)? A campaign far below the others while the whole account misses its range
+    is a finding of its own; one keyword of a campaign whose keywords are all low is not."""
     if a.dimension is None or a.cells.layer.is_volume:
         return False
     current = np.isin(a.cells.period, periods.current)
     if not (a.mask & current).any() or (a.mask & current & ~b.mask).any():
         return False  # a is not inside b
     others = b.mask & ~a.mask & current
+    if leaking is not None:
+        others &= ~leaking
     if not others.any():
         return False
     codes, uniques = _factorize(a.cells.dims[a.dimension][others])
@@ -466,12 +475,20 @@ def _localise(
     if not candidates:
         return []
     count = len(candidates)
+    leaking: dict[str, BoolArray] = {}  # per dimension: values that are outliers themselves
+    for seg in candidates:
+        if seg.dimension is not None and _is_outlier(seg, options):
+            leaking[seg.dimension] = leaking.get(seg.dimension, False) | seg.mask
     explains = [[False] * count for _ in range(count)]
     for a in range(count):
+        seg = candidates[a]
+        others = None
+        if seg.dimension in leaking:
+            others = leaking[seg.dimension] & ~seg.mask
         for b in range(count):
             if a != b:
-                explains[b][a] = _explains(candidates[b], candidates[a], periods, options)
-                if explains[b][a] and _stands_out(candidates[a], candidates[b], periods, options):
+                explains[b][a] = _explains(candidates[b], seg, periods, options)
+                if explains[b][a] and _stands_out(seg, candidates[b], periods, options, others):
                     explains[b][a] = False
 
     def better(b: int, a: int) -> bool:
@@ -487,6 +504,7 @@ def _localise(
     roots = [a for a in range(count) if not any(better(b, a) for b in range(count) if b != a)]
     if not roots:
         roots = [max(range(count), key=lambda i: candidates[i].lost_final)]
+    roots = _without_unions(roots, candidates, explains, periods, options)
     root_set = set(roots)
     folded: dict[int, list[_Segment]] = {r: [] for r in roots}
     for a in range(count):
@@ -494,11 +512,75 @@ def _localise(
             continue
         owners = [r for r in roots if explains[r][a]]
         if not owners:
-            folded[a] = []
+            owners = _joint_owners(a, roots, candidates, periods, options)
+        if not owners:
+            folded[a] = []  # explained by nothing reported: reported itself
             continue
         owner = max(owners, key=lambda r: (candidates[r].lost_final, -_rank(candidates[r])))
         folded[owner].append(candidates[a])
     return [(candidates[r], folded[r]) for r in folded]
+
+
+def _is_outlier(seg: _Segment, options: DiagnoseOptions) -> bool:
+    """A leak against its own history or its peers (not only below a typical range)."""
+    return any(
+        t.reference in ("history", "peers") and _qualifies(t, options, t.p_adjusted)
+        for t in seg.tests
+    )
+
+
+def _joint_owners(
+    a: int, roots: list[int], candidates: list[_Segment], periods: Periods, options: DiagnoseOptions
+) -> list[int]:
+    """The roots overlapping candidate a, when together they explain it (a device's drop made of
+    two broken campaigns); [] otherwise."""
+    current = np.isin(candidates[a].cells.period, periods.current)
+    seg = candidates[a]
+    overlapping = [r for r in roots if (candidates[r].mask & seg.mask & current).any()]
+    if len(overlapping) < 2:
+        return []
+    union = np.zeros(len(current), dtype=bool)
+    for r in overlapping:
+        union |= candidates[r].mask
+    return [] if _still_leaks(seg, union, periods, options) else overlapping
+
+
+def _without_unions(
+    roots: list[int],
+    candidates: list[_Segment],
+    explains: list[list[bool]],
+    periods: Periods,
+    options: DiagnoseOptions,
+) -> list[int]:
+    """A root that two or more narrower roots overlapping it explain together (the whole
+    account, or each device, when two campaigns broke) becomes a symptom of the one of them that
+    loses the most. What is left of it without them must have data and be no leak: a root they
+    merely cover (a weak rep whose inquiries span every campaign) stays."""
+    current = np.isin(candidates[0].cells.period, periods.current)
+    kept = list(roots)
+    for r in sorted(roots, key=lambda i: -_size(candidates[i])):
+        outer = candidates[r].mask & current
+        inner = [
+            q
+            for q in kept
+            if q != r
+            and _size(candidates[q]) < _size(candidates[r])
+            and (candidates[q].mask & outer).any()
+        ]
+        if len(inner) < 2:
+            continue
+        union = np.zeros(len(current), dtype=bool)
+        for q in inner:
+            union |= candidates[q].mask
+        rest = outer & ~union
+        cells = candidates[r].cells
+        if not (cells.k[rest].sum() > 0 if cells.layer.is_volume else cells.n[rest].sum() > 0):
+            continue  # nothing of it is left outside them: they cover it, not explain it
+        if not _still_leaks(candidates[r], union, periods, options):
+            kept.remove(r)
+            owner = max(inner, key=lambda q: candidates[q].lost_final)
+            explains[owner][r] = True
+    return kept
 
 
 def _size(seg: _Segment) -> float:
