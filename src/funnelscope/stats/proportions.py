@@ -100,7 +100,8 @@ def leave_one_out(
     used = n > 0
     safe = np.where(used, n, 1.0)
     own_sq = np.where(used, k * k / safe, 0.0)
-    total_n, total_k = n[used].sum(), k[used].sum()
+    # Exactly rounded sums (math.fsum): the same groups in another order give the same bits.
+    total_n, total_k = math.fsum(n[used].tolist()), math.fsum(k[used].tolist())
     pooled_n = total_n - np.where(used, n, 0.0)
     pooled_k = total_k - np.where(used, k, 0.0)
     others = (used.sum() - used).astype(np.int64)
@@ -108,8 +109,8 @@ def leave_one_out(
         rate = np.where(pooled_n > 0, pooled_k / np.where(pooled_n > 0, pooled_n, 1.0), 0.0)
         unit = rate if count_ratio else rate * (1.0 - rate)
         unit = np.maximum(unit, 1e-12)
-        spread = own_sq.sum() - own_sq - np.where(pooled_n > 0, pooled_k**2 / np.where(
-            pooled_n > 0, pooled_n, 1.0), 0.0)  # fmt: skip
+        pooled_sq = np.where(pooled_n > 0, pooled_k**2 / np.where(pooled_n > 0, pooled_n, 1.0), 0.0)
+        spread = math.fsum(own_sq.tolist()) - own_sq - pooled_sq
         chi_square = np.maximum(spread, 0.0) / unit
         phi = np.where(others >= 3, chi_square / np.maximum(others - 1, 1), 1.0)
     return pooled_n, pooled_k, np.maximum(phi, 1.0), others
