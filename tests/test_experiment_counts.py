@@ -105,3 +105,46 @@ def test_a_control_nobody_saw_is_an_error() -> None:
         experiment_counts(
             parse_experiment({**SPEC, "control": "C"}), TableSource(journeys(people()))
         )
+
+
+def test_experiment_command_reads_the_store_and_says_whether_to_decide(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import yaml
+
+    from funnelscope.cli.main import main
+
+    table = journeys(people())
+    events = pa.table(
+        {
+            "person_id": table.column("person_id"),
+            "event": table.column("event"),
+            "timestamp": table.column("ts").cast(pa.timestamp("us", tz="UTC")),
+            "variant": table.column("variant"),
+        }
+    )
+    data = tmp_path / "events.parquet"
+    pq.write_table(events, data)
+    db = tmp_path / "store.duckdb"
+    assert main(["ingest", str(data), "--db", str(db)]) == 0
+    spec = tmp_path / "experiment.yaml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    capsys.readouterr()
+    assert main(["experiment", str(spec), "--db", str(db), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["variants"] == [
+        {"variant": "A", "exposed": 3, "steps": [2, 1, 0]},
+        {"variant": "B", "exposed": 2, "steps": [2, 2, 1]},
+    ]
+    assert (out["crossovers"], out["unnamed_exposures"], out["safe_to_decide"]) == (1, 1, False)
+    assert [(s["step"], s["variant"]) for s in out["steps"]] == [(1, "B"), (2, "B"), (3, "B")]
+    assert out["verdict"][-1] == "Safe to decide: not yet."
+    assert main(["experiment", str(spec), "--db", str(db)]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "Experiment checkout-test: exposed A 3, B 2" in text and "Safe to decide: not yet." in text
+    )

@@ -8,6 +8,7 @@ import sys
 import click
 
 from funnelscope.cli.demo import demo
+from funnelscope.cli.experiment import experiment
 from funnelscope.cli.funnel import funnel
 from funnelscope.cli.ingest import forget, ingest, quarantine, sources
 from funnelscope.cli.marketing import diagnose, report, whatif
@@ -38,6 +39,7 @@ cli.add_command(templates)
 cli.add_command(report)
 cli.add_command(diagnose)
 cli.add_command(whatif)
+cli.add_command(experiment)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,119 @@
+"""`funnelscope experiment`: a funnel A/B test's result per step and variant, in words."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+import click
+
+from funnelscope.cli.options import db_option, format_option
+from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False, exists=True))
+@db_option
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINE_NAMES),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="The engine that computes each variant's funnel.",
+)
+@format_option
+def experiment(spec: str, db_path: str, engine: str, output_format: str) -> None:
+    """Which funnel step an A/B test moved, by how much, and whether it is safe to decide.
+
+    SPEC is an experiment file: a funnel (inline or a spec file), the exposure event with its
+    variant property, and the control variant. Persons count from their first exposure; each
+    step's rate (from the step before) is compared with the control's, with Holm-corrected
+    p-values, a confidence interval of the lift and the chance to beat control; the split is
+    checked for a sample-ratio mismatch.
+
+    \b
+    funnelscope experiment experiment.yaml
+    funnelscope experiment experiment.yaml --format json
+    """
+    from rich.console import Console
+
+    from funnelscope.analyses.experiment import experiment_counts, load_experiment
+    from funnelscope.analyses.experiment_result import analyze_experiment
+    from funnelscope.store import EventStore
+
+    parsed = load_experiment(spec)
+    with EventStore(db_path, read_only=True) as store:
+        counts = experiment_counts(parsed, store, engine)
+    result = analyze_experiment(counts)
+    if output_format == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    elif output_format == "csv":
+        sys.stdout.write(_csv(result))
+    else:
+        _table(result, Console())
+
+
+def _csv(result: object) -> str:
+    from funnelscope.analyses.experiment_result import ExperimentResult
+
+    assert isinstance(result, ExperimentResult)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["step", "label", "variant", "control_rate", "variant_rate", "relative_lift",
+         "relative_ci_low", "relative_ci_high", "p_adjusted", "significant", "chance_to_win"]
+    )  # fmt: skip
+    for s in (*result.steps, *result.overall):
+        c = s.comparison
+        low, high = c.relative_ci if c.relative_ci else (None, None)
+        writer.writerow(
+            [s.step, s.label, s.variant, c.control_rate, c.treatment_rate, c.relative_lift, low,
+             high, s.p_adjusted, str(s.significant).lower(), s.chance_to_win]
+        )  # fmt: skip
+    return out.getvalue()
+
+
+def _table(result: object, console: object) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from funnelscope.analyses.experiment_result import ExperimentResult
+
+    assert isinstance(result, ExperimentResult) and isinstance(console, Console)
+    counts = result.counts
+    spec = counts.spec
+    exposed = ", ".join(f"{v.variant} {v.exposed:,}" for v in counts.variants)
+    console.print(
+        Text.assemble(("Experiment ", "bold"), (spec.name, "bold cyan"), f": exposed {exposed}")
+    )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name, justify in (("step", "left"), ("variant", "left"), ("rate", "right"),
+                          ("control", "right"), ("lift (95% CI)", "right"),
+                          ("p (Holm)", "right"), ("P(beats)", "right"), ("", "left")):  # fmt: skip
+        table.add_column(name, justify=justify, no_wrap=name != "step")  # type: ignore[arg-type]
+    for s in (*result.steps, *result.overall):
+        c = s.comparison
+        lift = "-"
+        if c.relative_lift is not None and c.relative_ci is not None:
+            lift = f"{c.relative_lift:+.1%} ({c.relative_ci[0]:+.1%}..{c.relative_ci[1]:+.1%})"
+        table.add_row(
+            f"{s.step}. {s.label}" if s in result.steps else s.label,
+            s.variant,
+            f"{c.treatment_rate:.1%}",
+            f"{c.control_rate:.1%}",
+            lift,
+            f"{s.p_adjusted:.2g}",
+            f"{s.chance_to_win:.0%}",
+            Text("moved", style="bold green") if s.significant else Text(""),
+        )
+    console.print(table)
+    srm = result.srm
+    state = "MISMATCH" if srm.mismatch else "ok"
+    console.print(f"Sample ratio: {state} (chi-square p = {srm.p_value:.2g}); "
+                  f"crossovers left out: {counts.crossovers:,}")  # fmt: skip
+    for line in result.verdict():
+        console.print(Text(line, style="bold" if line.startswith("Safe") else ""))
