@@ -87,6 +87,8 @@ def test_demo_command_loads_writes_specs_and_prints(
     reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert reports == ["ads.csv", "analytics.csv", "inquiries.csv", "orders.csv"]
     leaks = table.split("the biggest leaks in the last 4 weeks", 1)[1]
+    assert "Step 3 (checkout_started) for B moved" in leaks and "Safe to decide: yes." in leaks
+    assert (tmp_path / "demo-data" / "experiment.yaml").exists()
     rows = [line.split()[:3] for line in leaks.splitlines() if line[:3].strip().isdigit()]
     assert rows == [
         ["1", "Clicks", "keyword=door"],

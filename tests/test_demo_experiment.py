@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from funnelscope.analyses.experiment import (
@@ -139,3 +140,22 @@ def test_the_spec_parses_and_both_files_are_written(tmp_path: Path) -> None:
     assert (events_path.name, spec_path.name) == ("experiment_events.parquet", "experiment.yaml")
     assert pq.read_table(events_path).equals(small.events)
     assert load_experiment(spec_path) == spec
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_the_demo_size_finds_the_planted_lift_and_flags_nothing_else(seed: int) -> None:
+    from funnelscope.analyses.experiment_result import analyze_experiment
+
+    experiment = generate_experiment(120_000, seed=seed)  # the size `funnelscope demo` uses
+    spec = parse_experiment(yaml.safe_load(experiment.spec_yaml()))
+    result = analyze_experiment(
+        experiment_counts(spec, TableSource(scan_format(experiment.events)), "kernel")
+    )
+    assert [(s.step, s.variant) for s in result.moved] == [(experiment.lift_step, "B")]
+    [moved] = result.moved
+    assert moved.comparison.relative_lift is not None and moved.comparison.relative_ci is not None
+    low, high = moved.comparison.relative_ci
+    assert low < 0.08 < high  # the true lift is inside the interval
+    assert moved.chance_to_win > 0.99
+    assert not result.srm.mismatch and result.safe_to_decide
+    assert result.verdict()[-1] == "Safe to decide: yes."

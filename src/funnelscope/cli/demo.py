@@ -62,14 +62,17 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
     specs = write_template_specs(base / "funnels")
     spec_path = base / "funnels" / f"{DEMO_FUNNEL}.yaml"
     console.print(f"wrote {len(specs)} funnel specs to {base / 'funnels'}/")
+    experiment_data, experiment_spec = _experiment_files(base, seed, console)
     with EventStore(db_path) as store:
-        report = store.ingest([data_file], progress=show_progress(None))
+        report = store.ingest([data_file, experiment_data], progress=show_progress(None))
         console.print(
             f"{db_path}: {report.rows_loaded:,} events loaded, "
             f"{report.duplicates_skipped:,} already there"
         )
         with console.status("Computing the funnel"):
             result = run_funnel(load_funnel(spec_path), store)
+        with console.status("Comparing the experiment's variants"):
+            verdict = _experiment_verdict(experiment_spec, store)
     print_result(result, output_format, Console())
     reports, planted = _search_reports(base, seed, console)
     if output_format == "table":
@@ -85,6 +88,31 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
             "events: edit their event names to match your data."
         )
         _show_leaks(reports, planted, Console(soft_wrap=True))
+        out = Console(soft_wrap=True)
+        out.print("\nA/B test (variant B truly lifts step 3, cart -> checkout, by 8% relative):")
+        for line in verdict:
+            out.print(f"  {line}")
+        out.print(f"Details: funnelscope experiment {experiment_spec} --db {db_path}")
+
+
+EXPERIMENT_PERSONS = 120_000
+"""Enough persons per variant to detect the planted +8% relative lift after the correction."""
+
+
+def _experiment_files(base: Path, seed: int, console: Console) -> tuple[Path, Path]:
+    from funnelscope.demo.experiment import generate_experiment
+
+    with console.status(f"Simulating an A/B test with {EXPERIMENT_PERSONS:,} persons"):
+        data, spec = generate_experiment(EXPERIMENT_PERSONS, seed=seed).write(base / "demo-data")
+    console.print(f"wrote an A/B test's events to {data} and its spec to {spec}")
+    return data, spec
+
+
+def _experiment_verdict(spec: Path, store: Any) -> list[str]:
+    from funnelscope.analyses.experiment import experiment_counts, load_experiment
+    from funnelscope.analyses.experiment_result import analyze_experiment
+
+    return analyze_experiment(experiment_counts(load_experiment(spec), store)).verdict()
 
 
 def _search_reports(base: Path, seed: int, console: Console) -> tuple[list[Path], Any]:

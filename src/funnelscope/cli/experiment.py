@@ -90,27 +90,32 @@ def _table(result: object, console: object) -> None:
     console.print(
         Text.assemble(("Experiment ", "bold"), (spec.name, "bold cyan"), f": exposed {exposed}")
     )
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name, justify in (("step", "left"), ("variant", "left"), ("rate", "right"),
-                          ("control", "right"), ("lift (95% CI)", "right"),
-                          ("p (Holm)", "right"), ("P(beats)", "right"), ("", "left")):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=name != "step")  # type: ignore[arg-type]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("step", no_wrap=True, min_width=10, max_width=20, overflow="ellipsis")
+    table.add_column("var.", no_wrap=True)
+    table.add_column("rate %", justify="right", no_wrap=True)
+    table.add_column("ctrl %", justify="right", no_wrap=True)
+    table.add_column("lift [95% CI]", justify="right", no_wrap=True)
+    table.add_column("p Holm", justify="right", no_wrap=True)
+    table.add_column("P(win)", justify="right", no_wrap=True)
     for s in (*result.steps, *result.overall):
         c = s.comparison
         lift = "-"
         if c.relative_lift is not None and c.relative_ci is not None:
-            lift = f"{c.relative_lift:+.1%} ({c.relative_ci[0]:+.1%}..{c.relative_ci[1]:+.1%})"
+            low, high = c.relative_ci
+            lift = f"{c.relative_lift * 100:+.1f}% [{low * 100:+.1f},{high * 100:+.1f}]"
         table.add_row(
             f"{s.step}. {s.label}" if s in result.steps else s.label,
             s.variant,
-            f"{c.treatment_rate:.1%}",
-            f"{c.control_rate:.1%}",
+            f"{c.treatment_rate * 100:.1f}",
+            f"{c.control_rate * 100:.1f}",
             lift,
             f"{s.p_adjusted:.2g}",
             f"{s.chance_to_win:.0%}",
-            Text("moved", style="bold green") if s.significant else Text(""),
+            style="bold green" if s.significant else None,
         )
     console.print(table)
+    console.print(Text("Rows in bold green moved significantly (Holm-corrected).", style="dim"))
     srm = result.srm
     state = "MISMATCH" if srm.mismatch else "ok"
     console.print(f"Sample ratio: {state} (chi-square p = {srm.p_value:.2g}); "

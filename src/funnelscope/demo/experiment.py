@@ -159,7 +159,7 @@ def generate_experiment(persons: int = 30_000, seed: int = 7) -> DemoExperiment:
     start_us = int(START.timestamp()) * 1_000_000
     prefix = f"demo-x{seed}-n{persons}-"
     names = pa.array((EXPOSURE_EVENT, *FUNNEL_EVENTS, *NOISE_EVENTS), pa.string())
-    person_ids = pa.array([f"u{i:06d}" for i in range(n)], pa.string())
+    person_ids = pa.array([f"x{i:06d}" for i in range(n)], pa.string())
     events = pa.table(
         {
             "event_id": pa.array([f"{prefix}{i:08d}" for i in range(len(ev_code))], pa.string()),
