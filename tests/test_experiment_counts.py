@@ -148,3 +148,100 @@ def test_experiment_command_reads_the_store_and_says_whether_to_decide(
     assert (
         "Experiment checkout-test: exposed A 3, B 2" in text and "Safe to decide: not yet." in text
     )
+
+
+# --- docs/semantics.md, "Funnel experiments" ------------------------------------------------
+
+
+def test_e1_the_first_exposure_with_a_value_names_the_variant_ties_by_event_id() -> None:
+    journeys_ = {
+        "q1": [("exposed", "2026-01-05 10:00", {"variant": None}),
+               ("exposed", "2026-01-05 11:00", {"variant": "B"}), ("view", "2026-01-05 10:30")],
+        "q2": [("exposed", "2026-01-05 10:00", {"variant": "A"}, "q2:b"),
+               ("view", "2026-01-05 10:00", {}, "q2:a")],
+    }  # fmt: skip
+    result = assign(journeys(journeys_), parse_experiment(SPEC).exposure)
+    got = sorted(zip(result.persons.tolist(), result.variants.tolist(), strict=True))
+    assert got == [("q1", "B"), ("q2", "A")]
+    assert result.unnamed == 1
+    by_property = parse_experiment({**SPEC, "exposure": {"person_property": "variant"}})
+    counts = experiment_counts(by_property, TableSource(journeys(journeys_)))
+    # q2's view has the same time as the exposure: it counts ([E2] is "at or after")
+    assert [(v.variant, v.exposed, v.reached(1)) for v in counts.variants] == [
+        ("A", 1, 1),
+        ("B", 1, 0),  # q1's view at 10:30 came before its exposure at 11:00
+    ]
+
+
+def test_e2_events_before_the_first_exposure_do_not_count() -> None:
+    counts = experiment_counts(parse_experiment(SPEC), TableSource(journeys(people())))
+    assert counts.variant("A").result.people(3) == []  # p1 bought before exposure only
+    assert counts.variant("A").result.people(1) == ["p1", "p8"]
+
+
+def test_e3_crossovers_and_unnamed_exposures_are_left_out_and_counted() -> None:
+    counts = experiment_counts(parse_experiment(SPEC), TableSource(journeys(people())))
+    assert (counts.crossovers, counts.unnamed) == (1, 1)
+    everyone = [p for v in counts.variants for p in v.result.people(1)]
+    assert "p4" not in everyone and "p5" not in everyone
+
+
+def test_e4_every_exposed_person_counts_and_rates_are_from_the_step_before() -> None:
+    from funnelscope.analyses.experiment_result import analyze_experiment
+
+    result = analyze_experiment(
+        experiment_counts(parse_experiment(SPEC), TableSource(journeys(people())))
+    )
+    [step1, step2, step3] = result.steps
+    assert (step1.control.n, step1.control.conversions) == (3, 2)  # p7 reached nothing
+    assert (step2.control.n, step2.control.conversions) == (2, 1)
+    assert (step3.treatment.n, step3.treatment.conversions) == (2, 1)
+
+
+def test_e5_comparisons_are_the_stats_functions_on_these_counts_holm_adjusted() -> None:
+    from funnelscope.analyses.experiment_result import analyze_experiment
+    from funnelscope.stats import Proportion, bayes_proportions, compare_proportions, holm
+
+    result = analyze_experiment(
+        experiment_counts(parse_experiment(SPEC), TableSource(journeys(people())))
+    )
+    raw = [compare_proportions(s.control, s.treatment) for s in result.steps]
+    assert [s.comparison for s in result.steps] == raw
+    assert [s.p_adjusted for s in result.steps] == holm([c.p_value for c in raw])
+    assert (
+        result.steps[1].chance_to_win
+        == bayes_proportions(Proportion(2, 1), Proportion(2, 2)).chance_to_win
+    )
+    [overall] = result.overall
+    assert (overall.control.n, overall.control.conversions) == (3, 0)
+    assert (overall.treatment.n, overall.treatment.conversions) == (2, 1)
+
+
+def test_e6_a_split_far_from_the_planned_shares_is_a_mismatch() -> None:
+    from funnelscope.stats import srm_check
+
+    assert srm_check([5000, 5000]).mismatch is False
+    assert srm_check([5000, 4700]).mismatch is False  # p = 0.0023: uneven, not yet flagged
+    assert srm_check([5000, 4600]).mismatch is True  # p < 0.001
+    assert srm_check([6000, 4000], [0.6, 0.4]).mismatch is False
+
+
+def test_e7_safe_to_decide_needs_the_peeking_safe_test_and_no_mismatch() -> None:
+    from dataclasses import replace
+
+    from funnelscope.analyses.experiment_result import ExperimentResult, StepComparison
+    from funnelscope.stats import Proportion, compare_proportions, srm_check
+
+    control, treatment = Proportion(10_000, 1_000), Proportion(10_000, 1_200)
+    moved = StepComparison(
+        1, "view", "B", control, treatment, compare_proportions(control, treatment),
+        p_adjusted=1e-5, chance_to_win=0.99, alpha=0.05, always_valid_p=1e-3,
+    )  # fmt: skip
+    counts = experiment_counts(parse_experiment(SPEC), TableSource(journeys(people())))
+    fine = ExperimentResult(counts, (moved,), (), srm_check([5000, 5000]))
+    assert fine.safe_to_decide and fine.verdict()[-1] == "Safe to decide: yes."
+    peeked = replace(fine, steps=(replace(moved, always_valid_p=0.2),))
+    assert not peeked.safe_to_decide
+    assert "peeking-safe p-value is 0.2" in " ".join(peeked.verdict())
+    broken = replace(fine, srm=srm_check([5000, 4000]))
+    assert not broken.safe_to_decide and broken.verdict()[0].startswith("Sample ratio mismatch")

@@ -26,14 +26,16 @@ if TYPE_CHECKING:
     from funnelscope.store.sources import EventSource
 
 _KEYS = ("name", "funnel", "exposure", "control", "weights", "alpha")
-_EXPOSURE_KEYS = ("event", "variant_property")
+_EXPOSURE_KEYS = ("event", "variant_property", "person_property")
 
 
 @dataclass(frozen=True)
 class Exposure:
-    """The event that puts a person in the experiment, and its property naming the variant."""
+    """The event that puts a person in the experiment, and its property naming the variant.
+    Without an event (`person_property`), a person is exposed at their first event of any name
+    that carries the property."""
 
-    event: str
+    event: str | None
     variant_property: str = "variant"
 
 
@@ -88,14 +90,23 @@ def parse_experiment(raw: Any, base: Path | None = None) -> ExperimentSpec:
 def _exposure(raw: Any) -> Exposure:
     if isinstance(raw, str):
         return Exposure(raw)
+    if isinstance(raw, Mapping) and set(raw) == {"person_property"}:
+        prop = raw["person_property"]
+        if not isinstance(prop, str) or not prop:
+            raise SpecError("exposure.person_property", f"{prop!r}", "name a property")
+        return Exposure(None, prop)
     if not isinstance(raw, Mapping) or not isinstance(raw.get("event"), str):
         raise SpecError(
             "exposure", "needs an event", "write exposure: {event: experiment_started, "
-            "variant_property: variant}"
+            "variant_property: variant} or exposure: {person_property: ab_group}"
         )  # fmt: skip
     unknown = sorted(set(raw) - set(_EXPOSURE_KEYS))
-    if unknown:
-        raise SpecError(f"exposure.{unknown[0]}", "unknown key", "use event, variant_property")
+    if unknown or "person_property" in raw:
+        key = unknown[0] if unknown else "person_property"
+        raise SpecError(
+            f"exposure.{key}", "unknown key here", "use event and variant_property, or "
+            "person_property alone"
+        )  # fmt: skip
     prop = raw.get("variant_property", "variant")
     if not isinstance(prop, str) or not prop:
         raise SpecError("exposure.variant_property", f"{prop!r}", "name a property, e.g. variant")
@@ -154,7 +165,9 @@ def assign(exposures: pa.Table, exposure: Exposure) -> Assignment:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = exposures.filter(pc.equal(exposures.column("event"), exposure.event))
+    table = exposures
+    if exposure.event is not None:
+        table = table.filter(pc.equal(table.column("event"), exposure.event))
     if exposure.variant_property in table.column_names:
         variant = table.column(exposure.variant_property).cast("string")
     else:
@@ -225,11 +238,13 @@ def experiment_counts(
     from funnelscope.store.sources import TableSource
 
     exposure = spec.exposure
-    assignment = assign(source.scan([exposure.event], [exposure.variant_property]), exposure)
+    names_read = None if exposure.event is None else [exposure.event]
+    assignment = assign(source.scan(names_read, [exposure.variant_property]), exposure)
     if not len(assignment.persons):
+        what = "event" if exposure.event is None else f"{exposure.event!r} event"
         raise SpecError(
-            "exposure.event",
-            f"no {exposure.event!r} event with a {exposure.variant_property!r} value",
+            "exposure",
+            f"no {what} with a {exposure.variant_property!r} value",
             "check the exposure event and property names",
         )
     if spec.control not in set(assignment.variants.tolist()):

@@ -21,6 +21,7 @@ from funnelscope.stats.ab import (
     srm_check,
 )
 from funnelscope.stats.bayes import bayes_proportions
+from funnelscope.stats.sequential import msprt
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class StepComparison:
     p_adjusted: float
     chance_to_win: float
     alpha: float
+    always_valid_p: float
+    """Holm-adjusted mSPRT p-value: valid however often the result was looked at."""
 
     @property
     def significant(self) -> bool:
@@ -65,6 +68,7 @@ class StepComparison:
             "p_adjusted": self.p_adjusted,
             "significant": self.significant,
             "chance_to_win": self.chance_to_win,
+            "always_valid_p": self.always_valid_p,
         }
 
 
@@ -81,8 +85,10 @@ class ExperimentResult:
 
     @property
     def safe_to_decide(self) -> bool:
-        """A significant step after the correction, and the split as planned."""
-        return bool(self.moved) and not self.srm.mismatch
+        """A step that moved (after the correction) also by the peeking-safe test, and the split
+        as planned: a team that looked every day may act on it."""
+        peeking_safe = any(s.always_valid_p < s.alpha for s in self.moved)
+        return bool(self.moved) and peeking_safe and not self.srm.mismatch
 
     def verdict(self) -> list[str]:
         """The result in words: which step moved, and whether it is safe to decide."""
@@ -95,6 +101,11 @@ class ExperimentResult:
             )
         for s in self.moved:
             lines.append(f"{_words(s)} moved: {_lift(s)}.")
+            if s.always_valid_p >= s.alpha:
+                lines.append(
+                    f"  If you looked at the results before the planned end, this is not yet "
+                    f"conclusive: the peeking-safe p-value is {s.always_valid_p:.2g}."
+                )
         if not self.moved:
             lines.append(
                 "No step moved significantly after the Holm correction; "
@@ -190,8 +201,13 @@ def _family(
 ) -> tuple[StepComparison, ...]:
     compared = [compare_proportions(c, t, alpha) for _, _, _, c, t in raw]
     adjusted = holm([c.p_value for c in compared])
+    sequential = holm([msprt(c, t, alpha=alpha).p_value for _, _, _, c, t in raw])
     out = []
-    for (k, label, variant, c, t), comparison, p in zip(raw, compared, adjusted, strict=True):
+    for (k, label, variant, c, t), comparison, p, safe in zip(
+        raw, compared, adjusted, sequential, strict=True
+    ):
         chance = bayes_proportions(c, t).chance_to_win if c.n > 0 and t.n > 0 else 0.5
-        out.append(StepComparison(k, label, variant.variant, c, t, comparison, p, chance, alpha))
+        out.append(
+            StepComparison(k, label, variant.variant, c, t, comparison, p, chance, alpha, safe)
+        )
     return tuple(out)
