@@ -73,6 +73,8 @@ def parse_experiment(raw: Any, base: Path | None = None) -> ExperimentSpec:
         raise SpecError("funnel.count", f"{funnel.count!r}", "an experiment counts persons")
     exposure = _exposure(raw.get("exposure"))
     control = raw.get("control")
+    if isinstance(control, int | float) and not isinstance(control, bool):
+        control = str(control)  # `control: 1` in YAML names the variant "1"
     if not isinstance(control, str) or not control:
         raise SpecError("control", "is required", "name the control variant, e.g. control: A")
     weights = _weights(raw.get("weights"))
@@ -173,7 +175,9 @@ def assign(exposures: pa.Table, exposure: Exposure) -> Assignment:
     else:
         variant = pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
     named = pc.is_valid(variant)
-    unnamed = table.num_rows - int(pc.sum(named).as_py() or 0)
+    # Only exposure events without a value are "unnamed"; with a person property, events
+    # without it are simply not exposures.
+    unnamed = 0 if exposure.event is None else table.num_rows - int(pc.sum(named).as_py() or 0)
     table = table.filter(named)
     persons = np.asarray(table.column("person_id").cast("string").to_pylist(), dtype=object)
     ts = table.column("ts").to_numpy()
@@ -247,9 +251,17 @@ def experiment_counts(
             f"no {what} with a {exposure.variant_property!r} value",
             "check the exposure event and property names",
         )
-    if spec.control not in set(assignment.variants.tolist()):
-        seen = ", ".join(sorted(set(assignment.variants.tolist())))
+    seen_variants = set(assignment.variants.tolist())
+    if spec.control not in seen_variants:
+        seen = ", ".join(sorted(seen_variants))
         raise SpecError("control", f"no person saw {spec.control!r}", f"the variants are: {seen}")
+    unplanned = sorted(seen_variants - set(spec.weights)) if spec.weights else []
+    if unplanned:
+        raise SpecError(
+            "weights",
+            f"has no share for {unplanned[0]!r}, which persons saw",
+            f"give every variant a share: {', '.join(sorted(seen_variants))}",
+        )
     funnel = spec.funnel
     names = None if funnel.reads_all_events else list(funnel.scan_event_names)
     events = source.scan(names, list(funnel.properties), sessions=funnel.sessions_by_column)

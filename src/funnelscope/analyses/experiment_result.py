@@ -77,7 +77,10 @@ class ExperimentResult:
     counts: ExperimentCounts
     steps: tuple[StepComparison, ...]
     overall: tuple[StepComparison, ...]
-    srm: SrmResult
+    srm: SrmResult | None
+    """None when only one variant was planned and seen."""
+    skipped: tuple[tuple[int, str, str], ...] = ()
+    """(step, label, variant) not compared: nobody in one arm reached the step before."""
 
     @property
     def moved(self) -> list[StepComparison]:
@@ -88,12 +91,14 @@ class ExperimentResult:
         """A step that moved (after the correction) also by the peeking-safe test, and the split
         as planned: a team that looked every day may act on it."""
         peeking_safe = any(s.always_valid_p < s.alpha for s in self.moved)
-        return bool(self.moved) and peeking_safe and not self.srm.mismatch
+        return bool(self.moved) and peeking_safe and self.srm is not None and not self.srm.mismatch
 
     def verdict(self) -> list[str]:
         """The result in words: which step moved, and whether it is safe to decide."""
         lines = []
-        if self.srm.mismatch:
+        if self.srm is None:
+            lines.append("Only one variant was seen: there is nothing to compare.")
+        elif self.srm.mismatch:
             lines.append(
                 f"Sample ratio mismatch (chi-square p = {self.srm.p_value:.2g}): the variants did "
                 "not get the planned shares of persons, so the assignment is broken; do not "
@@ -106,7 +111,12 @@ class ExperimentResult:
                     f"  If you looked at the results before the planned end, this is not yet "
                     f"conclusive: the peeking-safe p-value is {s.always_valid_p:.2g}."
                 )
-        if not self.moved:
+        for step, label, variant in self.skipped:
+            lines.append(
+                f"Step {step} ({label}) for {variant} is not compared: nobody in one of the two "
+                "arms reached the step before it."
+            )
+        if not self.moved and self.srm is not None:
             lines.append(
                 "No step moved significantly after the Holm correction; "
                 + ("collect more data or accept no difference." if not self.srm.mismatch else "")
@@ -130,11 +140,17 @@ class ExperimentResult:
             ],
             "crossovers": c.crossovers,
             "unnamed_exposures": c.unnamed,
-            "srm": {
+            "srm": None
+            if self.srm is None
+            else {
                 "chi_square": self.srm.chi_square,
                 "p_value": self.srm.p_value,
                 "mismatch": self.srm.mismatch,
             },
+            "not_compared": [
+                {"step": step, "label": label, "variant": variant}
+                for step, label, variant in self.skipped
+            ],
             "steps": [s.to_dict() for s in self.steps],
             "overall": [s.to_dict() for s in self.overall],
             "safe_to_decide": self.safe_to_decide,
@@ -166,9 +182,14 @@ def analyze_experiment(counts: ExperimentCounts) -> ExperimentResult:
     others = [v for v in counts.variants if v.variant != spec.control]
     labels = [step.display for step in spec.funnel.steps]
     raw = []
+    skipped = []
     for variant in others:
         for k, label in enumerate(labels, start=1):
-            raw.append((k, label, variant, _rate(control, k), _rate(variant, k)))
+            c, t = _rate(control, k), _rate(variant, k)
+            if c.n > 0 and t.n > 0:
+                raw.append((k, label, variant, c, t))
+            else:
+                skipped.append((k, label, variant.variant))
     steps = _family(raw, spec.alpha)
     last = len(labels)
     overall = _family(
@@ -181,14 +202,18 @@ def analyze_experiment(counts: ExperimentCounts) -> ExperimentResult:
                 Proportion(v.exposed, v.reached(last)),
             )
             for v in others
+            if control.exposed > 0 and v.exposed > 0
         ],
         spec.alpha,
     )
-    exposed = [v.exposed for v in counts.variants]
-    shares = None
-    if spec.weights:
-        shares = [spec.weights.get(v.variant, 0.0) for v in counts.variants]
-    return ExperimentResult(counts, steps, overall, srm_check(exposed, shares))
+    # Every planned variant takes part in the ratio check, also one nobody saw ([E6]).
+    names = [v.variant for v in counts.variants]
+    names += [name for name in spec.weights if name not in names]
+    seen = {v.variant: v.exposed for v in counts.variants}
+    exposed = [seen.get(name, 0) for name in names]
+    shares = [spec.weights[name] for name in names] if spec.weights else None
+    srm = srm_check(exposed, shares) if len(names) > 1 else None
+    return ExperimentResult(counts, steps, overall, srm, tuple(skipped))
 
 
 def _rate(variant: Any, k: int) -> Proportion:
@@ -199,7 +224,7 @@ def _rate(variant: Any, k: int) -> Proportion:
 def _family(
     raw: list[tuple[int, str, Any, Proportion, Proportion]], alpha: float
 ) -> tuple[StepComparison, ...]:
-    compared = [compare_proportions(c, t, alpha) for _, _, _, c, t in raw]
+    compared = [compare_proportions(c, t) for _, _, _, c, t in raw]  # 95% intervals ([E5])
     adjusted = holm([c.p_value for c in compared])
     sequential = holm([msprt(c, t, alpha=alpha).p_value for _, _, _, c, t in raw])
     out = []

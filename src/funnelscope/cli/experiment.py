@@ -117,8 +117,9 @@ def _table(result: object, console: object) -> None:
     console.print(table)
     console.print(Text("Rows in bold green moved significantly (Holm-corrected).", style="dim"))
     srm = result.srm
-    state = "MISMATCH" if srm.mismatch else "ok"
-    console.print(f"Sample ratio: {state} (chi-square p = {srm.p_value:.2g}); "
-                  f"crossovers left out: {counts.crossovers:,}")  # fmt: skip
+    if srm is not None:
+        state = "MISMATCH" if srm.mismatch else "ok"
+        console.print(f"Sample ratio: {state} (chi-square p = {srm.p_value:.2g}); "
+                      f"crossovers left out: {counts.crossovers:,}")  # fmt: skip
     for line in result.verdict():
         console.print(Text(line, style="bold" if line.startswith("Safe") else ""))
