@@ -68,18 +68,6 @@ def is_totals_row(row: RejectedRow) -> bool:
     return row.reason.startswith("looks like a totals row")
 
 
-def rejected_dict(row: RejectedRow) -> dict[str, Any]:
-    return {
-        "source": row.source,
-        "line": row.line,
-        "field": row.field,
-        "value": row.value,
-        "reason": row.reason,
-        "fix": row.fix,
-        "raw": row.raw,
-    }
-
-
 def write_rejects(rejected: Sequence[RejectedRow], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -328,7 +316,7 @@ def print_metrics(
             "rows": [row.to_dict() for row in rows],
             "notes": list(notes),
             "unmatched": [u.text() for u in report.unmatched],
-            "rejected_rows": [rejected_dict(r) for r in rejected],
+            "rejected_rows": [r.to_dict() for r in rejected],
         }
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         return

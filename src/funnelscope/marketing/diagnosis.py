@@ -63,20 +63,8 @@ class Diagnosis:
                 }
                 for u in self.unmatched
             ],
-            "rejected_rows": [_rejected(r) for r in self.rejected],
+            "rejected_rows": [r.to_dict() for r in self.rejected],
         }
-
-
-def _rejected(row: RejectedRow) -> dict[str, Any]:
-    return {
-        "source": row.source,
-        "line": row.line,
-        "field": row.field,
-        "value": row.value,
-        "reason": row.reason,
-        "fix": row.fix,
-        "raw": row.raw,
-    }
 
 
 def ranges_judge(data: DiagnosisInput, options: DiagnoseOptions | None) -> bool:

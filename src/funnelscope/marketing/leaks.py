@@ -16,7 +16,7 @@ does explain back) is a symptom; only the others are reported, each listing its 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -694,8 +694,6 @@ def _leak(
 
 
 def _with_evidence(leak: Leak, data: DiagnosisInput, knowledge: KnowledgeBase, detail: str) -> Leak:
-    from dataclasses import replace
-
     return replace(leak, evidence=evidence_text(leak, data, knowledge, detail))
 
 

@@ -193,8 +193,6 @@ def _check_explicit(mapping: ReportMapping, sources: Sequence[ReportSource]) -> 
 
 
 def _without(source: ReportSource, drop: Mapping[str, Sequence[str]]) -> ReportSource:
-    from dataclasses import replace
-
     names = {source.path, Path(source.path).name}
     gone = {m for key, measures in drop.items() if key in names for m in measures}
     if not gone:
@@ -268,8 +266,6 @@ def assemble(
             f"{Path(source.path).name}: {note}" for source in sources for note in source.notes
         ),
     )
-    from dataclasses import replace
-
     return replace(report, unmatched=tuple(_unmatched(report)))
 
 
@@ -317,13 +313,9 @@ def _rows_in(mine: npt.NDArray[np.int64], theirs: npt.NDArray[np.int64]) -> npt.
     """Which rows of `mine` (integer keys, one row each) also occur in `theirs`."""
     if mine.shape[1] == 0:
         return np.ones(len(mine), dtype=bool)
-    both = np.concatenate([mine, theirs])
-    low = both.min(axis=0)
-    span = both.max(axis=0) - low + 1
-    if float(np.prod(span.astype(np.float64))) < 2**62:  # one int64 per row
-        flat_mine = np.ravel_multi_index((mine - low).T, tuple(span))
-        flat_theirs = np.ravel_multi_index((theirs - low).T, tuple(span))
-        return np.isin(flat_mine, flat_theirs)
+    flat = _flat_keys(np.concatenate([mine, theirs]))
+    if flat is not None:
+        return np.isin(flat[: len(mine)], flat[len(mine) :])
     present = {tuple(row) for row in np.unique(theirs, axis=0).tolist()}
     return np.array([tuple(row) in present for row in mine.tolist()], dtype=bool)
 

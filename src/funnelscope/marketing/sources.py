@@ -230,6 +230,17 @@ class RejectedRow:
     fix: str
     raw: str
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "line": self.line,
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+            "fix": self.fix,
+            "raw": self.raw,
+        }
+
 
 @dataclass(frozen=True, eq=False)
 class ReportSource:
