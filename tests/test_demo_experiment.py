@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from funnelscope.analyses.experiment import (
+from funnelscope.analyses.experiments import (
     ExperimentCounts,
     experiment_counts,
     load_experiment,
@@ -144,7 +144,7 @@ def test_the_spec_parses_and_both_files_are_written(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("seed", [7, 11])
 def test_the_demo_size_finds_the_planted_lift_and_flags_nothing_else(seed: int) -> None:
-    from funnelscope.analyses.experiment_result import analyze_experiment
+    from funnelscope.analyses.experiments import analyze_experiment
 
     experiment = generate_experiment(120_000, seed=seed)  # the size `funnelscope demo` uses
     spec = parse_experiment(yaml.safe_load(experiment.spec_yaml()))

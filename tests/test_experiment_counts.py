@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from funnelscope.analyses.experiment import (
+from funnelscope.analyses.experiments import (
     assign,
     experiment_counts,
     load_experiment,
@@ -187,7 +187,7 @@ def test_e3_crossovers_and_unnamed_exposures_are_left_out_and_counted() -> None:
 
 
 def test_e4_every_exposed_person_counts_and_rates_are_from_the_step_before() -> None:
-    from funnelscope.analyses.experiment_result import analyze_experiment
+    from funnelscope.analyses.experiments import analyze_experiment
 
     result = analyze_experiment(
         experiment_counts(parse_experiment(SPEC), TableSource(journeys(people())))
@@ -199,7 +199,7 @@ def test_e4_every_exposed_person_counts_and_rates_are_from_the_step_before() -> 
 
 
 def test_e5_comparisons_are_the_stats_functions_on_these_counts_holm_adjusted() -> None:
-    from funnelscope.analyses.experiment_result import analyze_experiment
+    from funnelscope.analyses.experiments import analyze_experiment
     from funnelscope.stats import Proportion, bayes_proportions, compare_proportions, holm
 
     result = analyze_experiment(
@@ -229,7 +229,7 @@ def test_e6_a_split_far_from_the_planned_shares_is_a_mismatch() -> None:
 def test_e7_safe_to_decide_needs_the_peeking_safe_test_and_no_mismatch() -> None:
     from dataclasses import replace
 
-    from funnelscope.analyses.experiment_result import ExperimentResult, StepComparison
+    from funnelscope.analyses.experiments import ExperimentResult, StepComparison
     from funnelscope.stats import Proportion, compare_proportions, srm_check
 
     control, treatment = Proportion(10_000, 1_000), Proportion(10_000, 1_200)

@@ -39,14 +39,9 @@ def experiment(spec: str, db_path: str, engine: str, output_format: str) -> None
     """
     from rich.console import Console
 
-    from funnelscope.analyses.experiment import experiment_counts, load_experiment
-    from funnelscope.analyses.experiment_result import analyze_experiment
-    from funnelscope.store import EventStore
+    from funnelscope.app.experiments import run_experiment
 
-    parsed = load_experiment(spec)
-    with EventStore(db_path, read_only=True) as store:
-        counts = experiment_counts(parsed, store, engine)
-    result = analyze_experiment(counts)
+    result = run_experiment(spec, db_path, engine)
     if output_format == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     elif output_format == "csv":
@@ -56,7 +51,7 @@ def experiment(spec: str, db_path: str, engine: str, output_format: str) -> None
 
 
 def _csv(result: object) -> str:
-    from funnelscope.analyses.experiment_result import ExperimentResult
+    from funnelscope.analyses.experiments import ExperimentResult
 
     assert isinstance(result, ExperimentResult)
     out = io.StringIO()
@@ -81,7 +76,7 @@ def _table(result: object, console: object) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from funnelscope.analyses.experiment_result import ExperimentResult
+    from funnelscope.analyses.experiments import ExperimentResult
 
     assert isinstance(result, ExperimentResult) and isinstance(console, Console)
     counts = result.counts

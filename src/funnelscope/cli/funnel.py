@@ -159,9 +159,9 @@ def funnel(
     """
     from rich.console import Console
 
-    from funnelscope.analyses.funnel import check_against_store, run_funnel
+    from funnelscope.app.funnels import Events, compute_funnel, explain_funnel
+    from funnelscope.cli.ingest import report_load
     from funnelscope.cli.render import people_output, print_result
-    from funnelscope.engines import explain as explain_engine
     from funnelscope.errors import SpecError
     from funnelscope.model.overrides import with_overrides
     from funnelscope.model.spec import load_funnel
@@ -175,66 +175,19 @@ def funnel(
         funnel_spec = with_overrides(funnel_spec, **kwargs)
     except SpecError as exc:  # a command-line mistake: the parser's exit code 2
         raise click.UsageError(str(exc), ctx) from exc
-    if event_files:
-        source, where = open_files(event_files, mapping, funnel_spec, engine, progress)
-    else:
-        source, where = open_existing(db_path), f"the event store {db_path}"
-    with source:
-        if explain:
-            click.echo(f"events: {where}")
-            click.echo(explain_engine(engine, funnel_spec, source))
-            return
-        result = run_funnel(funnel_spec, source, engine=engine)
-        for warning in result.outcomes.warnings + check_against_store(funnel_spec, source, result):
-            click.echo(f"warning: {warning}", err=True)
-        if people_step is not None:
-            people = result.people(people_step, status)
-            click.echo(people_output(people_step, status, people, output_format), nl=False)
-            return
-    print_result(result, output_format, Console())
-
-
-def open_files(
-    files: tuple[str, ...], mapping: Any, funnel: Any, engine: str, progress: bool | None
-) -> tuple[Any, str]:
-    """Parquet files are read in place by the kernel when that is exact; anything else is
-    loaded into a store in memory first (with ingest's checks and quarantine report)."""
-    from funnelscope.cli.ingest import load_files
-    from funnelscope.errors import FunnelscopeError
-    from funnelscope.store import EventStore
-
-    why = "the reference engine reads through a store"
-    if engine == "kernel":
-        from funnelscope.store.direct import ParquetSource, why_not_in_place
-
-        why_not = why_not_in_place(files, funnel)
-        if why_not is None:
-            direct = ParquetSource(files, mapping, funnel)
-            if direct.refusal is None:
-                return direct, "files read in place (only the columns the funnel needs)"
-            why_not = direct.refusal
-            direct.close()
-        why = why_not
-    store = EventStore(":memory:")
-    failed = load_files(store, files, mapping, progress=show_progress(progress))
-    if failed or not store.count_events():
-        store.close()
-        raise FunnelscopeError(
-            "no funnel computed: the files above could not be loaded completely; fix the "
-            "mapping flags or the rows reported, then run again"
-        )
-    return store, f"files loaded into a store in memory ({why})"
-
-
-def open_existing(db_path: str) -> Any:
-    from pathlib import Path
-
-    from funnelscope.errors import FunnelscopeError
-    from funnelscope.store import EventStore
-
-    if db_path != ":memory:" and not Path(db_path).exists():
-        raise FunnelscopeError(
-            f"no event store at {db_path}; load events first with `funnelscope ingest FILE` "
-            "(or run `funnelscope demo`), or compute from files with --events FILE"
-        )
-    return EventStore(db_path, read_only=True)
+    events = Events(db_path, event_files, mapping, show_progress(progress))
+    if explain:
+        explanation = explain_funnel(funnel_spec, events, engine, report_load)
+        click.echo(f"events: {explanation.where}")
+        click.echo(explanation.plan)
+        return
+    run = compute_funnel(
+        funnel_spec, events, engine, people_step=people_step, status=status, on_loaded=report_load
+    )
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if people_step is not None:
+        assert run.people is not None
+        click.echo(people_output(people_step, status, list(run.people), output_format), nl=False)
+        return
+    print_result(run.result, output_format, Console())

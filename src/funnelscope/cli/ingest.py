@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,9 @@ from funnelscope.cli.options import (
     progress_option,
     show_progress,
 )
+
+if TYPE_CHECKING:
+    from funnelscope.app.events import FileLoad
 
 SHOWN_BAD_ROWS = 20
 
@@ -38,54 +41,48 @@ def ingest(
     quarantine table; the good rows of the same file are loaded. The exit code is 1 when a file
     cannot be read or every one of its rows was rejected.
     """
-    from funnelscope.store import EventStore
+    from funnelscope.app.events import ingest_files
 
-    mapping = mapping_from(kwargs)
-    with EventStore(db_path) as store:
-        failed = load_files(store, files, mapping, show_progress(progress), replace=replace)
-        click.echo(f"{store.count_events():,} events in {db_path}", err=True)
-    if failed:
+    result = ingest_files(
+        db_path,
+        files,
+        mapping_from(kwargs),
+        progress=show_progress(progress),
+        replace=replace,
+        on_loaded=report_load,
+    )
+    click.echo(f"{result.events_in_store:,} events in {db_path}", err=True)
+    if result.failed:
         raise click.exceptions.Exit(1)
 
 
-def load_files(
-    store: Any, files: tuple[str, ...], mapping: Any, progress: bool, *, replace: bool = False
-) -> int:
-    """Ingest each file on its own and report to stderr. Returns how many files failed: could
-    not be read, or had rows and every one of them was rejected."""
-    from funnelscope.errors import IngestError
-
-    failed = 0
-    for path in files:
-        try:
-            report = store.ingest([path], mapping, progress=progress, replace=replace)
-        except IngestError as exc:
-            click.echo(f"error: {exc} (nothing loaded from this file)", err=True)
-            failed += 1
-            continue
-        for file in report.files:
-            if file.rows_read and file.rows_quarantined == file.rows_read:
-                failed += 1
-                click.echo(
-                    f"error: {file.source}: every row was rejected (0 of {file.rows_read:,} "
-                    "loaded); the reasons below usually point at a mapping flag",
-                    err=True,
-                )
-            click.echo(
-                f"{file.source}: {file.rows_loaded:,} loaded, "
-                f"{file.duplicates_skipped:,} duplicates skipped, "
-                f"{file.rows_quarantined:,} quarantined (of {file.rows_read:,} rows)",
-                err=True,
-            )
-            for bad in file.bad_rows[:SHOWN_BAD_ROWS]:
-                click.echo(f"  {bad.source}:{bad.line}: {bad.reason}", err=True)
-            if file.rows_quarantined > SHOWN_BAD_ROWS:
-                click.echo(
-                    f"  ... and {file.rows_quarantined - SHOWN_BAD_ROWS:,} more: "
-                    f"funnelscope quarantine --source {file.source}",
-                    err=True,
-                )
-    return failed
+def report_load(load: FileLoad) -> None:
+    """One file's load on stderr: counts, the first bad rows, or why nothing was loaded."""
+    if load.error is not None:
+        click.echo(f"error: {load.error} (nothing loaded from this file)", err=True)
+        return
+    file = load.report
+    assert file is not None
+    if load.failed:
+        click.echo(
+            f"error: {file.source}: every row was rejected (0 of {file.rows_read:,} "
+            "loaded); the reasons below usually point at a mapping flag",
+            err=True,
+        )
+    click.echo(
+        f"{file.source}: {file.rows_loaded:,} loaded, "
+        f"{file.duplicates_skipped:,} duplicates skipped, "
+        f"{file.rows_quarantined:,} quarantined (of {file.rows_read:,} rows)",
+        err=True,
+    )
+    for bad in file.bad_rows[:SHOWN_BAD_ROWS]:
+        click.echo(f"  {bad.source}:{bad.line}: {bad.reason}", err=True)
+    if file.rows_quarantined > SHOWN_BAD_ROWS:
+        click.echo(
+            f"  ... and {file.rows_quarantined - SHOWN_BAD_ROWS:,} more: "
+            f"funnelscope quarantine --source {file.source}",
+            err=True,
+        )
 
 
 @click.command()
@@ -97,12 +94,11 @@ def load_files(
 @format_option
 def quarantine(db_path: str, source: str | None, limit: int | None, output_format: str) -> None:
     """List the rows ingest could not load, with file, line and reason."""
+    from funnelscope.app.events import list_quarantine
     from funnelscope.cli.render import to_json
-    from funnelscope.store import EventStore
 
-    with EventStore(db_path, read_only=True) as store:
-        rows = store.quarantine(source=source, limit=limit)
-        total = store.quarantine_count(source=source)
+    listing = list_quarantine(db_path, source, limit)
+    rows, total = listing.rows, listing.total
     if output_format == "json":
         listed = [
             {"source": r.source, "line": r.line, "reason": r.reason, "raw": r.raw} for r in rows
@@ -131,11 +127,10 @@ def sources(db_path: str, output_format: str) -> None:
     """List the files loaded into the store: when, with which options, how many events."""
     import json
 
+    from funnelscope.app.events import list_loads
     from funnelscope.cli.render import to_json
-    from funnelscope.store import EventStore
 
-    with EventStore(db_path, read_only=True) as store:
-        loads = store.loads()
+    loads = list_loads(db_path)
     rows = [
         {
             "source": load.source,
@@ -174,10 +169,9 @@ def forget(source: str, db_path: str) -> None:
 
     SOURCE is the path as given to ingest, its absolute path, or its file name.
     """
-    from funnelscope.store import EventStore
+    from funnelscope.app.events import forget_source
 
-    with EventStore(db_path) as store:
-        removed = store.forget(source)
-        click.echo(
-            f"removed {removed:,} events of {source}; {store.count_events():,} left", err=True
-        )
+    done = forget_source(db_path, source)
+    click.echo(
+        f"removed {done.events_removed:,} events of {source}; {done.events_left:,} left", err=True
+    )

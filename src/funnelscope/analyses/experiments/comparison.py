@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from funnelscope.analyses.experiment import ExperimentCounts
+from funnelscope.analyses.experiments.counts import ExperimentCounts
 from funnelscope.stats import Proportion
 from funnelscope.stats.ab import (
     ProportionComparison,

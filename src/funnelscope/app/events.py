@@ -1,0 +1,144 @@
+"""Use cases over the event store: load files, list loads and quarantined rows, forget a file.
+
+Each function opens the store it needs, does one job and returns values; faces render them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from funnelscope.errors import FunnelscopeError, IngestError
+
+if TYPE_CHECKING:
+    from funnelscope.store import ColumnMapping, EventStore
+    from funnelscope.store.duckdb import BadRow, FileReport, LoadInfo
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    """What loading one file did: its report, or the error that kept all of it out."""
+
+    path: str
+    report: FileReport | None = None
+    error: IngestError | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The file could not be read, or it had rows and every one of them was rejected."""
+        if self.report is None:
+            return True
+        return bool(self.report.rows_read) and self.report.rows_quarantined == self.report.rows_read
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Every file's load in the order given, and the store's event count afterwards."""
+
+    files: tuple[FileLoad, ...]
+    events_in_store: int
+
+    @property
+    def failed(self) -> int:
+        return sum(load.failed for load in self.files)
+
+
+OnLoaded = Callable[[FileLoad], None]
+
+
+def load_into(
+    store: EventStore,
+    files: Sequence[str],
+    mapping: ColumnMapping,
+    *,
+    progress: bool = False,
+    replace: bool = False,
+    on_loaded: OnLoaded | None = None,
+) -> LoadResult:
+    """Ingest each file on its own transaction into an open store; one file's failure never
+    stops the others. `on_loaded` hears of each file as soon as it is done (for faces that
+    report as they go)."""
+    loads = []
+    for path in files:
+        try:
+            report = store.ingest([path], mapping, progress=progress, replace=replace)
+            load = FileLoad(path, report=report.files[0])
+        except IngestError as exc:
+            load = FileLoad(path, error=exc)
+        loads.append(load)
+        if on_loaded is not None:
+            on_loaded(load)
+    return LoadResult(tuple(loads), store.count_events())
+
+
+def ingest_files(
+    db_path: str,
+    files: Sequence[str],
+    mapping: ColumnMapping,
+    *,
+    progress: bool = False,
+    replace: bool = False,
+    on_loaded: OnLoaded | None = None,
+) -> LoadResult:
+    """Load files into the store at `db_path` (created if missing); see :func:`load_into`."""
+    from funnelscope.store import EventStore
+
+    with EventStore(db_path) as store:
+        return load_into(
+            store, files, mapping, progress=progress, replace=replace, on_loaded=on_loaded
+        )
+
+
+@dataclass(frozen=True)
+class QuarantineList:
+    rows: tuple[BadRow, ...]
+    total: int  # every quarantined row matching the source, shown or not
+
+
+def list_quarantine(
+    db_path: str, source: str | None = None, limit: int | None = None
+) -> QuarantineList:
+    """The rows ingest could not load (optionally of one file, at most `limit` of them)."""
+    from funnelscope.store import EventStore
+
+    with EventStore(db_path, read_only=True) as store:
+        rows = store.quarantine(source=source, limit=limit)
+        return QuarantineList(tuple(rows), store.quarantine_count(source=source))
+
+
+def list_loads(db_path: str) -> list[LoadInfo]:
+    """Every load in the store's registry, oldest first."""
+    from funnelscope.store import EventStore
+
+    with EventStore(db_path, read_only=True) as store:
+        return store.loads()
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    source: str
+    events_removed: int
+    events_left: int
+
+
+def forget_source(db_path: str, source: str) -> Forgotten:
+    """Remove every event and quarantined row a loaded file added."""
+    from funnelscope.store import EventStore
+
+    with EventStore(db_path) as store:
+        removed = store.forget(source)
+        return Forgotten(source, removed, store.count_events())
+
+
+def open_store(db_path: str) -> EventStore:
+    """An existing store, read-only; a missing file is a clear error, not a new empty store."""
+    from funnelscope.store import EventStore
+
+    if db_path != ":memory:" and not Path(db_path).exists():
+        raise FunnelscopeError(
+            f"no event store at {db_path}; load events first with `funnelscope ingest FILE` "
+            "(or run `funnelscope demo`), or compute from files with --events FILE"
+        )
+    return EventStore(db_path, read_only=True)

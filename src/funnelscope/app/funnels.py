@@ -1,0 +1,134 @@
+"""Use cases of funnels: compute one over the store or straight from files, explain it, list
+the people at a step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from funnelscope.app.events import OnLoaded, load_into, open_store
+from funnelscope.engines import DEFAULT_ENGINE
+from funnelscope.errors import FunnelscopeError
+
+if TYPE_CHECKING:
+    from funnelscope.model.results import FunnelResult
+    from funnelscope.model.spec import Funnel
+    from funnelscope.store import ColumnMapping
+
+
+@dataclass(frozen=True)
+class EventsAt:
+    """Where a funnel reads its events from: an open source and those words for people."""
+
+    source: Any  # an event source: the store, or files read in place
+    where: str
+
+
+@dataclass(frozen=True)
+class FunnelRun:
+    """A computed funnel, what was noticed on the way, and the people asked for."""
+
+    result: FunnelResult
+    warnings: tuple[str, ...]  # rows the engine left out, names the data never has
+    where: str
+    people: tuple[str, ...] | None = None  # with people_step: the persons at that step
+
+
+@dataclass(frozen=True)
+class Events:
+    """Which events to read: the store at `db_path`, or `files` (with their column mapping)."""
+
+    db_path: str = "funnelscope.duckdb"
+    files: tuple[str, ...] = ()
+    mapping: ColumnMapping | None = None
+    progress: bool = False  # progress bars while files load
+
+
+@contextmanager
+def events_for(
+    funnel: Funnel,
+    events: Events,
+    engine: str = DEFAULT_ENGINE,
+    on_loaded: OnLoaded | None = None,
+) -> Iterator[EventsAt]:
+    """The events a funnel runs over, open for the block.
+
+    Parquet files are read in place by the kernel when that is exact; anything else is loaded
+    into a store in memory first (with ingest's checks and quarantine report, through
+    `on_loaded`)."""
+    from funnelscope.store import ColumnMapping, EventStore
+
+    mapping = events.mapping or ColumnMapping()
+    files = events.files
+    if not files:
+        with open_store(events.db_path) as store:
+            yield EventsAt(store, f"the event store {events.db_path}")
+        return
+    why = "the reference engine reads through a store"
+    if engine == "kernel":
+        from funnelscope.store.direct import ParquetSource, why_not_in_place
+
+        why_not = why_not_in_place(tuple(files), funnel)
+        if why_not is None:
+            direct = ParquetSource(tuple(files), mapping, funnel)
+            if direct.refusal is None:
+                with direct:
+                    yield EventsAt(
+                        direct, "files read in place (only the columns the funnel needs)"
+                    )
+                return
+            why_not = direct.refusal
+            direct.close()
+        why = why_not
+    with EventStore(":memory:") as store:
+        loaded = load_into(store, files, mapping, progress=events.progress, on_loaded=on_loaded)
+        if loaded.failed or not loaded.events_in_store:
+            raise FunnelscopeError(
+                "no funnel computed: the files above could not be loaded completely; fix the "
+                "mapping flags or the rows reported, then run again"
+            )
+        yield EventsAt(store, f"files loaded into a store in memory ({why})")
+
+
+def compute_funnel(
+    funnel: Funnel,
+    events: Events,
+    engine: str = DEFAULT_ENGINE,
+    *,
+    people_step: int | None = None,
+    status: str = "reached",
+    on_loaded: OnLoaded | None = None,
+) -> FunnelRun:
+    """Compute `funnel` over the store or files; with `people_step`, also list who reached
+    (or dropped at) that step. Warnings name rows the engine left out and names the data never
+    has (usually typos)."""
+    from funnelscope.analyses.funnel import check_against_store, run_funnel
+
+    with events_for(funnel, events, engine, on_loaded) as opened:
+        result = run_funnel(funnel, opened.source, engine=engine)
+        warnings = (*result.outcomes.warnings, *check_against_store(funnel, opened.source, result))
+        people = None
+        if people_step is not None:
+            people = tuple(result.people(people_step, status))
+    return FunnelRun(result, warnings, opened.where, people)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    where: str
+    plan: str  # what the engine will do: its compiled query or plan, in words and SQL
+
+
+def explain_funnel(
+    funnel: Funnel,
+    events: Events,
+    engine: str = DEFAULT_ENGINE,
+    on_loaded: OnLoaded | None = None,
+) -> Explanation:
+    """What `engine` will do for `funnel` over these events, without computing it."""
+    from funnelscope.engines import explain
+
+    with events_for(funnel, events, engine, on_loaded) as opened:
+        return Explanation(opened.where, explain(engine, funnel, opened.source))
