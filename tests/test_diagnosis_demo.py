@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from funnelscope.analyses.marketing.diagnosis import diagnose_report
+from funnelscope.analyses.marketing.knowledge import load_knowledge
+from funnelscope.analyses.marketing.leaks import DiagnoseOptions
+from funnelscope.analyses.marketing.ranges import load_ranges
+from funnelscope.analyses.marketing.report import load_report_set
 from funnelscope.demo.search_reports import generate_search_reports
-from funnelscope.marketing.diagnosis import diagnose_report
-from funnelscope.marketing.knowledge import load_knowledge
-from funnelscope.marketing.leaks import DiagnoseOptions
-from funnelscope.marketing.ranges import load_ranges
-from funnelscope.marketing.report import load_report_set
 
 
 @pytest.mark.parametrize("seed", [7, 11, 2026])

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from funnelscope.analyses.marketing.knowledge import Advice, KnowledgeBase, load_knowledge
 from funnelscope.errors import SpecError
-from funnelscope.marketing.knowledge import Advice, KnowledgeBase, load_knowledge
 from funnelscope.model.templates import TEMPLATES
 
 SEARCH_LAYERS = ["impressions", "clicks", "visits", "inquiries", "orders"]

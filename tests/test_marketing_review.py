@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 
 from funnelscope.analyses.funnel import run_funnel
-from funnelscope.marketing.diagnosis import (
+from funnelscope.analyses.marketing.diagnosis import (
     diagnose_funnel,
     diagnose_report,
     event_input,
     last_funnel_event_us,
 )
-from funnelscope.marketing.knowledge import load_knowledge
-from funnelscope.marketing.leaks import DiagnoseOptions, Leak
-from funnelscope.marketing.metrics import metrics
-from funnelscope.marketing.ranges import ReferenceRange
-from funnelscope.marketing.report import ReportSet, diagnosis_input, load_report_set
-from funnelscope.marketing.whatif import what_if
+from funnelscope.analyses.marketing.knowledge import load_knowledge
+from funnelscope.analyses.marketing.leaks import DiagnoseOptions, Leak
+from funnelscope.analyses.marketing.metrics import metrics
+from funnelscope.analyses.marketing.ranges import ReferenceRange
+from funnelscope.analyses.marketing.report import ReportSet, diagnosis_input, load_report_set
+from funnelscope.analyses.marketing.whatif import what_if
 from funnelscope.model.spec import parse_funnel
 from funnelscope.store.sources import TableSource
 

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from funnelscope.analyses.marketing.diagnosis import diagnose_report
+from funnelscope.analyses.marketing.knowledge import load_knowledge
+from funnelscope.analyses.marketing.leaks import DiagnoseOptions, Leak
+from funnelscope.analyses.marketing.metrics import metrics
+from funnelscope.analyses.marketing.report import ReportSet, diagnosis_input, load_report_set
+from funnelscope.analyses.marketing.whatif import what_if
 from funnelscope.errors import SpecError
-from funnelscope.marketing.diagnosis import diagnose_report
-from funnelscope.marketing.knowledge import load_knowledge
-from funnelscope.marketing.leaks import DiagnoseOptions, Leak
-from funnelscope.marketing.metrics import metrics
-from funnelscope.marketing.report import ReportSet, diagnosis_input, load_report_set
-from funnelscope.marketing.whatif import what_if
 from funnelscope.stats import (
     Proportion,
     benjamini_hochberg,
@@ -294,7 +294,7 @@ def test_d3_a_segment_is_compared_with_history_peers_and_range(tmp_path: Path) -
 
 
 def _range(low: float, high: float) -> object:
-    from funnelscope.marketing.ranges import ReferenceRange
+    from funnelscope.analyses.marketing.ranges import ReferenceRange
 
     return ReferenceRange("visits", low, high, "test", False)
 
@@ -459,7 +459,7 @@ def test_d9_leaks_rank_by_lost_final_then_layer_then_segment(tmp_path: Path) -> 
     assert leaks[0].lost_final > leaks[1].lost_final  # C4 has more clicks
     twins = reports(*arrival_files(tmp_path, {"C2": 0.4, "C4": 0.4}, campaigns=6))
     data = diagnosis_input(twins, "week", 2, 4)
-    from funnelscope.marketing.leaks import find_leaks
+    from funnelscope.analyses.marketing.leaks import find_leaks
 
     for cells in data.layers:  # make C2 and C4 the same size: a tie on lost orders
         cells.n[cells.dims["campaign"] == "C4"] = cells.n[cells.dims["campaign"] == "C2"]
@@ -505,7 +505,7 @@ def _general(causes: list[str]) -> list[str]:
 def test_d11_event_attempts_count_in_their_entry_period_once_their_window_closed(
     run: object,
 ) -> None:
-    from funnelscope.marketing.diagnosis import event_input
+    from funnelscope.analyses.marketing.diagnosis import event_input
 
     people = {
         "p1": [("visit", "2026-01-05 10:00", {"channel": "ads"}), ("buy", "2026-01-05 11:00")],
@@ -608,7 +608,7 @@ def test_d10_a_sudden_drop_keeps_its_history_advice_under_a_stricter_range(
 
 
 def test_d10_a_range_of_your_own_that_judges_nothing_is_noted(tmp_path: Path) -> None:
-    from funnelscope.marketing.ranges import ReferenceRange
+    from funnelscope.analyses.marketing.ranges import ReferenceRange
 
     report = reports(*arrival_files(tmp_path, {}))
     mine = DiagnoseOptions(ranges={"visit": ReferenceRange("visit", 0.7, 0.9, "mine.yaml", False)})

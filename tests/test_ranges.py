@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from funnelscope.analyses.marketing.ranges import ReferenceRange, load_ranges, percent_text
 from funnelscope.errors import SpecError
-from funnelscope.marketing.ranges import ReferenceRange, load_ranges, percent_text
 
 
 def write(tmp_path: Path, text: str, name: str = "ranges.yaml") -> Path:

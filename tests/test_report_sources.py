@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from funnelscope.errors import IngestError
-from funnelscope.marketing.sources import (
+from funnelscope.store.bad_rows import BadRow as RejectedRow
+from funnelscope.store.reports import (
     DIMENSION_SYNONYMS,
     MEASURE_SYNONYMS,
-    RejectedRow,
     ReportMapping,
     ReportSource,
     read_report,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from funnelscope.analyses.marketing.metrics import metrics
+from funnelscope.analyses.marketing.report import load_report_set
 from funnelscope.cli.main import main
-from funnelscope.marketing.metrics import metrics
-from funnelscope.marketing.report import load_report_set
 from funnelscope.model.spec import parse_funnel
 from funnelscope.model.templates import TEMPLATES
 

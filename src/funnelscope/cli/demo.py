@@ -77,12 +77,12 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
 
 def _show_leaks(paths: list[Path], planted: Any, console: Console) -> None:
     """The report set's top leaks, as `funnelscope diagnose` ranks them, and the truth."""
+    from funnelscope.analyses.marketing.diagnosis import diagnose_report
+    from funnelscope.analyses.marketing.knowledge import load_knowledge
+    from funnelscope.analyses.marketing.leaks import DiagnoseOptions
+    from funnelscope.analyses.marketing.ranges import load_ranges
+    from funnelscope.analyses.marketing.report import load_report_set
     from funnelscope.cli.render_marketing import leak_table
-    from funnelscope.marketing.diagnosis import diagnose_report
-    from funnelscope.marketing.knowledge import load_knowledge
-    from funnelscope.marketing.leaks import DiagnoseOptions
-    from funnelscope.marketing.ranges import load_ranges
-    from funnelscope.marketing.report import load_report_set
 
     report = load_report_set([str(p) for p in paths])
     options = DiagnoseOptions(ranges=load_ranges())

@@ -14,9 +14,9 @@ from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
 from funnelscope.errors import SpecError
 
 if TYPE_CHECKING:
-    from funnelscope.marketing.diagnosis import Diagnosis
-    from funnelscope.marketing.leaks import DiagnoseOptions
-    from funnelscope.marketing.report import ReportSet
+    from funnelscope.analyses.marketing.diagnosis import Diagnosis
+    from funnelscope.analyses.marketing.leaks import DiagnoseOptions
+    from funnelscope.analyses.marketing.report import ReportSet
 
 F = TypeVar("F", bound=Callable[..., Any])
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -182,7 +182,7 @@ def _names(raw: str | None) -> list[str] | None:
 def _canonical(name: str) -> str:
     import re
 
-    from funnelscope.marketing.sources import DIMENSION_SYNONYMS
+    from funnelscope.store.reports import DIMENSION_SYNONYMS
 
     key = re.sub(r"[^0-9a-z]+", "_", name.strip().casefold()).strip("_")
     return DIMENSION_SYNONYMS.get(key, key)
@@ -199,9 +199,9 @@ def percent_value(text: str, flag: str) -> float:
 
 def load_reports(paths: Sequence[str], kw: dict[str, Any]) -> ReportSet:
     """The report set from the files and the report flags (popped from `kw`)."""
-    from funnelscope.marketing.report import load_report_set
-    from funnelscope.marketing.sources import ReportMapping
+    from funnelscope.analyses.marketing.report import load_report_set
     from funnelscope.model.templates import get_template
+    from funnelscope.store.reports import ReportMapping
 
     model = get_template(kw.pop("template"))
     columns = dict(_pairs(kw.pop("stage_columns"), "--stage"))
@@ -251,8 +251,8 @@ def _is_spec(inputs: Sequence[str]) -> bool:
 
 
 def _options(kw: dict[str, Any]) -> DiagnoseOptions:
-    from funnelscope.marketing.leaks import DiagnoseOptions
-    from funnelscope.marketing.ranges import load_ranges
+    from funnelscope.analyses.marketing.leaks import DiagnoseOptions
+    from funnelscope.analyses.marketing.ranges import load_ranges
 
     ranges = load_ranges(kw.pop("ranges"), use_defaults=not kw.pop("no_default_ranges"))
     min_gap = percent_value(kw.pop("min_gap"), "--min-gap")
@@ -266,12 +266,12 @@ def _options(kw: dict[str, Any]) -> DiagnoseOptions:
 
 def _diagnose(inputs: Sequence[str], kw: dict[str, Any]) -> tuple[Diagnosis, ReportSet | None]:
     """Run the diagnosis of report files or of one funnel spec; pops every flag it uses."""
-    from funnelscope.marketing.diagnosis import (
+    from funnelscope.analyses.marketing.diagnosis import (
         diagnose_funnel,
         diagnose_report,
         last_funnel_event_us,
     )
-    from funnelscope.marketing.knowledge import load_knowledge
+    from funnelscope.analyses.marketing.knowledge import load_knowledge
 
     knowledge = load_knowledge(kw.pop("knowledge"))
     options = _options(kw)
@@ -417,9 +417,9 @@ def whatif(
     """
     from rich.console import Console
 
+    from funnelscope.analyses.marketing.metrics import current_totals
+    from funnelscope.analyses.marketing.whatif import what_if
     from funnelscope.cli.render_marketing import print_whatif
-    from funnelscope.marketing.metrics import current_totals
-    from funnelscope.marketing.whatif import what_if
 
     if (lift is None) == (not to_reference):
         raise SpecError("--lift", "give either --lift or --to-reference", "e.g. --lift 10%")
@@ -483,9 +483,9 @@ def report(
     """
     from rich.console import Console
 
+    from funnelscope.analyses.marketing.knowledge import load_knowledge
+    from funnelscope.analyses.marketing.metrics import metrics
     from funnelscope.cli.render_marketing import print_metrics, write_rejects
-    from funnelscope.marketing.knowledge import load_knowledge
-    from funnelscope.marketing.metrics import metrics
 
     reports = load_reports(inputs, kw)
     names = {key: layer.rate for key, layer in load_knowledge().layers.items() if layer.rate}

@@ -16,14 +16,14 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from funnelscope.analyses.marketing.cells import DiagnosisInput
+from funnelscope.analyses.marketing.diagnosis import Diagnosis
+from funnelscope.analyses.marketing.leaks import Leak
+from funnelscope.analyses.marketing.metrics import MetricsRow
+from funnelscope.analyses.marketing.report import ReportSet
+from funnelscope.analyses.marketing.whatif import WhatIf
 from funnelscope.cli.render import bar
-from funnelscope.marketing.cells import DiagnosisInput
-from funnelscope.marketing.diagnosis import Diagnosis
-from funnelscope.marketing.leaks import Leak
-from funnelscope.marketing.metrics import MetricsRow
-from funnelscope.marketing.report import ReportSet
-from funnelscope.marketing.sources import RejectedRow
-from funnelscope.marketing.whatif import WhatIf
+from funnelscope.store.bad_rows import BadRow
 
 SHOWN_REJECTS = 20
 SHOWN_ADVICE = 3
@@ -64,11 +64,11 @@ def singular(noun: str) -> str:
     return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
 
 
-def is_totals_row(row: RejectedRow) -> bool:
+def is_totals_row(row: BadRow) -> bool:
     return row.reason.startswith("looks like a totals row")
 
 
-def write_rejects(rejected: Sequence[RejectedRow], path: Path) -> None:
+def write_rejects(rejected: Sequence[BadRow], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["source", "line", "field", "value", "reason", "fix", "raw"])
@@ -78,7 +78,7 @@ def write_rejects(rejected: Sequence[RejectedRow], path: Path) -> None:
             )
 
 
-def _report_rejects(rejected: Sequence[RejectedRow], rejects: str | None) -> None:
+def _report_rejects(rejected: Sequence[BadRow], rejects: str | None) -> None:
     """Bad input rows on stderr: the first few with file:line, and where all of them are."""
     problems = [row for row in rejected if not is_totals_row(row)]
     if not problems:  # an export's own totals line is expected: the notes mention it

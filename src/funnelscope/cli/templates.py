@@ -170,8 +170,8 @@ def _print_detail(template: StageTemplate) -> None:
     from rich.padding import Padding
     from rich.text import Text
 
-    from funnelscope.marketing.knowledge import load_knowledge
-    from funnelscope.marketing.ranges import load_ranges
+    from funnelscope.analyses.marketing.knowledge import load_knowledge
+    from funnelscope.analyses.marketing.ranges import load_ranges
 
     knowledge = load_knowledge()
     ranges = load_ranges()

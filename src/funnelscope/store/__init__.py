@@ -1,7 +1,7 @@
 """The DuckDB event store and its source-file readers."""
 
+from funnelscope.store.bad_rows import BadRow
 from funnelscope.store.duckdb import (
-    BadRow,
     ColumnMapping,
     EventStore,
     FileReport,

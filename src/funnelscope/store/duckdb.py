@@ -37,6 +37,7 @@ from rich.progress import (
 from funnelscope.errors import FunnelscopeError, IngestError
 from funnelscope.model.events import CORE_COLUMNS, scan_column
 from funnelscope.model.spec import Funnel
+from funnelscope.store.bad_rows import BadRow
 from funnelscope.store.readers import (
     BIGINT,
     DOUBLE,
@@ -155,14 +156,6 @@ class ColumnMapping:
     def canonical(self) -> str:
         """These options as canonical JSON (sorted keys), as kept in the loads registry."""
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class BadRow:
-    source: str
-    line: int
-    reason: str
-    raw: str = ""  # the row as read (CSV line, JSON object)
 
 
 @dataclass(frozen=True)

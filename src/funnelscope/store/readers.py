@@ -19,15 +19,15 @@ import json
 import math
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import duckdb
 import pyarrow as pa
 
 from funnelscope.errors import IngestError
+from funnelscope.store.text_files import detect_delimiter, open_text
 from funnelscope.store.timeparse import INT_PATTERN, NUMBER_PATTERN, quote_ident, sql_string
 
 STAGE: Final = "_fs_stage"
@@ -116,7 +116,7 @@ def stage_file(
     """Create the staging relation ``STAGE`` for ``path`` (inside the caller's transaction)."""
     if fmt.kind == "parquet":
         return _stage_parquet(con, path, source)
-    with _open_text(path, fmt.gzipped, "" if fmt.kind == "csv" else "\n") as (text, raw):
+    with open_text(path, fmt.gzipped, "" if fmt.kind == "csv" else "\n") as (text, raw):
 
         def report() -> None:
             if on_progress is not None:
@@ -137,20 +137,6 @@ def stage_file(
             ) from exc
         report()
         return staged
-
-
-@contextmanager
-def _open_text(
-    path: Path, gzipped: bool, newline: str
-) -> Iterator[tuple[io.TextIOWrapper, IO[bytes]]]:
-    """Open a possibly gzipped UTF-8 file; also hand out the raw byte stream for progress.
-
-    ``newline`` is "" for CSV (csv handles \r\n, \r and quoted line breaks itself) and "\n" for
-    JSON Lines, where only \n ends a record (a bare \r inside a record does not split it).
-    """
-    with open(path, "rb") as raw:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
-        yield io.TextIOWrapper(stream, encoding="utf-8-sig", newline=newline), raw
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
@@ -292,22 +278,6 @@ def _header_names(header: list[str], source: str) -> list[str]:
             )
         seen.add(name)
     return names
-
-
-CSV_DELIMITERS: Final = (",", ";", "\t", "|")
-
-
-def detect_delimiter(header_line: str) -> str:
-    """The one of , ; tab | splitting ``header_line`` into the most fields (ties: first)."""
-    best, most = ",", 0
-    for candidate in CSV_DELIMITERS:
-        try:
-            fields = next(csv.reader([header_line], delimiter=candidate), [])
-        except csv.Error:
-            continue
-        if len(fields) > most:
-            best, most = candidate, len(fields)
-    return best
 
 
 def _stage_csv(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from funnelscope.marketing.cells import Layer, LayerCells, Periods
+from funnelscope.analyses.marketing.cells import Layer, LayerCells, Periods
 
 
 class ChainYields:

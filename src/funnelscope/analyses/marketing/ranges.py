@@ -16,13 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from funnelscope.errors import SpecError
-from funnelscope.marketing.knowledge import (
+from funnelscope.analyses.marketing.knowledge import (
     check_keys,
     load_yaml_text,
     read_yaml_file,
     wrong_value,
 )
+from funnelscope.errors import SpecError
 
 _TOP_KEYS = ("version", "ranges")
 _RANGE_KEYS = ("low", "high", "source", "heuristic", "allow_above_one")
@@ -70,7 +70,9 @@ def load_ranges(
 
 @functools.cache
 def _shipped() -> tuple[tuple[str, ReferenceRange], ...]:
-    text = resources.files("funnelscope.marketing").joinpath("ranges.yaml").read_text("utf-8")
+    text = (
+        resources.files("funnelscope.analyses.marketing").joinpath("ranges.yaml").read_text("utf-8")
+    )
     parsed = _parse(load_yaml_text(text, "ranges.yaml"), "ranges.yaml", shipped=True)
     return tuple(parsed.items())
 

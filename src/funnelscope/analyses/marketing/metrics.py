@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from funnelscope.analyses.marketing.periods import calendar
+from funnelscope.analyses.marketing.report import ReportSet, available, group
 from funnelscope.errors import SpecError
-from funnelscope.marketing.periods import calendar
-from funnelscope.marketing.report import ReportSet, available, group
 from funnelscope.stats.proportions import Proportion, wilson_interval
 
 # Stage keys of the search-marketing funnel -> the names marketers use for cost per unit.

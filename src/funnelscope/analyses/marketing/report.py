@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from funnelscope.errors import SpecError
-from funnelscope.marketing.cells import (
+from funnelscope.analyses.marketing.cells import (
     NOT_SET,
     DiagnosisInput,
     FloatArray,
@@ -26,16 +25,17 @@ from funnelscope.marketing.cells import (
     LayerCells,
     Periods,
 )
-from funnelscope.marketing.periods import (
+from funnelscope.analyses.marketing.periods import (
     calendar,
     index_of,
     period_end,
     window_notes,
     windows,
 )
-from funnelscope.marketing.sources import ReportMapping, ReportSource, read_report
-from funnelscope.marketing.yields import ChainYields
+from funnelscope.analyses.marketing.yields import ChainYields
+from funnelscope.errors import SpecError
 from funnelscope.model.templates import StageTemplate, get_template
+from funnelscope.store.reports import ReportMapping, ReportSource, read_report
 
 MONEY = ("cost", "revenue")
 

@@ -8,21 +8,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from funnelscope.analyses.steps import done_at, previous_required
-from funnelscope.marketing.cells import NOT_SET, DiagnosisInput, Layer, LayerCells, Periods
-from funnelscope.marketing.knowledge import KnowledgeBase
-from funnelscope.marketing.leaks import DiagnoseOptions, Leak, find_leaks
-from funnelscope.marketing.periods import (
+from funnelscope.analyses.marketing.cells import NOT_SET, DiagnosisInput, Layer, LayerCells, Periods
+from funnelscope.analyses.marketing.knowledge import KnowledgeBase
+from funnelscope.analyses.marketing.leaks import DiagnoseOptions, Leak, find_leaks
+from funnelscope.analyses.marketing.periods import (
     calendar,
     index_of,
     period_end,
     window_notes,
     windows,
 )
-from funnelscope.marketing.report import ReportSet, Unmatched, diagnosis_input
-from funnelscope.marketing.sources import RejectedRow
-from funnelscope.marketing.yields import ChainYields
+from funnelscope.analyses.marketing.report import ReportSet, Unmatched, diagnosis_input
+from funnelscope.analyses.marketing.yields import ChainYields
+from funnelscope.analyses.steps import done_at, previous_required
 from funnelscope.model.results import FunnelResult
+from funnelscope.store.bad_rows import BadRow
 
 if TYPE_CHECKING:
     from funnelscope.model.spec import Funnel
@@ -39,7 +39,7 @@ class Diagnosis:
     final_label: str
     notes: tuple[str, ...] = ()
     unmatched: tuple[Unmatched, ...] = ()
-    rejected: tuple[RejectedRow, ...] = ()
+    rejected: tuple[BadRow, ...] = ()
     ranges_used: bool = False
     """Some rate was compared with a typical range."""
     input: DiagnosisInput | None = field(default=None, compare=False, repr=False)

@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from funnelscope.marketing.cells import (
+from funnelscope.analyses.marketing.cells import (
     NOT_SET,
     BoolArray,
     DiagnosisInput,
     LayerCells,
     Periods,
 )
-from funnelscope.marketing.knowledge import KnowledgeBase
-from funnelscope.marketing.ranges import ReferenceRange
+from funnelscope.analyses.marketing.knowledge import KnowledgeBase
+from funnelscope.analyses.marketing.ranges import ReferenceRange
 from funnelscope.stats.multiple import benjamini_hochberg
 from funnelscope.stats.proportions import (
     Proportion,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from funnelscope.analyses.marketing.cells import Periods
 from funnelscope.errors import SpecError
-from funnelscope.marketing.cells import Periods
 
 GRAINS = ("day", "week", "month")
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from funnelscope.analyses.marketing.cells import DiagnosisInput, LayerCells
+from funnelscope.analyses.marketing.leaks import Leak
 from funnelscope.errors import SpecError
-from funnelscope.marketing.cells import DiagnosisInput, LayerCells
-from funnelscope.marketing.leaks import Leak
 
 
 @dataclass(frozen=True)

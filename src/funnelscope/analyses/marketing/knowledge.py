@@ -133,7 +133,11 @@ def load_knowledge(extra: Sequence[str | Path] = ()) -> KnowledgeBase:
 @functools.cache
 def _shipped() -> tuple[tuple[str, LayerKnowledge], ...]:
     """The shipped layers, parsed once (immutable, so every caller can share them)."""
-    text = resources.files("funnelscope.marketing").joinpath("knowledge.yaml").read_text("utf-8")
+    text = (
+        resources.files("funnelscope.analyses.marketing")
+        .joinpath("knowledge.yaml")
+        .read_text("utf-8")
+    )
     parsed = _parse(load_yaml_text(text, "knowledge.yaml"), "knowledge.yaml", shipped=True)
     return tuple((layer.layer.key, layer.layer) for layer in parsed)
 
