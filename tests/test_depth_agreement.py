@@ -18,7 +18,7 @@ from funnelscope.analyses.funnel import summarize
 from funnelscope.engines import get_engine
 from funnelscope.model.results import FunnelResult
 from funnelscope.model.spec import Funnel, parse_funnel
-from funnelscope.store.duckdb import ColumnMapping, EventStore
+from funnelscope.store import ColumnMapping, EventStore
 from funnelscope.store.sources import TableSource
 
 NAMES = ["a", "b", "c", "x"]

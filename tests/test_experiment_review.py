@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from funnelscope.analyses.experiments import experiment_counts, parse_experiment
-from funnelscope.analyses.experiments import analyze_experiment
+from funnelscope.analyses.experiments import analyze_experiment, experiment_counts, parse_experiment
 from funnelscope.store.sources import TableSource
 
 from journeys import journeys

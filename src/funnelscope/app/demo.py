@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from funnelscope.demo.search_reports import PlantedLeak
     from funnelscope.model.results import FunnelResult
-    from funnelscope.store.duckdb import IngestReport
+    from funnelscope.store import IngestReport
 
 DEMO_FUNNEL = "ecommerce-behaviour"
 EXPERIMENT_PERSONS = 120_000

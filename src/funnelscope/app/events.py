@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 from funnelscope.errors import FunnelscopeError, IngestError
 
 if TYPE_CHECKING:
-    from funnelscope.store import ColumnMapping, EventStore
-    from funnelscope.store.duckdb import BadRow, FileReport, LoadInfo
+    from funnelscope.store import BadRow, ColumnMapping, EventStore, FileReport, LoadInfo
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,8 @@ import pyarrow as pa
 
 from funnelscope.errors import EngineError, IngestError
 from funnelscope.model.spec import Funnel
-from funnelscope.store.duckdb import (
-    _TIMEZONE_HINT,
-    ColumnMapping,
-    _blank,
-    _reason_sql,
-    _value_sql,
-    resolve_roles,
-)
+from funnelscope.store.ingest_sql import TIMEZONE_HINT, blank, reason_sql, value_sql
+from funnelscope.store.mapping import ColumnMapping, resolve_roles
 from funnelscope.store.readers import (
     VARCHAR,
     StagedColumn,
@@ -83,7 +77,7 @@ class ParquetSource:
             self._con.execute(f"SET TimeZone = {sql_string(mapping.timezone)}")
         except duckdb.Error as exc:
             raise IngestError(
-                "timezone", f"unknown time zone {mapping.timezone!r}", _TIMEZONE_HINT
+                "timezone", f"unknown time zone {mapping.timezone!r}", TIMEZONE_HINT
             ) from exc
         self._mapping = mapping
         self._utc = mapping.timezone in ("UTC", "Etc/UTC")
@@ -154,7 +148,7 @@ class ParquetSource:
             role: StagedColumn(c.name, quote_ident(c.name), c.source_type, c.value_type)
             for role, c in f.roles.items()
         }
-        return _reason_sql(roles, self._mapping.time_unit, self._mapping.timezone)
+        return reason_sql(roles, self._mapping.time_unit, self._mapping.timezone)
 
     def _select(self, f: _File, properties: Collection[str]) -> str:
         """One file's rows as person, ts, event, properties and an ``invalid`` flag."""
@@ -179,7 +173,7 @@ class ParquetSource:
             return "NULL"
         kind = col.value_type or VARCHAR
         staged = StagedColumn(col.name, quote_ident(col.name), col.source_type, col.value_type)
-        value = f"CAST({_value_sql(staged, kind)} AS {kind})"
+        value = f"CAST({value_sql(staged, kind)} AS {kind})"
         if kind == "DOUBLE":  # the store keeps -0.0 as 0.0 (its text is "0.0")
             return f"(CASE WHEN {value} = 0 THEN 0.0 ELSE {value} END)"
         return value
@@ -291,4 +285,4 @@ def _is_integer(duck_type: str) -> bool:
 
 
 def _missing(column: str, col: StagedColumn) -> str:
-    return _blank(column) if col.source_type == "VARCHAR" else f"{column} IS NULL"
+    return blank(column) if col.source_type == "VARCHAR" else f"{column} IS NULL"

@@ -1,0 +1,433 @@
+"""Loading files into the store: each file staged, checked, de-duplicated and inserted in one
+transaction, with its bad rows quarantined and the load registered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+
+from funnelscope.errors import IngestError
+from funnelscope.model.events import CORE_COLUMNS
+from funnelscope.store.bad_rows import BadRow
+from funnelscope.store.ingest_progress import LoadProgress
+from funnelscope.store.ingest_sql import (
+    BAD,
+    MISSING_PERSON,
+    NORM,
+    TIMEZONE_HINT,
+    PropertyPlan,
+    blank,
+    normalize_sql,
+    text_sql,
+    value_sql,
+    widen,
+)
+from funnelscope.store.mapping import ColumnMapping, resolve_roles
+from funnelscope.store.readers import (
+    BIGINT,
+    DOUBLE,
+    STAGE,
+    VARCHAR,
+    Malformed,
+    SourceFormat,
+    StagedColumn,
+    StagedFile,
+    detect_format,
+    drop_stage,
+    first_row,
+    stage_file,
+)
+from funnelscope.store.schema import (
+    absolute,
+    add_persons,
+    column_name,
+    count,
+    property_columns,
+    remove_loads,
+)
+from funnelscope.store.timeparse import TIME_UNITS, quote_ident, sql_string
+
+MAX_BAD_ROWS_REPORTED: Final = 20
+_EXACT_DOUBLE: Final = 2**53  # integers beyond this magnitude do not survive a DOUBLE
+
+
+@dataclass(frozen=True)
+class FileReport:
+    source: str
+    rows_read: int
+    rows_loaded: int
+    duplicates_skipped: int
+    rows_quarantined: int
+    bad_rows: tuple[BadRow, ...]  # the first 20; all are in the quarantine table
+    columns: dict[str, str] = field(default_factory=dict)  # role -> source column used
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    files: tuple[FileReport, ...]
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def duplicates_skipped(self) -> int:
+        return sum(f.duplicates_skipped for f in self.files)
+
+
+class PartialIngestError(IngestError):
+    """One or more files could not be read; the others were loaded.
+
+    The message is the first failure's. ``report`` covers the files that did load and
+    ``failures`` lists every file error.
+    """
+
+    def __init__(self, failures: Sequence[IngestError], report: IngestReport) -> None:
+        first = failures[0]
+        super().__init__(first.source, first.problem, first.hint, first.line, first.column)
+        self.failures = tuple(failures)
+        self.report = report
+
+
+def check_mapping(mapping: ColumnMapping) -> None:
+    """Refuse mapping options no file could be read with, before anything is loaded."""
+    if mapping.time_unit not in TIME_UNITS:
+        raise IngestError(
+            "time_unit",
+            f"unknown epoch unit {mapping.time_unit!r}",
+            f"use one of {', '.join(TIME_UNITS)}",
+        )
+    if mapping.delimiter is not None and (
+        len(mapping.delimiter) != 1 or mapping.delimiter in '"\r\n'
+    ):
+        raise IngestError(
+            "delimiter",
+            f"a delimiter is one character, not {mapping.delimiter!r}",
+            "use one of , ; | or a tab, or leave it out to detect it from the header",
+        )
+
+
+class Loader:
+    """Loads files into the store on connection `con` (its schema already there)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def load(
+        self, paths: Sequence[str | Path], mapping: ColumnMapping, progress: bool, replace: bool
+    ) -> IngestReport:
+        """Load each file in its own transaction (see :meth:`EventStore.ingest`)."""
+        reports: list[FileReport] = []
+        failures: list[IngestError] = []
+        with LoadProgress(progress) as display, self._timezone(mapping.timezone):
+            for path in paths:
+                try:
+                    reports.append(
+                        self._ingest_file(Path(path), str(path), mapping, display, replace)
+                    )
+                except IngestError as exc:
+                    failures.append(exc)
+        report = IngestReport(tuple(reports))
+        if failures:
+            raise PartialIngestError(failures, report)
+        return report
+
+    @contextmanager
+    def _timezone(self, zone: str) -> Iterator[None]:
+        """Read naive times in ``zone``: DuckDB casts naive text to TIMESTAMPTZ in this setting."""
+        row = first_row(self._con, "SELECT current_setting('TimeZone')")
+        previous = str(row[0]) if row else "UTC"
+        try:
+            self._con.execute(f"SET TimeZone = {sql_string(zone)}")
+        except duckdb.Error as exc:
+            raise IngestError("timezone", f"unknown time zone {zone!r}", TIMEZONE_HINT) from exc
+        try:
+            yield
+        finally:
+            self._con.execute(f"SET TimeZone = {sql_string(previous)}")
+
+    def _ingest_file(
+        self, path: Path, source: str, mapping: ColumnMapping, display: LoadProgress, replace: bool
+    ) -> FileReport:
+        fmt = detect_format(path, source)
+        if fmt.kind == "csv" and mapping.delimiter is not None:
+            fmt = SourceFormat(fmt.kind, fmt.gzipped, mapping.delimiter)
+        if not path.is_file():
+            problem = "is a directory, not a file" if path.is_dir() else "file not found"
+            raise IngestError(source, problem, "check the path")
+        full, size, options = absolute(source), path.stat().st_size, mapping.canonical()
+        earlier = self._con.execute(
+            "SELECT load_id, options FROM loads WHERE source = ? ORDER BY load_id", [full]
+        ).fetchall()
+        same = [int(load_id) for load_id, opts in earlier if opts == options]
+        other = [(int(load_id), str(opts)) for load_id, opts in earlier if opts != options]
+        if other and not replace:
+            raise IngestError(
+                source,
+                f"was loaded before with other options ({_options_diff(other[-1][1], options)})",
+                "add --replace to remove that load's events and load it again",
+            )
+        shown = display.file(source, size)  # Parquet: full once DuckDB has read it
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            if replace and earlier:
+                remove_loads(self._con, [load_id for load_id, _ in earlier])
+                same = []
+            if replace:  # rows quarantined before the loads registry existed
+                self._con.execute(
+                    "DELETE FROM quarantine WHERE load_id IS NULL AND source = ?", [source]
+                )
+            load_id = same[-1] if same else self._new_load(full, size, options)
+            staged = stage_file(self._con, path, source, fmt, shown.callback())
+            shown.step("checking")
+            report = self._load_staged(staged, source, mapping, load_id)
+            self._con.execute(
+                "UPDATE loads SET size = ?, loaded_at = timezone('UTC', now()), "
+                "rows_loaded = rows_loaded + ? WHERE load_id = ?",
+                [size, report.rows_loaded, load_id],
+            )
+            self._drop_temporaries()
+            self._con.execute("COMMIT")
+        except IngestError:
+            self._con.execute("ROLLBACK")
+            shown.done(ok=False)
+            raise
+        except duckdb.Error as exc:
+            self._con.execute("ROLLBACK")
+            shown.done(ok=False)
+            message = str(exc).splitlines()[0]
+            raise IngestError(source, f"could not load: {message}") from exc
+        shown.done(ok=True)
+        return report
+
+    def _new_load(self, full: str, size: int, options: str) -> int:
+        load_id = count(self._con, "SELECT nextval('load_ids')")  # never reused, even after forget
+        self._con.execute(
+            "INSERT INTO loads VALUES (?, ?, ?, ?, timezone('UTC', now()), 0)",
+            [load_id, full, size, options],
+        )
+        return load_id
+
+    def _drop_temporaries(self) -> None:
+        drop_stage(self._con)
+        self._con.execute(f"DROP TABLE IF EXISTS {NORM}")
+        self._con.execute(f"DROP TABLE IF EXISTS {BAD}")
+
+    def _load_staged(
+        self, staged: StagedFile, source: str, mapping: ColumnMapping, load_id: int
+    ) -> FileReport:
+        roles: dict[str, str] = {}
+        good = loaded = 0
+        if staged.columns:  # else the file held only blank or malformed lines
+            by_name = {c.name: c for c in staged.columns}
+            roles = resolve_roles(list(by_name), mapping, source)
+            role_columns = {role: by_name[name] for role, name in roles.items()}
+            mapped = set(roles.values())
+            plans = self._plan_properties([c for c in staged.columns if c.name not in mapped])
+            id_col = role_columns.get("id")
+            derives_ids = id_col is None or bool(
+                count(self._con, f"SELECT count(*) FROM {STAGE} WHERE {blank(text_sql(id_col))}")
+            )
+            self._con.execute(
+                normalize_sql(
+                    role_columns,
+                    plans,
+                    mapping.time_unit,
+                    derives_ids=derives_ids,
+                    zone=mapping.timezone,
+                )
+            )
+            if id_col is not None:
+                self._quarantine_id_conflicts(source)
+            good = count(self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NULL")
+        bad_count = self._quarantine_bad_rows(source, staged, load_id)
+        if staged.columns:
+            loaded = self._insert_events(plans, load_id)
+        first_bad = self._con.execute(
+            f"SELECT line, reason, raw FROM {BAD} ORDER BY line LIMIT {MAX_BAD_ROWS_REPORTED}"
+        ).fetchall()
+        return FileReport(
+            source=source,
+            rows_read=staged.rows_read,
+            rows_loaded=loaded,
+            duplicates_skipped=good - loaded,
+            rows_quarantined=bad_count,
+            bad_rows=tuple(
+                BadRow(source, int(line), str(reason), str(raw or ""))
+                for line, reason, raw in first_bad
+            ),
+            columns=dict(roles),
+        )
+
+    def _plan_properties(self, columns: Sequence[StagedColumn]) -> list[PropertyPlan]:
+        """Register new properties and widen existing columns so this file's values fit."""
+        registry = property_columns(self._con)
+        used = {c.lower() for c in CORE_COLUMNS} | {col.lower() for col, _ in registry.values()}
+        plans = []
+        for col in columns:
+            if col.name in registry:
+                target, old = registry[col.name]
+                new = widen(old, col.value_type)
+                if new == DOUBLE and self._loses_digits_as_double(col, target, old):
+                    new = VARCHAR  # integers beyond 2**53 would change as DOUBLE
+                if new != old:
+                    self._con.execute(
+                        f"ALTER TABLE events ALTER COLUMN {quote_ident(target)} TYPE {new}"
+                    )
+                    self._con.execute(
+                        "UPDATE event_properties SET type = ? WHERE name = ?", [new, col.name]
+                    )
+            else:
+                target, new = column_name(col.name, used), col.value_type or VARCHAR
+                used.add(target.lower())
+                self._con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(target)} {new}")
+                self._con.execute(
+                    "INSERT INTO event_properties VALUES (?, ?, ?)", [col.name, target, new]
+                )
+            plans.append(PropertyPlan(col, target, col.value_type or new, new))
+        return plans
+
+    def _loses_digits_as_double(self, col: StagedColumn, target: str, old: str) -> bool:
+        """Whether widening BIGINT+DOUBLE to DOUBLE would change a stored or staged integer."""
+        if old == BIGINT and self._beyond_double(quote_ident(target)):
+            return True
+        return col.value_type == BIGINT and self._beyond_double(value_sql(col, BIGINT), STAGE)
+
+    def _beyond_double(self, value: str, table: str = "events") -> bool:
+        """Whether an integer ``value`` in ``table`` has a magnitude beyond 2**53."""
+        limit = _EXACT_DOUBLE
+        return bool(
+            count(
+                self._con,
+                f"SELECT count(*) FROM {table} WHERE NOT ({value} BETWEEN -{limit} AND {limit})",
+            )
+        )
+
+    def _quarantine_id_conflicts(self, source: str) -> None:
+        """Quarantine rows whose given event_id is already used by a different event.
+
+        A row whose id is in the store, or on an earlier row of this file, is a duplicate only
+        when person, event name and time are equal too; otherwise loading it would silently drop
+        it. Only rows whose id collides are compared (an id that is already stored is compared
+        with the stored event alone).
+        """
+        hint = (
+            "; map a column that is unique per event with --id-col, "
+            "or leave --id-col out so ids are derived"
+        )
+        used = "'event_id ''' || n.event_id || ''' is already used by a different event ('"
+        given = f"NOT {blank('n.__given_id')}"
+        same = 'e.person_id = n.person_id AND e.event = n.event AND e."timestamp" = n."timestamp"'
+        self._con.execute(
+            f"UPDATE {NORM} AS n SET __reason = {used} || "
+            f"{sql_string('already in the store)' + hint)} "
+            f"WHERE n.__reason IS NULL AND {given} "
+            "AND n.event_id IN (SELECT event_id FROM events) "
+            f"AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id AND {same})"
+        )
+        of_file = f" of {source})" + hint
+        colliding = (
+            f"SELECT event_id FROM {NORM} AS n WHERE __reason IS NULL AND {given} "
+            "GROUP BY event_id HAVING count(*) > 1"
+        )
+        firsts = (
+            "SELECT event_id, min(__line) AS first_line, "
+            "arg_min(person_id, __line) AS person_id, arg_min(event, __line) AS event, "
+            'arg_min("timestamp", __line) AS "timestamp" '
+            f"FROM {NORM} AS n WHERE __reason IS NULL AND {given} "
+            f"AND event_id IN ({colliding}) "
+            "AND event_id NOT IN (SELECT event_id FROM events) GROUP BY event_id"
+        )
+        self._con.execute(
+            f"UPDATE {NORM} AS n SET __reason = {used} || 'line ' || f.first_line || "
+            f"{sql_string(of_file)} FROM ({firsts}) AS f "
+            f"WHERE n.event_id = f.event_id AND n.__reason IS NULL AND {given} "
+            "AND n.__line > f.first_line AND NOT (n.person_id = f.person_id "
+            'AND n.event = f.event AND n."timestamp" = f."timestamp")'
+        )
+
+    def _quarantine_bad_rows(self, source: str, staged: StagedFile, load_id: int) -> int:
+        """Collect this file's bad rows in BAD and add the new ones to the quarantine table."""
+        raw = "json_object(" + ", ".join(
+            f"{sql_string(c.name)}, s.{c.ident}" for c in staged.columns
+        )
+        self._con.execute(f"CREATE TEMP TABLE {BAD} (line BIGINT, reason VARCHAR, raw VARCHAR)")
+        if staged.columns and count(
+            self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NOT NULL"
+        ):
+            self._con.execute(
+                f"INSERT INTO {BAD} SELECT n.__line, n.__reason, CAST({raw}) AS VARCHAR) "
+                f"FROM {NORM} n JOIN {STAGE} s USING (__line) WHERE n.__reason IS NOT NULL"
+            )
+        if not staged.columns:
+            # rows without a single field (JSON ``{}``): no person column exists to name
+            self._con.execute(
+                f"INSERT INTO {BAD} SELECT __line, {sql_string(MISSING_PERSON)}, '{{}}' "
+                f"FROM {STAGE}"
+            )
+        if staged.malformed:
+            self._add_malformed(staged.malformed)
+        self._con.execute(
+            f"INSERT INTO quarantine SELECT ?, b.line, b.reason, b.raw, "
+            f"timezone('UTC', now()), ? FROM {BAD} b WHERE NOT EXISTS (SELECT 1 FROM quarantine q "
+            "WHERE (q.load_id = ? OR (q.load_id IS NULL AND q.source = ?)) AND q.line = b.line "
+            "AND q.raw IS NOT DISTINCT FROM b.raw)",
+            [source, load_id, load_id, source],
+        )
+        return count(self._con, f"SELECT count(*) FROM {BAD}")
+
+    def _add_malformed(self, malformed: Sequence[Malformed]) -> None:
+        table = pa.table(
+            {
+                "line": pa.array([m.line for m in malformed], pa.int64()),
+                "reason": pa.array([m.reason for m in malformed], pa.string()),
+                "raw": pa.array([m.raw for m in malformed], pa.string()),
+            }
+        )
+        self._con.register("_fs_malformed", table)
+        try:
+            self._con.execute(f"INSERT INTO {BAD} SELECT line, reason, raw FROM _fs_malformed")
+        finally:
+            self._con.unregister("_fs_malformed")
+
+    def _insert_events(self, plans: Sequence[PropertyPlan], load_id: int) -> int:
+        """Insert valid rows whose event_id is new (to the store and earlier in the file)."""
+        targets = "".join(f", {quote_ident(p.target_column)}" for p in plans)
+        values = "".join(f", n.p{i}" for i in range(len(plans)))
+        add_persons(self._con, f"SELECT DISTINCT person_id FROM {NORM} WHERE __reason IS NULL")
+        row = self._con.execute(
+            "INSERT INTO events "
+            f'(event_id, person_id, event, "timestamp", session_id, load_id, person_key{targets}) '
+            'SELECT n.event_id, n.person_id, n.event, n."timestamp", n.session_id, '
+            f"{int(load_id)}, k.person_key{values} "
+            f"FROM {NORM} n JOIN persons k ON k.person_id = n.person_id WHERE __reason IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id) "
+            "QUALIFY row_number() OVER (PARTITION BY n.event_id ORDER BY __line) = 1"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _options_diff(old: str, new: str) -> str:
+    """The options that differ between two mappings: ``timezone: UTC -> Europe/Berlin``."""
+    before, after = json.loads(old), json.loads(new)
+
+    def shown(value: object) -> str:
+        return "auto" if value is None else "none" if value == "" else str(value)
+
+    changed = [
+        f"{key}: {shown(before.get(key))} -> {shown(after.get(key))}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+    return ", ".join(changed)

@@ -1,0 +1,193 @@
+"""The store's tables and the few statements both the store and ingest run on them.
+
+Layout of the ``events`` table: core columns (``event_id``, ``person_id``, ``event``,
+``timestamp``, ``session_id``, ``load_id``, ``person_key``) and then **one typed column per event
+property** (BIGINT, DOUBLE, BOOLEAN or VARCHAR), added with ALTER TABLE as new properties appear.
+A filter on a property then reads one typed, compressed column that DuckDB can push into the
+scan, instead of parsing a JSON blob on every row. ``event_properties`` maps each property name
+to its column; ``persons`` gives every person id an integer key; ``loads`` registers each load
+of a file and ``quarantine`` keeps the rows that could not be loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import duckdb
+
+from funnelscope.errors import FunnelscopeError
+from funnelscope.model.events import CORE_COLUMNS
+from funnelscope.store.readers import first_row
+from funnelscope.store.timeparse import quote_ident
+
+REQUIRED_COLUMNS: Final = CORE_COLUMNS[:5]  # stores made before the loads registry lack load_id
+
+Connection = duckdb.DuckDBPyConnection
+
+
+def create_schema(con: Connection) -> None:
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS events (
+            event_id VARCHAR NOT NULL,
+            person_id VARCHAR NOT NULL,
+            event VARCHAR NOT NULL,
+            "timestamp" TIMESTAMP NOT NULL,
+            session_id VARCHAR,
+            load_id INTEGER,
+            person_key BIGINT
+        );
+        CREATE TABLE IF NOT EXISTS persons (person_key BIGINT, person_id VARCHAR);
+        CREATE TABLE IF NOT EXISTS event_properties (
+            name VARCHAR PRIMARY KEY, column_name VARCHAR, type VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS quarantine (
+            source VARCHAR, line BIGINT, reason VARCHAR, raw VARCHAR, ingested_at TIMESTAMP,
+            load_id INTEGER
+        );
+        CREATE SEQUENCE IF NOT EXISTS load_ids START 1;
+        CREATE TABLE IF NOT EXISTS loads (
+            load_id INTEGER, source VARCHAR, size BIGINT, options VARCHAR,
+            loaded_at TIMESTAMP, rows_loaded BIGINT
+        );
+        """
+    )
+
+
+def check_schema(con: Connection, path: str | Path) -> None:
+    """Refuse a database whose tables are not ours, instead of failing later mid-ingest."""
+    columns = {
+        (str(table), str(column))
+        for table, column in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE table_name IN ('events', 'event_properties', 'quarantine')"
+        ).fetchall()
+    }
+    needed = {("events", c) for c in REQUIRED_COLUMNS} | {
+        ("event_properties", "column_name"),
+        ("quarantine", "reason"),
+    }
+    if not needed <= columns:
+        raise FunnelscopeError(
+            f"{path} is not a funnelscope event store (its tables differ); "
+            "choose another file with --db, or load events into it with funnelscope ingest"
+        )
+
+
+def upgrade_schema(con: Connection) -> None:
+    """Give a store made before the loads registry its ``load_id`` columns (old rows: NULL).
+
+    A property that already has a column named ``load_id`` (any case) moves to
+    ``prop:load_id`` first, as a new property of that name would.
+    """
+    if not has_core_column(con, "load_id"):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _move_property_column(con, "load_id")
+            con.execute("ALTER TABLE events ADD COLUMN load_id INTEGER")
+            con.execute("COMMIT")
+        except duckdb.Error:
+            con.execute("ROLLBACK")
+            raise
+    if not has_column(con, "quarantine", "load_id"):
+        con.execute("ALTER TABLE quarantine ADD COLUMN load_id INTEGER")
+    if not has_core_column(con, "person_key"):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _move_property_column(con, "person_key")
+            con.execute("ALTER TABLE events ADD COLUMN person_key BIGINT")
+            con.execute("CREATE TABLE IF NOT EXISTS persons (person_key BIGINT, person_id VARCHAR)")
+            add_persons(con, "SELECT DISTINCT person_id FROM events")
+            con.execute(
+                "UPDATE events SET person_key = p.person_key FROM persons p "
+                "WHERE events.person_id = p.person_id"
+            )
+            con.execute("COMMIT")
+        except duckdb.Error:
+            con.execute("ROLLBACK")
+            raise
+
+
+def count(con: Connection, sql: str, params: Sequence[object] = ()) -> int:
+    """The integer a one-value query returns (0 when it returns no row)."""
+    row = first_row(con, sql, params)
+    return int(row[0]) if row else 0
+
+
+def has_column(con: Connection, table: str, column: str) -> bool:
+    return bool(
+        count(
+            con,
+            "SELECT count(*) FROM duckdb_columns() "
+            "WHERE table_name = ? AND lower(column_name) = ? AND schema_name = 'main'",
+            [table, column],
+        )
+    )
+
+
+def has_core_column(con: Connection, name: str) -> bool:
+    """Whether events has core column `name` (not a property column of that name)."""
+    properties = {column.lower() for column, _ in property_columns(con).values()}
+    return has_column(con, "events", name) and name not in properties
+
+
+def property_columns(con: Connection) -> dict[str, tuple[str, str]]:
+    """Property name -> (its column in events, the column's DuckDB type)."""
+    rows = con.execute("SELECT name, column_name, type FROM event_properties").fetchall()
+    return {str(name): (str(column), str(kind)) for name, column, kind in rows}
+
+
+def add_persons(con: Connection, person_ids_sql: str) -> None:
+    """Give each person id from `person_ids_sql` that has no key yet the next free key."""
+    con.execute(
+        "INSERT INTO persons SELECT "
+        "(SELECT coalesce(max(person_key), -1) FROM persons) + row_number() OVER (), "
+        f"n.person_id FROM ({person_ids_sql}) AS n "
+        "WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.person_id = n.person_id)"
+    )
+
+
+def remove_loads(con: Connection, load_ids: Sequence[int]) -> int:
+    """Delete the events, quarantined rows and registry rows of ``load_ids`` (no commit)."""
+    marks = ", ".join("?" * len(load_ids))
+    params = list(load_ids)
+    removed = count(con, f"SELECT count(*) FROM events WHERE load_id IN ({marks})", params)
+    con.execute(f"DELETE FROM events WHERE load_id IN ({marks})", params)
+    con.execute(f"DELETE FROM quarantine WHERE load_id IN ({marks})", params)
+    con.execute(f"DELETE FROM loads WHERE load_id IN ({marks})", params)
+    return removed
+
+
+def column_name(name: str, used: set[str]) -> str:
+    """The events column for a new property: its name, or ``prop:<name>`` on a collision.
+
+    DuckDB identifiers are case-insensitive, so collisions are checked case-insensitively.
+    """
+    candidate = name if name.lower() not in used else f"prop:{name}"
+    suffix = 2
+    while candidate.lower() in used:
+        candidate = f"prop:{name}:{suffix}"
+        suffix += 1
+    return candidate
+
+
+def absolute(source: str) -> str:
+    """``source`` as an absolute path with symlinks resolved (how the loads registry names it)."""
+    return str(Path(source).expanduser().resolve())
+
+
+def _move_property_column(con: Connection, core: str) -> None:
+    registry = property_columns(con)
+    used = {c.lower() for c in CORE_COLUMNS} | {col.lower() for col, _ in registry.values()}
+    for name, (column, _) in registry.items():
+        if column.lower() == core:
+            target = column_name(name, used)
+            used.add(target.lower())
+            con.execute(
+                f"ALTER TABLE events RENAME COLUMN {quote_ident(column)} TO {quote_ident(target)}"
+            )
+            con.execute(
+                "UPDATE event_properties SET column_name = ? WHERE name = ?", [target, name]
+            )
