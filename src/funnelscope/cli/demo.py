@@ -129,16 +129,10 @@ def _search_reports(base: Path, seed: int, console: Console) -> tuple[list[Path]
 
 def _show_leaks(paths: list[Path], planted: Any, console: Console) -> None:
     """The report set's top leaks, as `funnelscope diagnose` ranks them, and the truth."""
-    from funnelscope.analyses.marketing.diagnosis import diagnose_report
-    from funnelscope.analyses.marketing.knowledge import load_knowledge
-    from funnelscope.analyses.marketing.leaks import DiagnoseOptions
-    from funnelscope.analyses.marketing.ranges import load_ranges
-    from funnelscope.analyses.marketing.report import load_report_set
+    from funnelscope.app.marketing import diagnose
     from funnelscope.cli.render_marketing import leak_table
 
-    report = load_report_set([str(p) for p in paths])
-    options = DiagnoseOptions(ranges=load_ranges())
-    diagnosis = diagnose_report(report, load_knowledge(), options)
+    diagnosis = diagnose([str(p) for p in paths])
     console.print("\nSearch-marketing funnel: the biggest leaks in the last 4 weeks")
     console.print(leak_table(diagnosis.leaks[:5], diagnosis))
     console.print("What the generator planted (expected orders lost in those 4 weeks):")

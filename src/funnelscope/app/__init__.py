@@ -1,0 +1,7 @@
+"""The application layer: one function per use case, returning result values, never printing.
+
+Each function takes plain arguments (paths, options dataclasses, an engine name, a database
+path), wires the store's readers and the analyses together and returns what they found. Every
+face (CLI, web, report) calls the same functions, so they agree by construction. Errors are
+:class:`~funnelscope.errors.FunnelscopeError` subclasses; nothing here imports click or rich.
+"""
