@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from funnelscope.analyses.marketing.diagnosis import Diagnosis
     from funnelscope.demo.search_reports import PlantedLeak
     from funnelscope.model.results import FunnelResult
     from funnelscope.store import IngestReport
@@ -43,6 +44,7 @@ class DemoRun:
     experiment_spec: Path
     report_files: tuple[Path, ...]
     planted: tuple[PlantedLeak, ...]  # the search-report problems the generator planted
+    diagnosis: Diagnosis | None  # what `diagnose` finds in the report set (if asked)
 
 
 def run_demo(
@@ -52,13 +54,16 @@ def run_demo(
     directory: str | Path = ".",
     *,
     progress: bool = False,
+    diagnose_reports: bool = True,
     stage: Stage = _quiet_stage,
     note: Note = _quiet_note,
 ) -> DemoRun:
     """Generate, write and load the demo data under `directory` into the store at `db_path`,
-    compute the e-commerce funnel and the experiment; `stage` and `note` hear what happens."""
+    compute the e-commerce funnel and the experiment, and (with `diagnose_reports`) diagnose the
+    search-marketing report set; `stage` and `note` hear what happens."""
     from funnelscope.analyses.funnel import run_funnel
     from funnelscope.app.experiments import experiment_in
+    from funnelscope.app.marketing import diagnose
     from funnelscope.demo.experiment import generate_experiment
     from funnelscope.demo.search_reports import generate_search_reports
     from funnelscope.demo.shop import generate_shop
@@ -98,6 +103,10 @@ def run_demo(
         f"wrote a search-marketing report set to {base / 'reports'}/: "
         + ", ".join(p.name for p in report_files)
     )
+    diagnosis = None
+    if diagnose_reports:
+        with stage("Diagnosing the report set"):
+            diagnosis = diagnose([str(p) for p in report_files])
     return DemoRun(
         db_path=db_path,
         spec_path=spec_path,
@@ -109,4 +118,5 @@ def run_demo(
         experiment_spec=experiment_spec,
         report_files=tuple(report_files),
         planted=tuple(reports.planted),
+        diagnosis=diagnosis,
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +10,8 @@ from funnelscope.cli.options import db_option, format_option, show_progress
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from funnelscope.app.demo import DemoRun
 
 
 @click.command()
@@ -52,6 +53,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
         seed,
         directory,
         progress=show_progress(None),
+        diagnose_reports=output_format == "table",
         stage=console.status,
         note=console.print,
     )
@@ -67,7 +69,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
             f"The other specs in {run.specs_dir}/ are stage-model templates for your own "
             "events: edit their event names to match your data."
         )
-        _show_leaks(list(run.report_files), run.planted, Console(soft_wrap=True))
+        _show_leaks(run, Console(soft_wrap=True))
         out = Console(soft_wrap=True)
         out.print("\nA/B test (variant B truly lifts step 3, cart -> checkout, by 8% relative):")
         for line in run.verdict:
@@ -75,24 +77,18 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
         out.print(f"Details: funnelscope experiment {run.experiment_spec} --db {db_path}")
 
 
-def _show_leaks(paths: list[Path], planted: Any, console: Console) -> None:
+def _show_leaks(run: DemoRun, console: Console) -> None:
     """The report set's top leaks, as `funnelscope diagnose` ranks them, and the truth."""
-    from funnelscope.analyses.marketing.diagnosis import diagnose_report
-    from funnelscope.analyses.marketing.knowledge import load_knowledge
-    from funnelscope.analyses.marketing.leaks import DiagnoseOptions
-    from funnelscope.analyses.marketing.ranges import load_ranges
-    from funnelscope.analyses.marketing.report import load_report_set
     from funnelscope.cli.render_marketing import leak_table
 
-    report = load_report_set([str(p) for p in paths])
-    options = DiagnoseOptions(ranges=load_ranges())
-    diagnosis = diagnose_report(report, load_knowledge(), options)
+    diagnosis = run.diagnosis
+    assert diagnosis is not None
     console.print("\nSearch-marketing funnel: the biggest leaks in the last 4 weeks")
     console.print(leak_table(diagnosis.leaks[:5], diagnosis))
     console.print("What the generator planted (expected orders lost in those 4 weeks):")
-    for leak in planted:
+    for leak in run.planted:
         console.print(f"  - {leak.description} (about {leak.expected_lost_orders:.0f})")
-    files = " ".join(str(p) for p in paths)
+    files = " ".join(str(p) for p in run.report_files)
     console.print(
         f"Why and what to do: funnelscope diagnose {files}\n"
         f"What if: funnelscope whatif {files} --step visits --to-reference"

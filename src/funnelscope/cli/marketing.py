@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -11,17 +12,11 @@ import click
 
 from funnelscope.cli.options import db_option, format_option
 from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
-from funnelscope.errors import SpecError
 
 if TYPE_CHECKING:
-    from funnelscope.analyses.marketing.diagnosis import Diagnosis
-    from funnelscope.analyses.marketing.leaks import DiagnoseOptions
-    from funnelscope.analyses.marketing.report import ReportSet
+    from funnelscope.app.marketing import DiagnoseSettings, ReportReading
 
 F = TypeVar("F", bound=Callable[..., Any])
-SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-DEFAULT_CURRENT = {"day": 28, "week": 4, "month": 1}
-DEFAULT_BASELINE = {"day": 56, "week": 8, "month": 3}
 
 
 def _apply(func: F, options: list[Callable[[F], F]]) -> F:
@@ -162,166 +157,20 @@ def window_options(func: F) -> F:
     )
 
 
-def _pairs(raw: Sequence[str], flag: str, sep: str = "=") -> list[tuple[str, str]]:
-    out = []
-    for text in raw:
-        left, found, right = text.partition(sep)
-        if not found or not left.strip() or not right.strip():
-            example = {"=": "visits=Sessions", ":": "analytics.csv:clicks"}[sep]
-            raise SpecError(flag, f"{text!r} is not LEFT{sep}RIGHT", f"write e.g. {flag} {example}")
-        out.append((left.strip(), right.strip()))
-    return out
+def _reading(kw: dict[str, Any]) -> ReportReading:
+    """The report flags, popped from `kw`."""
+    from funnelscope.app.marketing import ReportReading
+
+    return ReportReading(**{f.name: kw.pop(f.name) for f in fields(ReportReading)})
 
 
-def _names(raw: str | None) -> list[str] | None:
-    if raw is None:
-        return None
-    return [_canonical(part) for part in raw.split(",") if part.strip()]
+def _settings(kw: dict[str, Any]) -> DiagnoseSettings:
+    """The diagnosis flags, popped from `kw`."""
+    from funnelscope.app.marketing import DiagnoseSettings
 
-
-def _canonical(name: str) -> str:
-    import re
-
-    from funnelscope.store.reports import DIMENSION_SYNONYMS
-
-    key = re.sub(r"[^0-9a-z]+", "_", name.strip().casefold()).strip("_")
-    return DIMENSION_SYNONYMS.get(key, key)
-
-
-def percent_value(text: str, flag: str) -> float:
-    """'10%' or '0.1' -> 0.1; '-5%' -> -0.05."""
-    raw = text.strip()
-    try:
-        return float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise SpecError(flag, f"{text!r} is not a percentage", "write e.g. 10% or 0.1") from None
-
-
-def load_reports(paths: Sequence[str], kw: dict[str, Any]) -> ReportSet:
-    """The report set from the files and the report flags (popped from `kw`)."""
-    from funnelscope.analyses.marketing.report import load_report_set
-    from funnelscope.model.templates import get_template
-    from funnelscope.store.reports import ReportMapping
-
-    model = get_template(kw.pop("template"))
-    columns = dict(_pairs(kw.pop("stage_columns"), "--stage"))
-    for stage in columns:
-        if stage not in model.stage_keys:
-            raise SpecError(
-                "--stage",
-                f"{stage!r} is not a stage of {model.name}",
-                f"use {', '.join(model.stage_keys)}",
-            )
-    for measure in ("cost", "revenue"):
-        column = kw.pop(f"{measure}_column")
-        if column:
-            columns[measure] = column
-    count_rows = {}
-    for file, stage in _pairs(kw.pop("count_rows"), "--count-rows"):
-        if stage not in model.stage_keys:
-            raise SpecError(
-                "--count-rows",
-                f"{stage!r} is not a stage of {model.name}",
-                f"use {', '.join(model.stage_keys)}",
-            )
-        count_rows[file] = stage
-    drop: dict[str, list[str]] = {}
-    for file, measure in _pairs(kw.pop("drop"), "--drop", ":"):
-        drop.setdefault(file, []).append(measure)
-    mapping = ReportMapping(
-        stages=model.stage_keys,
-        stage_labels={s.key: s.label for s in model.stages},
-        columns=columns,
-        date_column=kw.pop("date_column"),
-        count_rows=count_rows,
-        delimiter=kw.pop("delimiter"),
-        date_format=kw.pop("date_format"),
+    return DiagnoseSettings(
+        **{f.name: kw.pop(f.name) for f in fields(DiagnoseSettings) if f.name in kw}
     )
-    join = _names(kw.pop("join"))
-    return load_report_set(paths, mapping, model.name, join, drop)
-
-
-def _is_spec(inputs: Sequence[str]) -> bool:
-    specs = [p for p in inputs if Path(p).suffix.lower() in SPEC_SUFFIXES]
-    if specs and len(inputs) > 1:
-        raise SpecError(
-            "inputs", "give one funnel spec, or report files, not both", f"got {', '.join(inputs)}"
-        )
-    return bool(specs)
-
-
-def _options(kw: dict[str, Any]) -> DiagnoseOptions:
-    from funnelscope.analyses.marketing.leaks import DiagnoseOptions
-    from funnelscope.analyses.marketing.ranges import load_ranges
-
-    ranges = load_ranges(kw.pop("ranges"), use_defaults=not kw.pop("no_default_ranges"))
-    min_gap = percent_value(kw.pop("min_gap"), "--min-gap")
-    return DiagnoseOptions(
-        alpha=kw.pop("alpha"),
-        min_gap=min_gap,
-        ranges=ranges,
-        include_insignificant=kw.pop("include_insignificant", False),
-    )
-
-
-def _diagnose(inputs: Sequence[str], kw: dict[str, Any]) -> tuple[Diagnosis, ReportSet | None]:
-    """Run the diagnosis of report files or of one funnel spec; pops every flag it uses."""
-    from funnelscope.analyses.marketing.diagnosis import (
-        diagnose_funnel,
-        diagnose_report,
-        last_funnel_event_us,
-    )
-    from funnelscope.analyses.marketing.knowledge import load_knowledge
-
-    knowledge = load_knowledge(kw.pop("knowledge"))
-    options = _options(kw)
-    grain, current, baseline = kw.pop("period"), kw.pop("current"), kw.pop("baseline")
-    current = DEFAULT_CURRENT[grain] if current is None else current
-    baseline = DEFAULT_BASELINE[grain] if baseline is None else baseline
-    by = kw.pop("by")
-    db_path, engine, value = kw.pop("db_path"), kw.pop("engine"), kw.pop("value_per_conversion")
-    if not _is_spec(inputs):
-        report = load_reports(inputs, kw)
-        diagnosis = diagnose_report(
-            report, knowledge, options, grain, current, baseline, _names(by)
-        )
-        return diagnosis, report
-    for flag, key in (("--stage", "stage_columns"), ("--count-rows", "count_rows")):
-        if kw.get(key):
-            raise SpecError(flag, "is for report files, not a funnel spec", f"remove {flag}")
-    from funnelscope.analyses.funnel import run_funnel
-    from funnelscope.model.spec import load_funnel
-    from funnelscope.store import EventStore
-
-    funnel = load_funnel(Path(inputs[0]))
-    funnel = _with_segments(funnel, by)
-    with EventStore(db_path, read_only=True) as store:
-        result = run_funnel(funnel, store, engine)
-        diagnosis = diagnose_funnel(
-            funnel,
-            result,
-            knowledge,
-            options,
-            grain,
-            current,
-            baseline,
-            value,
-            last_funnel_event_us(funnel, store),
-        )
-        return diagnosis, None
-
-
-def _with_segments(funnel: Any, by: str | None) -> Any:
-    from dataclasses import replace
-
-    from funnelscope.model.spec import Breakdown
-
-    if by is None:
-        return funnel
-    names = tuple(part.strip() for part in by.split(",") if part.strip())
-    if len(names) > 3:
-        raise SpecError("--by", f"{len(names)} properties", "a funnel spec takes up to 3")
-    return replace(funnel, breakdown=Breakdown(properties=names, limit=1_000_000))
 
 
 @click.command()
@@ -365,9 +214,13 @@ def diagnose(
     """
     from rich.console import Console
 
+    from funnelscope.app.marketing import diagnose as run_diagnosis
     from funnelscope.cli.render_marketing import print_diagnosis, write_rejects
 
-    diagnosis, _ = _diagnose(inputs, {**kw, "include_insignificant": show_all})
+    db_path, engine = kw.pop("db_path"), kw.pop("engine")
+    reading = _reading(kw)
+    settings = _settings({**kw, "include_insignificant": show_all})
+    diagnosis = run_diagnosis(inputs, reading, settings, db_path=db_path, engine=engine)
     if rejects:
         write_rejects(diagnosis.rejected, Path(rejects))
     print_diagnosis(diagnosis, output_format, Console(), top, rejects)
@@ -417,34 +270,23 @@ def whatif(
     """
     from rich.console import Console
 
-    from funnelscope.analyses.marketing.metrics import current_totals
-    from funnelscope.analyses.marketing.whatif import what_if
+    from funnelscope.app.marketing import what_if
     from funnelscope.cli.render_marketing import print_whatif
 
-    if (lift is None) == (not to_reference):
-        raise SpecError("--lift", "give either --lift or --to-reference", "e.g. --lift 10%")
-    spec_mode = _is_spec(inputs)
-    parsed_segment = None
-    if segment:
-        [(dimension, value)] = _pairs([segment], "--segment")
-        parsed_segment = {(_canonical(dimension) if not spec_mode else dimension): value}
-    grain = kw["period"]
-    current = DEFAULT_CURRENT[grain] if kw["current"] is None else kw["current"]
-    diagnosis, report = _diagnose(inputs, kw)
-    data = diagnosis.input
-    assert data is not None
-    cost = spend
-    if report is not None and "cost" in report.provider:
-        cost = current_totals(report, grain, current)["cost"]
-    result = what_if(
-        data,
+    db_path, engine = kw.pop("db_path"), kw.pop("engine")
+    outcome = what_if(
+        inputs,
         step,
-        lift=None if lift is None else percent_value(lift, "--lift"),
-        leaks=diagnosis.leaks,
-        segment=parsed_segment,
-        cost=cost,
+        lift=lift,
+        to_reference=to_reference,
+        segment=segment,
+        spend=spend,
+        reading=_reading(kw),
+        settings=_settings(kw),
+        db_path=db_path,
+        engine=engine,
     )
-    print_whatif(result, data, output_format, Console())
+    print_whatif(outcome.result, outcome.data, output_format, Console())
 
 
 @click.command()
@@ -483,13 +325,10 @@ def report(
     """
     from rich.console import Console
 
-    from funnelscope.analyses.marketing.knowledge import load_knowledge
-    from funnelscope.analyses.marketing.metrics import metrics
+    from funnelscope.app.marketing import report_metrics
     from funnelscope.cli.render_marketing import print_metrics, write_rejects
 
-    reports = load_reports(inputs, kw)
-    names = {key: layer.rate for key, layer in load_knowledge().layers.items() if layer.rate}
-    rows, notes = metrics(reports, tuple(_names(by) or ()), period, names)
+    result = report_metrics(inputs, _reading(kw), by, period)
     if rejects:
-        write_rejects([r for s in reports.sources for r in s.rejected], Path(rejects))
-    print_metrics(reports, rows, [*reports.notes, *notes], output_format, Console(), rejects)
+        write_rejects(result.rejected, Path(rejects))
+    print_metrics(result.report, result.rows, result.notes, output_format, Console(), rejects)

@@ -170,11 +170,9 @@ def _print_detail(template: StageTemplate) -> None:
     from rich.padding import Padding
     from rich.text import Text
 
-    from funnelscope.analyses.marketing.knowledge import load_knowledge
-    from funnelscope.analyses.marketing.ranges import load_ranges
+    from funnelscope.app.marketing import layer_guidance
 
-    knowledge = load_knowledge()
-    ranges = load_ranges()
+    knowledge, ranges = layer_guidance()
     console = Console()
     heading = Text(template.title, style="bold")
     heading.append(f"  ({template.name})", style="dim")
