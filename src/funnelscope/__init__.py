@@ -3,10 +3,17 @@
 >>> from funnelscope import EventStore, load_funnel, run_funnel
 >>> with EventStore("funnelscope.duckdb") as store:
 ...     result = run_funnel(load_funnel("funnels/checkout.yaml"), store)
+
+Everything a program needs is here without deep imports: the store and file loading, funnel
+specs and results (breakdowns included), the marketing report diagnosis and what-if, and funnel
+experiments. The use-case functions (`compute_funnel`, `diagnose`, `run_experiment` ...) are the
+ones the command line calls, so they return the same numbers. Heavy modules (DuckDB, pyarrow,
+numpy) load on first use of a name that needs them.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from funnelscope.errors import EngineError, FunnelscopeError, IngestError, SpecError
@@ -22,38 +29,109 @@ from funnelscope.model import (
 )
 
 if TYPE_CHECKING:
+    from funnelscope.analyses.experiments import (
+        ExperimentResult,
+        ExperimentSpec,
+        analyze_experiment,
+        experiment_counts,
+        load_experiment,
+    )
     from funnelscope.analyses.funnel import run_funnel, summarize
-    from funnelscope.store import ColumnMapping, EventStore
+    from funnelscope.analyses.marketing.diagnosis import Diagnosis
+    from funnelscope.analyses.marketing.leaks import Leak
+    from funnelscope.app.events import ingest_files
+    from funnelscope.app.experiments import run_experiment
+    from funnelscope.app.funnels import Events, compute_funnel, explain_funnel
+    from funnelscope.app.marketing import (
+        DiagnoseSettings,
+        ReportReading,
+        diagnose,
+        load_reports,
+        report_metrics,
+        what_if,
+    )
+    from funnelscope.model.results import BreakdownRow
+    from funnelscope.model.spec import Breakdown, Exclusion
+    from funnelscope.store import BadRow, ColumnMapping, EventStore
+
+# name -> the module that defines it, imported on first use
+_LAZY = {
+    "EventStore": "funnelscope.store",
+    "ColumnMapping": "funnelscope.store",
+    "BadRow": "funnelscope.store",
+    "ingest_files": "funnelscope.app.events",
+    "Breakdown": "funnelscope.model.spec",
+    "Exclusion": "funnelscope.model.spec",
+    "BreakdownRow": "funnelscope.model.results",
+    "run_funnel": "funnelscope.analyses.funnel",
+    "summarize": "funnelscope.analyses.funnel",
+    "Events": "funnelscope.app.funnels",
+    "compute_funnel": "funnelscope.app.funnels",
+    "explain_funnel": "funnelscope.app.funnels",
+    "diagnose": "funnelscope.app.marketing",
+    "what_if": "funnelscope.app.marketing",
+    "report_metrics": "funnelscope.app.marketing",
+    "load_reports": "funnelscope.app.marketing",
+    "ReportReading": "funnelscope.app.marketing",
+    "DiagnoseSettings": "funnelscope.app.marketing",
+    "Diagnosis": "funnelscope.analyses.marketing.diagnosis",
+    "Leak": "funnelscope.analyses.marketing.leaks",
+    "run_experiment": "funnelscope.app.experiments",
+    "load_experiment": "funnelscope.analyses.experiments",
+    "experiment_counts": "funnelscope.analyses.experiments",
+    "analyze_experiment": "funnelscope.analyses.experiments",
+    "ExperimentSpec": "funnelscope.analyses.experiments",
+    "ExperimentResult": "funnelscope.analyses.experiments",
+}
 
 __all__ = [
+    "BadRow",
+    "Breakdown",
+    "BreakdownRow",
     "ColumnMapping",
+    "DiagnoseSettings",
+    "Diagnosis",
     "EngineError",
     "EventStore",
+    "Events",
+    "Exclusion",
+    "ExperimentResult",
+    "ExperimentSpec",
     "Filter",
     "Funnel",
     "FunnelResult",
     "FunnelscopeError",
     "IngestError",
+    "Leak",
     "PersonOutcome",
+    "ReportReading",
     "SpecError",
     "Step",
     "StepResult",
+    "analyze_experiment",
+    "compute_funnel",
+    "diagnose",
+    "experiment_counts",
+    "explain_funnel",
+    "ingest_files",
+    "load_experiment",
     "load_funnel",
+    "load_reports",
     "parse_funnel",
+    "report_metrics",
+    "run_experiment",
     "run_funnel",
     "summarize",
+    "what_if",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """The store (DuckDB, pyarrow) and analyses (numpy) load on first use, keeping
+    """The store (DuckDB, pyarrow), the analyses (numpy) and the app load on first use, keeping
     `import funnelscope` and `funnelscope --help` light."""
-    if name in ("EventStore", "ColumnMapping"):
-        from funnelscope import store
-
-        return getattr(store, name)
-    if name in ("run_funnel", "summarize"):
-        from funnelscope.analyses import funnel
-
-        return getattr(funnel, name)
-    raise AttributeError(name)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'funnelscope' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
