@@ -159,7 +159,7 @@ def funnel(
     """
     from rich.console import Console
 
-    from funnelscope.analyses.funnel import check_against_store, run_funnel
+    from funnelscope.analyses.funnel import check_against_store, people, run_funnel
     from funnelscope.cli.render import people_output, print_result
     from funnelscope.engines import explain as explain_engine
     from funnelscope.errors import SpecError
@@ -184,12 +184,12 @@ def funnel(
             click.echo(f"events: {where}")
             click.echo(explain_engine(engine, funnel_spec, source))
             return
-        result = run_funnel(funnel_spec, source, engine=engine)
+        result = run_funnel(funnel_spec, source, engine=engine, person_ids=False)
         for warning in result.outcomes.warnings + check_against_store(funnel_spec, source, result):
             click.echo(f"warning: {warning}", err=True)
         if people_step is not None:
-            people = result.people(people_step, status)
-            click.echo(people_output(people_step, status, people, output_format), nl=False)
+            listed = people(result, source, people_step, status)
+            click.echo(people_output(people_step, status, listed, output_format), nl=False)
             return
     print_result(result, output_format, Console())
 
@@ -205,7 +205,7 @@ def open_files(
 
     why = "the reference engine reads through a store"
     if engine == "kernel":
-        from funnelscope.store.direct import ParquetSource, why_not_in_place
+        from funnelscope.store.in_place import ParquetSource, why_not_in_place
 
         why_not = why_not_in_place(files, funnel)
         if why_not is None:

@@ -21,7 +21,6 @@ from funnelscope.model.durations import format_duration, parse_duration
 from funnelscope.model.filters import Filter, parse_filter
 
 
-
 class Order(StrEnum):
     """The order mode of a funnel (docs/semantics.md). A str: equal to its value and written as
     it in JSON. The kernel's integer code for each is derived in engines/kernel/plain_machine.py.
