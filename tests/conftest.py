@@ -9,8 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from funnelscope.analyses.funnel import summarize
-from funnelscope.engines import ENGINE_NAMES, get_engine
+from funnelscope.analyses.funnel import run_funnel
+from funnelscope.engines import ENGINE_NAMES
 from funnelscope.model.results import FunnelResult
 from funnelscope.model.spec import parse_funnel
 
@@ -22,12 +22,12 @@ RunFunnel = Callable[..., FunnelResult]
 @pytest.fixture(params=ENGINE_NAMES)
 def run(request: pytest.FixtureRequest) -> RunFunnel:
     """Every scenario runs on every engine: ``run(spec_dict_or_step_list, people)``."""
-    engine = get_engine(request.param)
+    engine = request.param
 
     def _run(spec: Any, people: dict[str, Journey], **overrides: Any) -> FunnelResult:
         if isinstance(spec, list):
             spec = {"steps": spec}
         funnel = parse_funnel({**spec, **overrides})
-        return summarize(funnel, engine(funnel, journeys(people)))
+        return run_funnel(funnel, journeys(people), engine)
 
     return _run

@@ -14,8 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnelscope.analyses.funnel import summarize
-from funnelscope.engines import get_engine
+from funnelscope.analyses.funnel import run_funnel
 from funnelscope.model.results import FunnelResult
 from funnelscope.model.spec import Funnel, parse_funnel
 from funnelscope.store import ColumnMapping, EventStore
@@ -109,7 +108,7 @@ def table_of(data: list[tuple[Any, ...]]) -> pa.Table:
 
 
 def computed(engine: str, funnel: Funnel, table: pa.Table, integer_persons: bool) -> FunnelResult:
-    return summarize(funnel, get_engine(engine)(funnel, TableSource(table, integer_persons)))
+    return run_funnel(funnel, TableSource(table, integer_persons), engine)
 
 
 def snapshot(result: FunnelResult) -> dict[str, Any]:
@@ -282,4 +281,4 @@ def test_the_store_path_agrees_with_reference(seed: int, tmp_path: Path) -> None
     with EventStore(":memory:") as store:
         store.ingest([path], mapping)
         for engine in ("kernel", "reference"):
-            assert snapshot(summarize(funnel, get_engine(engine)(funnel, store))) == expected
+            assert snapshot(run_funnel(funnel, store, engine)) == expected

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnelscope.analyses.funnel import summarize
-from funnelscope.engines import ENGINE_NAMES, get_engine
+from funnelscope.analyses.funnel import run_funnel
+from funnelscope.engines import ENGINE_NAMES
 from funnelscope.model.results import FunnelResult
 from funnelscope.model.spec import Funnel, parse_funnel
 from funnelscope.store.sources import TableSource
@@ -136,7 +136,7 @@ def table_of(data: list[tuple[Any, ...]]) -> pa.Table:
 def computed(
     engine: str, funnel: Funnel, table: pa.Table, integer_persons: bool = True
 ) -> FunnelResult:
-    return summarize(funnel, get_engine(engine)(funnel, TableSource(table, integer_persons)))
+    return run_funnel(funnel, TableSource(table, integer_persons), engine)
 
 
 def assert_same(engine: str, funnel: Funnel, table: pa.Table) -> None:

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from funnelscope.analyses.funnel import summarize
-from funnelscope.engines.reference import compute
+from funnelscope.engines import get_engine
 from funnelscope.model.spec import Funnel, Step
+
+compute = get_engine("reference")
 
 NAMES = ["a", "b", "c", "d", "x"]
 BASE = datetime(2024, 1, 1, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,6 +15,8 @@ from funnelscope.model.results import OTHER_TEXT, BreakdownRow, FunnelResult, Ou
 from funnelscope.model.spec import Funnel
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from funnelscope.store.duckdb import EventStore
     from funnelscope.store.sources import EventSource
 
@@ -148,11 +151,43 @@ def _did_you_mean(name: str, known: Collection[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def run_funnel(funnel: Funnel, events: EventSource, engine: str = "kernel") -> FunnelResult:
+def run_funnel(
+    funnel: Funnel, events: EventSource | pa.Table, engine: str = "kernel", person_ids: bool = True
+) -> FunnelResult:
     """Compute `funnel` over every event of a source (usually the store) with the named engine.
 
-    Person ids in the result are looked up lazily, so list people while the source is open.
+    With `person_ids` (the default) the ids of the persons who entered are fetched from the
+    source in one call and attached, so ``result.people(step)`` and iterating the outcomes work
+    after the source is closed. Without, the result holds integer person keys only; ask for one
+    step's people with :func:`people` (cheaper when there are millions of persons).
     """
     from funnelscope.engines import get_engine
+    from funnelscope.store.sources import as_source
 
-    return summarize(funnel, get_engine(engine)(funnel, events))
+    source = as_source(events)
+    result = summarize(funnel, get_engine(engine)(funnel, source))
+    return with_person_ids(result, source) if person_ids else result
+
+
+def with_person_ids(result: FunnelResult, source: EventSource) -> FunnelResult:
+    """`result` with the id of every entered row's person attached (one bulk lookup of the
+    distinct keys; a result that has ids already is returned as it is)."""
+    outcomes = result.outcomes
+    if outcomes.person_ids is not None:
+        return result
+    entered = outcomes.reached > 0
+    keys, inverse = np.unique(outcomes.person_keys[entered], return_inverse=True)
+    ids = np.full(outcomes.reached.size, "", dtype=object)
+    if keys.size:
+        ids[entered] = np.asarray(source.person_ids(keys), dtype=object)[inverse]
+    return replace(result, outcomes=outcomes.with_person_ids(ids))
+
+
+def people(
+    result: FunnelResult, source: EventSource, step: int, status: str = "reached"
+) -> list[str]:
+    """The persons counted at `step` (or dropped there), sorted, each once: only this step's
+    keys are looked up in the source (attached ids are used when there are some)."""
+    if result.outcomes.person_ids is not None:
+        return result.people(step, status)
+    return sorted(source.person_ids(result.people_keys(step, status)))

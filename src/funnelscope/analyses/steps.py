@@ -11,26 +11,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from funnelscope.model.results import SKIPPED_US, BreakdownRow, Outcomes, StepResult
+from funnelscope.model.durations import US_PER_SECOND
+from funnelscope.model.results import (
+    SKIPPED_US,
+    BreakdownRow,
+    Outcomes,
+    StepResult,
+)
+from funnelscope.model.results import done_at as done_at  # re-exported: marketing reads it here
+from funnelscope.model.results import previous_required as previous_required
 from funnelscope.model.spec import Funnel
-
-US_PER_SECOND = 1_000_000
-
-
-def previous_required(optional: Sequence[bool], k: int) -> int:
-    """The nearest step before 0-based step k that is not optional (step 0 never is)."""
-    j = k - 1
-    while j > 0 and optional[j]:
-        j -= 1
-    return j
-
-
-def done_at(reached: np.ndarray, times: np.ndarray, optional: Sequence[bool], k: int) -> np.ndarray:
-    """Which rows did 0-based step k: reached past it, and not skipped when it is optional."""
-    done = reached > k
-    if optional[k]:
-        done &= times[:, k] != SKIPPED_US
-    return done
 
 
 def step_results(

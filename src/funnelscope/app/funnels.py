@@ -68,7 +68,7 @@ def events_for(
         return
     why = "the reference engine reads through a store"
     if engine == "kernel":
-        from funnelscope.store.direct import ParquetSource, why_not_in_place
+        from funnelscope.store.in_place import ParquetSource, why_not_in_place
 
         why_not = why_not_in_place(tuple(files), funnel)
         if why_not is None:
@@ -104,15 +104,15 @@ def compute_funnel(
     """Compute `funnel` over the store or files; with `people_step`, also list who reached
     (or dropped at) that step. Warnings name rows the engine left out and names the data never
     has (usually typos)."""
-    from funnelscope.analyses.funnel import check_against_store, run_funnel
+    from funnelscope.analyses.funnel import check_against_store, people, run_funnel
 
     with events_for(funnel, events, engine, on_loaded) as opened:
-        result = run_funnel(funnel, opened.source, engine=engine)
+        result = run_funnel(funnel, opened.source, engine=engine, person_ids=False)
         warnings = (*result.outcomes.warnings, *check_against_store(funnel, opened.source, result))
-        people = None
+        listed = None
         if people_step is not None:
-            people = tuple(result.people(people_step, status))
-    return FunnelRun(result, warnings, opened.where, people)
+            listed = tuple(people(result, opened.source, people_step, status))
+    return FunnelRun(result, warnings, opened.where, listed)
 
 
 @dataclass(frozen=True)

@@ -1,52 +1,77 @@
-"""Engines compute each person's best attempt. Every engine must agree with `reference`."""
+"""Engines compute every person's counted attempts. Every engine must agree with `reference`.
+
+A registry of small backends. Each backend is a package (engines/reference/, engines/kernel/)
+offering three functions:
+
+- ``compile(funnel, source) -> Plan``: the SQL (or other plan) it will run, with parameters and
+  notes; a plain value (engines/plan.py);
+- ``execute(plan, source) -> Outcomes``: run it;
+- ``explain(plan, source) -> str``: show it (``funnelscope funnel --explain``).
+
+A source (store/sources.py) offers columns, a DuckDB connection and person ids; an engine builds
+its own reads over them. Adding an engine: one package and one line in ``BACKENDS``
+(docs/architecture.md, "Engines").
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from funnelscope.errors import EngineError
 from funnelscope.model.spec import Funnel
 
 if TYPE_CHECKING:
+    from funnelscope.engines.plan import Plan
     from funnelscope.model.results import Outcomes
+    from funnelscope.store.sources import EventSource
+
+
+class Backend(Protocol):
+    def compile(self, funnel: Funnel, source: EventSource) -> Plan: ...
+
+    def execute(self, plan: Plan, source: EventSource) -> Outcomes: ...
+
+    def explain(self, plan: Plan, source: EventSource) -> str: ...
+
+
+# name -> the package holding the backend (imported when first used: numba loads with the kernel)
+BACKENDS: dict[str, str] = {
+    "kernel": "funnelscope.engines.kernel",
+    "reference": "funnelscope.engines.reference",
+}
+ENGINE_NAMES = tuple(BACKENDS)
+DEFAULT_ENGINE = "kernel"
 
 EngineFn = Callable[[Funnel, Any], "Outcomes"]
-ENGINE_NAMES = ("kernel", "reference")
-DEFAULT_ENGINE = "kernel"
+
+
+def backend(name: str) -> Backend:
+    """The backend registered as `name`."""
+    if name not in BACKENDS:
+        raise EngineError(f"unknown engine {name!r}; use one of: {', '.join(ENGINE_NAMES)}")
+    return cast(Backend, importlib.import_module(BACKENDS[name]))
 
 
 def get_engine(name: str) -> EngineFn:
     """The engine function for `name`: ``(funnel, events) -> outcomes``; `events` is an event
     source (the store, files read in place) or an Arrow table in the scan format."""
-    if name == "reference":
-        from funnelscope.engines.reference import compute
+    chosen = backend(name)
 
-        return compute
-    if name == "kernel":
-        from funnelscope.engines.kernel import compute as kernel_compute
+    def run(funnel: Funnel, events: Any) -> Outcomes:
+        from funnelscope.store.sources import as_source
 
-        return kernel_compute
-    raise EngineError(f"unknown engine {name!r}; use one of: {', '.join(ENGINE_NAMES)}")
+        source = as_source(events)
+        return chosen.execute(chosen.compile(funnel, source), source)
+
+    return run
 
 
 def explain(name: str, funnel: Funnel, events: Any) -> str:
     """What engine `name` will do for `funnel` over `events`, as text for people."""
-    if name == "kernel":
-        from funnelscope.engines.kernel import explain as kernel_explain
+    from funnelscope.store.sources import as_source
 
-        return kernel_explain(funnel, events)
-    get_engine(name)
-    reads = "every event" if funnel.reads_all_events else "the events named by the steps"
-    if funnel.exclusions and not funnel.reads_all_events:
-        reads += " and exclusions"
-    return "\n".join(
-        [
-            f"engine: {name}",
-            f"  1. scan: {reads} with the {len(funnel.properties)} filtered properties, "
-            "sorted by person, time and event_id",
-            "  2. per person in Python: every entry starts an attempt, filled step by step as "
-            "docs/semantics.md says; the best attempt is kept",
-            "  3. summary: counts, conversion and times from the best attempts",
-        ]
-    )
+    chosen = backend(name)
+    source = as_source(events)
+    return chosen.explain(chosen.compile(funnel, source), source)

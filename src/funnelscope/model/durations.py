@@ -7,6 +7,7 @@ from typing import Any
 
 from funnelscope.errors import SpecError
 
+US_PER_SECOND = 1_000_000  # event times are int64 microseconds since the epoch, UTC
 UNIT_SECONDS: dict[str, int] = {
     "s": 1,
     "m": 60,

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,18 @@ from funnelscope.errors import SpecError
 from funnelscope.model.durations import format_duration, parse_duration
 from funnelscope.model.filters import Filter, parse_filter
 
-ORDER_MODES = ("ordered", "strict", "any")
+
+class Order(StrEnum):
+    """The order mode of a funnel (docs/semantics.md). A str: equal to its value and written as
+    it in JSON. The kernel's integer code for each is derived in engines/kernel/plain_machine.py.
+    Adding a mode: docs/architecture.md, "How to add an order mode"."""
+
+    ORDERED = "ordered"  # steps in order; other events may come between
+    STRICT = "strict"  # steps in order with no other event between consecutive steps
+    ANY = "any"  # k distinct steps within the window of the first, in any order
+
+
+ORDER_MODES = tuple(o.value for o in Order)
 COUNT_MODES = ("persons", "sessions", "totals")
 ATTRIBUTIONS = ("first_touch", "last_touch", "step", "all_events")
 SCOPES = ("event", "person")
@@ -106,7 +118,7 @@ class Funnel:
     steps: tuple[Step, ...]
     name: str = "funnel"
     window_seconds: int = DEFAULT_WINDOW_SECONDS
-    order: str = "ordered"
+    order: Order = Order.ORDERED
     where: tuple[Filter, ...] = field(default=())
     exclusions: tuple[Exclusion, ...] = ()
     hold_constant: tuple[str, ...] = ()
@@ -123,6 +135,7 @@ class Funnel:
             raise SpecError(
                 "order", f"{self.order!r} is not an order mode", _order_hint(self.order)
             )
+        object.__setattr__(self, "order", Order(self.order))  # a str given becomes the enum
         if self.window_seconds <= 0:
             raise SpecError("window", "must be positive", "use e.g. 7d")
         _check_depth(self)
@@ -146,7 +159,7 @@ class Funnel:
         """Whether events of any name matter: strict (any event breaks a sequence), sessions by
         inactivity (any event continues one), person-scope breakdowns (the latest value)."""
         return (
-            self.order == "strict"
+            self.order == Order.STRICT
             or (self.count == "sessions" and self.session_gap_seconds is not None)
             or (self.breakdown is not None and self.breakdown.scope == "person")
         )
@@ -174,8 +187,36 @@ class Funnel:
         return tuple(dict.fromkeys(names))
 
     @property
+    def is_plain(self) -> bool:
+        """Whether the funnel uses no feature beyond plain steps, window, order and filters
+        (docs/semantics.md, "Funnel depth"): then the kernel's plain machine serves it."""
+        return not self.needs_unit_machine
+
+    @property
     def has_depth(self) -> bool:
-        """Whether any feature beyond the plain funnel (docs/semantics.md, "Funnel depth") is on."""
+        """The former name of `needs_unit_machine`, kept for callers of the public API."""
+        return self.needs_unit_machine
+
+    @property
+    def needs_id_order(self) -> bool:
+        """Whether events with equal times must be ordered by event_id to match the reference.
+
+        Only when one event name fills two steps with different filters can two tied events have
+        overlapping but different step sets, the one case where their order changes a result
+        (docs/semantics.md [S7]); otherwise tied events are interchangeable or never compete.
+        """
+        if self.order == Order.ANY:
+            return False
+        filters_by_name: dict[str, set[tuple[Filter, ...]]] = {}
+        for step in self.steps:
+            filters_by_name.setdefault(step.event, set()).add(step.where)
+        return any(len(variants) > 1 for variants in filters_by_name.values())
+
+    @property
+    def needs_unit_machine(self) -> bool:
+        """Whether any feature beyond the plain funnel is on (exclusions, held values, optional
+        steps, per-step limits, counting sessions or totals, a breakdown): the kernel then runs
+        its unit machine, which counts units (persons, sessions or every attempt)."""
         return bool(
             self.exclusions
             or self.hold_constant
@@ -189,7 +230,7 @@ class Funnel:
             "name": self.name,
             "steps": [s.to_dict() for s in self.steps],
             "window": format_duration(self.window_seconds),
-            "order": self.order,
+            "order": self.order.value,
         }
         if self.where:
             out["where"] = [f.to_dict() for f in self.where]
@@ -232,7 +273,7 @@ def _check_depth(funnel: Funnel) -> None:
     n = len(funnel.steps)
     for k, step in enumerate(funnel.steps, start=1):
         if step.optional:
-            if funnel.order != "ordered":
+            if funnel.order != Order.ORDERED:
                 raise SpecError(
                     f"steps[{k}].optional",
                     f"optional steps need order: ordered (this funnel is {funnel.order})",
@@ -250,7 +291,7 @@ def _check_depth(funnel: Funnel) -> None:
                 raise SpecError(
                     "steps[1].within", "step 1 has no previous step", "put within on a later step"
                 )
-            if funnel.order == "any":
+            if funnel.order == Order.ANY:
                 raise SpecError(
                     f"steps[{k}].within",
                     "within needs order: ordered or strict",
@@ -259,7 +300,7 @@ def _check_depth(funnel: Funnel) -> None:
             if step.within_seconds <= 0:
                 raise SpecError(f"steps[{k}].within", "must be positive", "use e.g. 1h")
     for i, x in enumerate(funnel.exclusions, start=1):
-        if funnel.order == "any":
+        if funnel.order == Order.ANY:
             raise SpecError(
                 f"exclusions[{i}]",
                 "exclusions need order: ordered or strict",
@@ -480,7 +521,7 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
     window = DEFAULT_WINDOW_SECONDS
     if data.get("window") is not None:
         window = parse_duration(data["window"], "window")
-    order = data.get("order", "ordered")
+    order = data.get("order", Order.ORDERED)
     if order not in ORDER_MODES:
         raise SpecError("order", f"{order!r} is not an order mode", _order_hint(order))
     where = _parse_filters(data.get("where"), "where")

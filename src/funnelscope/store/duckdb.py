@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
 import duckdb
 import numpy as np
@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from funnelscope.errors import FunnelscopeError, IngestError
 from funnelscope.model.events import scan_column
-from funnelscope.model.spec import Funnel
 from funnelscope.store.bad_rows import BadRow
+from funnelscope.store.columns import EventColumns
 from funnelscope.store.ingest import IngestReport, Loader, check_mapping
 from funnelscope.store.mapping import ColumnMapping
 from funnelscope.store.schema import (
@@ -32,19 +32,7 @@ from funnelscope.store.schema import (
     remove_loads,
     upgrade_schema,
 )
-from funnelscope.store.step_scan import (
-    EventColumns,
-    StepArrays,
-    StepQuery,
-    explain_plan,
-    fetch_steps,
-    step_query,
-)
 from funnelscope.store.timeparse import quote_ident
-
-if TYPE_CHECKING:
-    from funnelscope.store.depth_scan import DepthArrays
-
 
 DEFAULT_MAPPING: Final = ColumnMapping()  # every column detected, times read in UTC
 
@@ -307,8 +295,14 @@ class EventStore:
         sql += " ORDER BY person_id, ts, event_id"
         return self._con.sql(sql, params=params or None).to_arrow_table()
 
-    def step_columns(self) -> EventColumns:
-        """The events table as the kernel engine's scan sees it."""
+    @property
+    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection engines run their SQL on (an EventSource's name for `connection`)."""
+        return self._con
+
+    def columns(self, properties: Collection[str] = ()) -> EventColumns:
+        """The events table as SQL sees it (every property; `properties` is for the Protocol:
+        sources that read files in place build only the columns asked for)."""
         person = "person_key" if has_core_column(self._con, "person_key") else "person_id"
         return EventColumns(
             source="events",
@@ -323,43 +317,6 @@ class EventStore:
             integer_person=person == "person_key",
             session="session_id",
         )
-
-    def step_query(self, funnel: Funnel) -> StepQuery:
-        if funnel.has_depth:
-            from funnelscope.store.depth_scan import scan_query
-
-            return scan_query(self._con, funnel, self.step_columns())
-        return step_query(self._con, funnel, self.step_columns())
-
-    def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays:
-        """The events of a funnel with depth features, grouped in units (store/depth_scan.py)."""
-        from funnelscope.store.depth_scan import fetch_depth
-
-        columns = self.step_columns()
-        keyed = columns.person == "person_key"
-        return fetch_depth(self._con, funnel, columns, self.person_ids if keyed else None, persons)
-
-    def depth_segments(self, funnel: Funnel) -> Any:
-        """The depth scan without a sort (store/depth_scan.py), or None."""
-        from funnelscope.store.depth_scan import depth_segments
-
-        return depth_segments(self._con, funnel, self.step_columns())
-
-    def value_segments(self, funnel: Funnel) -> Any:
-        """The breakdown fast path's scan (store/depth_scan.py), or None."""
-        from funnelscope.store.depth_scan import value_segments
-
-        return value_segments(self._con, funnel, self.step_columns())
-
-    def plan(self, query: StepQuery) -> str:
-        return explain_plan(self._con, query)
-
-    def step_scan(self, funnel: Funnel) -> StepArrays:
-        """Person, time and step bits of the events that matter, sorted by person and time."""
-        columns = self.step_columns()
-        query = step_query(self._con, funnel, columns)
-        keyed = columns.person == "person_key"
-        return fetch_steps(self._con, query, self.person_ids if keyed else None)
 
     # ------------------------------------------------------------ ingest
 

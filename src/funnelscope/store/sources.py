@@ -1,13 +1,15 @@
 """Where an engine reads events from: the store, an Arrow table, or files read in place.
 
-Every source offers the two reads the engines need: ``scan`` (whole events, for the reference
-engine) and ``step_scan`` (person, time and step bits only, for the kernel engine).
+Every source offers what an engine needs to compile and run its own reads: ``columns`` (an
+:class:`EventColumns` describing its events to SQL), ``duckdb_connection`` to run that SQL on,
+``person_ids`` (the ids of its integer person keys) and ``scan`` (whole events, sorted, for the
+reference engine). Sources know nothing of engines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Protocol
+from typing import Protocol
 
 import duckdb
 import numpy as np
@@ -15,26 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from funnelscope.model.events import scan_column
-from funnelscope.model.spec import Funnel
-from funnelscope.store.depth_scan import (
-    DepthArrays,
-    depth_segments,
-    fetch_depth,
-    scan_query,
-    value_segments,
-)
-from funnelscope.store.step_scan import (
-    EventColumns,
-    StepArrays,
-    StepQuery,
-    explain_plan,
-    fetch_steps,
-    property_columns,
-    step_query,
-)
+from funnelscope.store.columns import EventColumns, property_columns
 
 
 class EventSource(Protocol):
+    @property
+    def duckdb_connection(self) -> duckdb.DuckDBPyConnection: ...
+
+    def columns(self, properties: Collection[str] = ()) -> EventColumns: ...
+
+    def person_ids(self, keys: np.ndarray) -> list[str]: ...
+
     def scan(
         self,
         event_names: Collection[str] | None,
@@ -42,25 +35,14 @@ class EventSource(Protocol):
         sessions: bool = False,
     ) -> pa.Table: ...
 
-    def step_query(self, funnel: Funnel) -> StepQuery: ...
-
-    def step_scan(self, funnel: Funnel) -> StepArrays: ...
-
-    def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays: ...
-
-    def value_segments(self, funnel: Funnel) -> Any: ...
-
-    def depth_segments(self, funnel: Funnel) -> Any: ...
-
-    def plan(self, query: StepQuery) -> str: ...
-
 
 class TableSource:
     """Events already in the scan format (person_id, event_id, event, ts, properties...).
 
     Person ids are text, as in the store (an integer column becomes its decimal text). With
-    `integer_persons` (the default) they are numbered first, so the kernel groups rows by
-    integer keys as it does for the store; without, the scan sorts by the id text.
+    `integer_persons` (the default) the columns offer each person's number as its integer key,
+    so an engine can group rows by integers as it does for the store; without, the person is
+    the id text.
     """
 
     def __init__(self, table: pa.Table, integer_persons: bool = True) -> None:
@@ -76,6 +58,15 @@ class TableSource:
             [*self.table.columns, encoded.indices.cast(pa.int64())],
             names=[*self._names.values(), "person_number"],
         )
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own, on which the table is the view ``scanned_events``."""
+        if self._con is None:
+            self._con = duckdb.connect()
+            self._con.register("scanned_events", self._scanned)
+        return self._con
 
     def scan(
         self,
@@ -86,14 +77,12 @@ class TableSource:
         """The whole table (a ``session_id`` column, if any, holds the session)."""
         return self.table
 
-    def _columns(self, con: duckdb.DuckDBPyConnection, funnel: Funnel) -> EventColumns:
-        con.register("scanned_events", self._scanned)
+    def columns(self, properties: Collection[str] = ()) -> EventColumns:
+        """The table as SQL sees it, with the given properties (those present)."""
         wanted = {
-            p: self._names[scan_column(p)]
-            for p in funnel.properties
-            if scan_column(p) in self._names
+            p: self._names[scan_column(p)] for p in properties if scan_column(p) in self._names
         }
-        present = property_columns(con, "scanned_events", list(wanted.values()))
+        present = property_columns(self.duckdb_connection, "scanned_events", list(wanted.values()))
         names = self._names
         return EventColumns(
             source="scanned_events",
@@ -106,40 +95,10 @@ class TableSource:
             session=names.get("session_id"),
         )
 
-    def step_query(self, funnel: Funnel) -> StepQuery:
-        with duckdb.connect() as con:
-            if funnel.has_depth:
-                return scan_query(con, funnel, self._columns(con, funnel))
-            return step_query(con, funnel, self._columns(con, funnel))
-
-    def depth_scan(self, funnel: Funnel, persons: np.ndarray | None = None) -> DepthArrays:
-        with duckdb.connect() as con:
-            return fetch_depth(con, funnel, self._columns(con, funnel), self._ids, persons)
-
-    def depth_segments(self, funnel: Funnel) -> Any:
-        with duckdb.connect() as con:
-            return depth_segments(con, funnel, self._columns(con, funnel))
-
-    def value_segments(self, funnel: Funnel) -> Any:
-        with duckdb.connect() as con:
-            return value_segments(con, funnel, self._columns(con, funnel))
-
-    def step_scan(self, funnel: Funnel) -> StepArrays:
-        with duckdb.connect() as con:
-            query = step_query(con, funnel, self._columns(con, funnel))
-            return fetch_steps(con, query, self._ids)
-
-    def person_ids(self, numbers: np.ndarray) -> list[str]:
-        """Person ids of person numbers (the integer keys the kernel groups by)."""
-        return self._ids(numbers)
-
-    def _ids(self, numbers: np.ndarray) -> list[str]:
-        return [str(v) for v in self._person_names.take(pa.array(numbers)).to_pylist()]
-
-    def plan(self, query: StepQuery) -> str:
-        with duckdb.connect() as con:
-            con.register("scanned_events", self._scanned)
-            return explain_plan(con, query)
+    def person_ids(self, keys: np.ndarray) -> list[str]:
+        """Person ids of person numbers (the integer keys the columns offer), in one take."""
+        taken = self._person_names.take(pa.array(np.asarray(keys, dtype=np.int64)))
+        return [str(v) for v in taken.to_pylist()]
 
 
 def as_source(events: EventSource | pa.Table) -> EventSource:

@@ -1,4 +1,4 @@
-"""Parquet files read in place by the kernel engine: no load, only the columns a funnel needs.
+"""Parquet files read in place: no load, only the columns a funnel needs, as an event source.
 
 The person, event and time of each row are read with the very SQL expressions ingest uses, and a
 row ingest would quarantine (no person, no event, a time that does not parse) is left out and
@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from funnelscope.errors import EngineError, IngestError
-from funnelscope.model.spec import Funnel
+from funnelscope.model.spec import Funnel, Order
+from funnelscope.store.columns import EventColumns
 from funnelscope.store.ingest_sql import TIMEZONE_HINT, blank, reason_sql, value_sql
 from funnelscope.store.mapping import ColumnMapping, resolve_roles
 from funnelscope.store.readers import (
@@ -27,15 +28,6 @@ from funnelscope.store.readers import (
     detect_format,
     drop_stage,
     stage_file,
-)
-from funnelscope.store.step_scan import (
-    EventColumns,
-    StepArrays,
-    StepQuery,
-    explain_plan,
-    fetch_steps,
-    needs_id_order,
-    step_query,
 )
 from funnelscope.store.timeparse import epoch_unit_sql, quote_ident, sql_string, time_sql
 
@@ -57,9 +49,9 @@ def why_not_in_place(paths: Sequence[str], funnel: Funnel) -> str | None:
     repeated = len(set(names)) < len(names)
     if repeated and len(paths) > 1:
         return "an event fills several steps, and events repeated across files must be merged"
-    if needs_id_order(funnel):
+    if funnel.needs_id_order:
         return "an event fills several steps with different filters, so ties need event ids"
-    if funnel.has_depth:
+    if funnel.needs_unit_machine:
         return (
             "exclusions, held or broken-down values, sessions, totals, optional steps and "
             "per-step limits need each event's id and session, which ingest assigns"
@@ -68,7 +60,9 @@ def why_not_in_place(paths: Sequence[str], funnel: Funnel) -> str | None:
 
 
 class ParquetSource:
-    """Events of Parquet files, for the kernel engine's step scan."""
+    """Events of Parquet files as a source: their columns as ingest would read them (rows ingest
+    would quarantine flagged ``invalid``), on a connection of their own. Whole events (for the
+    reference engine) are not offered: event ids and de-duplication are ingest's work."""
 
     def __init__(self, paths: Sequence[str], mapping: ColumnMapping, funnel: Funnel) -> None:
         self._con = duckdb.connect()
@@ -83,6 +77,11 @@ class ParquetSource:
         self._utc = mapping.timezone in ("UTC", "Etc/UTC")
         self._files = [self._describe(p) for p in paths]
         self.refusal = self._refusal(funnel)
+
+    @property
+    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection the files are read on (their view: ``columns``)."""
+        return self._con
 
     def close(self) -> None:
         self._con.close()
@@ -182,8 +181,9 @@ class ParquetSource:
     def _int_persons(self) -> bool:
         return all(_is_integer(f.roles["person"].source_type) for f in self._files)
 
-    def _columns(self, funnel: Funnel) -> EventColumns:
-        props = funnel.properties
+    def columns(self, properties: Collection[str] = ()) -> EventColumns:
+        """The files as one view ``in_place_events`` with the given properties."""
+        props = tuple(properties)
         union = " UNION ALL ".join(self._select(f, props) for f in self._files)
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW in_place_events AS {union}")
         types = {
@@ -206,9 +206,6 @@ class ParquetSource:
             integer_person=self._int_persons,
         )
 
-    def step_query(self, funnel: Funnel) -> StepQuery:
-        return step_query(self._con, funnel, self._columns(funnel))
-
     def event_counts(self) -> dict[str, int]:
         """Events per name over all files (for the misspelt-step warning)."""
         union = " UNION ALL ".join(
@@ -227,21 +224,9 @@ class ParquetSource:
             for name, col in f.properties.items()
         }
 
-    def plan(self, query: StepQuery) -> str:
-        return explain_plan(self._con, query)
-
-    def step_scan(self, funnel: Funnel) -> StepArrays:
-        arrays = fetch_steps(self._con, self.step_query(funnel))
-        if arrays.skipped:
-            arrays.warnings.extend(self._skipped_rows(funnel, arrays.skipped))
-        return arrays
-
-    def depth_scan(self, funnel: Funnel) -> Any:
-        """Depth features are not read in place (why_not_in_place says why)."""
-        raise EngineError(
-            "files read in place serve plain funnels only; load them into a store first "
-            "(EventStore(':memory:').ingest(paths)), as the CLI does"
-        )
+    def person_ids(self, keys: np.ndarray) -> list[str]:
+        """Ids of integer person keys: their decimal text, as ingest stores an integer id."""
+        return [str(int(k)) for k in np.asarray(keys).tolist()]
 
     def scan(
         self,
@@ -255,13 +240,15 @@ class ParquetSource:
             "them into a store first (EventStore(':memory:').ingest(paths)), as the CLI does"
         )
 
-    def _skipped_rows(self, funnel: Funnel, count: int) -> list[str]:
+    def skipped_rows(self, funnel: Funnel, count: int) -> list[str]:
+        """What to tell of `count` rows the funnel read and left out as ``invalid``: a line and
+        the first few of them, with their file, line and ingest's reason."""
         lines = [
             f"{count:,} rows the funnel reads are not valid events and were left out, as "
             "ingest would quarantine them; `funnelscope ingest FILE` keeps them for inspection:"
         ]
         names = ", ".join(sql_string(n) for n in funnel.event_names)
-        wanted = "" if funnel.order == "strict" else f" AND event IN ({names})"
+        wanted = "" if funnel.order == Order.STRICT else f" AND event IN ({names})"
         for f in self._files:
             rows = self._con.execute(
                 f"SELECT __line, reason FROM (SELECT __line, event, {self._reason(f)} AS reason "

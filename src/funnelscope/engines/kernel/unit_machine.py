@@ -1,4 +1,6 @@
-"""The compiled state machine for funnels with depth features (docs/semantics.md, "Funnel depth").
+"""The unit machine: the kernel's compiled machine for every feature beyond a plain funnel
+(exclusions, held values, optional steps, per-step limits, counting sessions or every attempt,
+breakdowns; docs/semantics.md, "Funnel depth"). It counts *units*: persons, sessions or attempts.
 
 Input: the events of each *unit* (a person, or a person's session) contiguous and sorted by
 time then event_id, as arrays: ``ts``, ``mask`` (bit k: can fill step k), ``xmask`` (bit x:
@@ -6,8 +8,8 @@ matches exclusion x), ``hold`` (code of the hold_constant values) and ``value`` 
 breakdown value). Output: rows of counted attempts (``reached``, ``times``, ``group``, ``unit``),
 at most ``capacity`` per unit, written from the unit's row offset on.
 
-The rules are the reference engine's (engines/reference.py), transcribed for arrays. The plain
-funnel keeps its own, leaner machine (kernel_core.py).
+The rules are the reference engine's (engines/reference/machine.py), transcribed for arrays. The
+plain funnel keeps its own, leaner machine (kernel/plain_machine.py).
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from funnelscope.engines.kernel_core import (
+from funnelscope.engines.kernel.buckets import sort_bucket
+from funnelscope.engines.kernel.plain_machine import (
     ANY,
+    SCRATCH_ROWS,
     STRICT,
-    _any_order_person,
     _augment,
     _lower_bound,
-    _sequential_person,
     _upper_bound,
+    best_attempt,
 )
 
 SKIPPED = np.int64(-(2**63))  # a step not done (results.SKIPPED_US)
@@ -502,7 +505,7 @@ def person_capacity(  # type: ignore[no-untyped-def]
     bucket_start, person_start, local, b_row, mask, first, last, mode, per_entry, capacity,
 ):  # fmt: skip
     """Output rows each person may need: one, or one per entry event (totals, sessions,
-    all_events). Rows are radix buckets (engines/kernel.py `partition`)."""
+    all_events). Rows are radix buckets (kernel/partition.py)."""
     for b in range(first, last):
         p0 = person_start[b]
         for i in range(bucket_start[b], bucket_start[b + 1]):
@@ -549,7 +552,7 @@ def run_buckets_units(  # type: ignore[no-untyped-def]
     """Depth features over radix buckets: each bucket's rows counting-sorted by person and by
     time, each person split in units (sessions by `gap_us` when >= 0) and their counted
     attempts written from ``row_start[person]`` on. A person whose tied events could change a
-    result is flagged in `tied`; kernel.py computes them again in event_id order."""
+    result is flagged in `tied`; kernel/unit_run.py computes them again in event_id order."""
     n_steps = optional.size
     times = np.empty(n_steps, np.int64)
     events = np.empty(n_steps, np.int64)
@@ -560,46 +563,26 @@ def run_buckets_units(  # type: ignore[no-untyped-def]
     via = np.empty(n_steps, np.int64)
     result = np.zeros(5, np.int64)
     for b in range(first, last):
-        lo = bucket_start[b]
-        hi = bucket_start[b + 1]
         p0 = person_start[b]
-        m = person_start[b + 1] - p0
-        offsets = np.zeros(m + 1, np.int64)
-        for i in range(lo, hi):
-            offsets[local[i] + 1] += 1
-        for q in range(m):
-            offsets[q + 1] += offsets[q]
-        cursor = offsets[:m].copy()
-        l_ts = np.empty(hi - lo, np.int64)
-        l_row = np.empty(hi - lo, np.int64)
-        for i in range(lo, hi):
-            q = local[i]
-            j = cursor[q]
-            cursor[q] = j + 1
-            l_ts[j] = b_ts[i]
-            l_row[j] = b_row[i]
-            first_keys[p0 + q] = b_keys[i]
-        l_mask = np.empty(hi - lo, np.int64)
-        l_xmask = np.empty(hi - lo, np.int64)
-        l_hold = np.empty(hi - lo, np.int64)
-        l_value = np.empty(hi - lo, np.int64)
-        taken = np.zeros(hi - lo, np.bool_)
-        matched = np.empty(hi - lo, np.int64)
-        for q in range(m):
+        offsets, l_ts, l_row = sort_bucket(
+            b_keys, b_ts, b_row, bucket_start, person_start, local, b, first_keys
+        )
+        n = l_ts.size
+        l_mask = np.empty(n, np.int64)
+        l_xmask = np.empty(n, np.int64)
+        l_hold = np.empty(n, np.int64)
+        l_value = np.empty(n, np.int64)
+        for i in range(n):
+            r = l_row[i]
+            l_mask[i] = mask_all[r]
+            l_xmask[i] = xmask_all[r]
+            l_hold[i] = hold_all[r]
+            l_value[i] = value_all[r]
+        taken = np.zeros(n, np.bool_)
+        matched = np.empty(n, np.int64)
+        for q in range(offsets.size - 1):
             s = offsets[q]
             e = offsets[q + 1]
-            for i in range(s + 1, e):
-                if l_ts[i] < l_ts[i - 1]:  # not in time order: sort this person (stable)
-                    order = np.argsort(l_ts[s:e], kind="mergesort")
-                    l_ts[s:e] = l_ts[s:e][order]
-                    l_row[s:e] = l_row[s:e][order]
-                    break
-            for i in range(s, e):
-                r = l_row[i]
-                l_mask[i] = mask_all[r]
-                l_xmask[i] = xmask_all[r]
-                l_hold[i] = hold_all[r]
-                l_value[i] = value_all[r]
             p = p0 + q
             tied[p] = _ties_matter(l_ts, l_mask, l_xmask, l_hold, l_value, s, e, mode)
             row = row_start[p]
@@ -640,72 +623,29 @@ def _has_twin(
 @njit(cache=True, nogil=True)
 def run_buckets_values(  # type: ignore[no-untyped-def]
     b_keys, b_ts, b_mask, bucket_start, person_start, local, first, last, n_steps, mode,
-    window_us, attribution, at, reached, times, groups, first_keys, tied,
+    window_us, attribution, at_step, reached, times, groups, first_keys, tied,
 ):  # fmt: skip
-    """The breakdown fast path over radix buckets (kernel.py): each bucket's rows are counting-
-    sorted by person and by time, the value code unpacked from the mask's high bits, and every
-    person's best attempt found by the plain machine (kernel_core.py), which also says which
+    """The breakdown fast path over radix buckets (kernel/unit_run.py): each bucket's rows
+    sorted by person and time (kernel/buckets.py), the value code unpacked from the mask's high
+    bits, and every person's best attempt found by the plain machine, which also says which
     event did each step; persons whose ties could change their value are flagged."""
-    used = np.empty(n_steps, np.int64)
-    cur = np.empty(n_steps, np.int64)
-    best = np.empty(n_steps, np.int64)
-    events = np.empty(n_steps, np.int64)
-    cur_events = np.empty(n_steps, np.int64)
+    scratch = np.empty((SCRATCH_ROWS, n_steps), np.int64)
     for b in range(first, last):
-        lo = bucket_start[b]
-        hi = bucket_start[b + 1]
         p0 = person_start[b]
-        m = person_start[b + 1] - p0
-        offsets = np.zeros(m + 1, np.int64)
-        for i in range(lo, hi):
-            offsets[local[i] + 1] += 1
-        for q in range(m):
-            offsets[q + 1] += offsets[q]
-        cursor = offsets[:m].copy()
-        l_ts = np.empty(hi - lo, np.int64)
-        l_mask = np.empty(hi - lo, np.int64)
-        l_value = np.empty(hi - lo, np.int64)
-        for i in range(lo, hi):
-            q = local[i]
-            j = cursor[q]
-            cursor[q] = j + 1
-            l_ts[j] = b_ts[i]
-            l_mask[j] = b_mask[i] & STEP_BITS
-            l_value[j] = b_mask[i] >> VALUE_SHIFT
-            first_keys[p0 + q] = b_keys[i]
-        for q in range(m):
-            s = offsets[q]
-            e = offsets[q + 1]
-            for i in range(s + 1, e):
-                if l_ts[i] < l_ts[i - 1]:  # not in time order: sort this person (stable)
-                    order = np.argsort(l_ts[s:e], kind="mergesort")
-                    l_ts[s:e] = l_ts[s:e][order]
-                    l_mask[s:e] = l_mask[s:e][order]
-                    l_value[s:e] = l_value[s:e][order]
-                    break
-            if mode == ANY:
-                length = _any_order_person(
-                    l_ts, l_mask, s, e, n_steps, window_us, best, cur, events, cur_events
-                )
-            else:
-                length = _sequential_person(
-                    l_ts,
-                    l_mask,
-                    s,
-                    e,
-                    n_steps,
-                    window_us,
-                    mode == STRICT,
-                    best,
-                    used,
-                    cur,
-                    events,
-                )
+        at, l_ts, packed = sort_bucket(
+            b_keys, b_ts, b_mask, bucket_start, person_start, local, b, first_keys
+        )
+        l_mask = packed & STEP_BITS
+        l_value = packed >> VALUE_SHIFT
+        for q in range(at.size - 1):
+            s = at[q]
+            e = at[q + 1]
+            length = best_attempt(l_ts, l_mask, s, e, n_steps, window_us, mode, scratch)
             reached[p0 + q] = length
-            for k in range(length):
-                times[p0 + q, k] = best[k]
+            times[p0 + q, :length] = scratch[0, :length]
             if length:
-                groups[p0 + q] = _attributed(l_value, events, length, attribution, at)
-                chosen = _attributed_event(events, length, attribution, at)
+                events = scratch[3]
+                groups[p0 + q] = _attributed(l_value, events, length, attribution, at_step)
+                chosen = _attributed_event(events, length, attribution, at_step)
                 if chosen >= 0:
                     tied[p0 + q] = _has_twin(l_ts, l_mask, l_value, s, e, chosen, mode)

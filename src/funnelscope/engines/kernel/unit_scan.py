@@ -1,14 +1,19 @@
-"""The scan for funnels with depth features: step and exclusion bits, value codes, units.
+"""The unit machine's scans: step and exclusion bits, value codes, units.
 
-Rows come sorted by person, session (when sessions are a column), time and event_id, so the
-kernel sees each unit's events contiguous and in the order of docs/semantics.md [S1]. Held and
-broken-down property values are read as stored (-0.0 as 0.0) and numbered here, so the compiled
-kernel compares integers; ``group_values`` maps a breakdown code back to its values.
+Three reads, one per way the kernel runs a funnel that needs its unit machine (kernel/unit_run.py):
+
+- ``sorted_plan``: rows sorted by person, session (when sessions are a column), time and
+  event_id, so each unit's events come contiguous and in the order of docs/semantics.md [S1];
+- ``grouping_plan``: the same columns in scan order, grouped by the kernel without a sort;
+- ``value_plan``: a breakdown alone, its value code packed above the step bits.
+
+Held and broken-down property values are read as stored (-0.0 as 0.0) and numbered, so the
+compiled machine compares integers; ``group_values`` maps a breakdown code back to its values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,26 +22,25 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from funnelscope.engines.kernel.fetch import fetch, read_only_ints
+from funnelscope.engines.kernel.filter_sql import exclusion_mask_sql, step_mask_sql, value_sql
+from funnelscope.engines.kernel.plain_scan import Segment, fetch_steps
+from funnelscope.engines.plan import Params, Plan
+from funnelscope.errors import EngineError
+from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.results import BreakdownValue, no_session_warning
-from funnelscope.model.spec import Funnel
-from funnelscope.store.step_scan import (
-    FETCH_BATCH_ROWS,
-    EventColumns,
-    Params,
-    StepQuery,
-    exclusion_mask_sql,
-    fetch_steps,
-    needs_id_order,
-    step_mask_sql,
-)
+from funnelscope.model.spec import Funnel, Order
+from funnelscope.store.columns import EventColumns
 
-US_PER_SECOND = 1_000_000
+MAX_PACKED_VALUES = 1 << 13  # codes above the 50 step bits of an int64 mask
+VALUE_SHIFT = 50  # unit_machine.VALUE_SHIFT: the step bits stay below
 
 
 @dataclass
-class DepthArrays:
-    """A fetched depth scan: events grouped in units (``unit_start``: each unit's first row,
-    then the end) and each unit's person (``unit_ids`` resolves unit numbers to person ids)."""
+class UnitArrays:
+    """A fetched sorted scan: events grouped in units (``unit_start``: each unit's first row,
+    then the end) and each unit's person: its key, and its id when persons are text (keys then
+    number the persons of this scan)."""
 
     ts: np.ndarray
     mask: np.ndarray
@@ -44,47 +48,44 @@ class DepthArrays:
     hold: np.ndarray  # code of the hold_constant values (0 when none are held)
     value: np.ndarray  # code of the breakdown value (0 without a breakdown)
     unit_start: np.ndarray
-    unit_ids: Callable[[np.ndarray], list[str]]
+    unit_keys: np.ndarray
+    unit_ids: np.ndarray | None
     group_values: list[BreakdownValue]
-    query: StepQuery
     warnings: list[str] = field(default_factory=list)
-    unit_keys: np.ndarray | None = None  # each unit's integer person key, when persons have one
 
 
-def _value_sql(cols: EventColumns, prop: str) -> str:
-    """A property's value as compared for "the same value" ([H2]): -0.0 is 0.0."""
-    column = cols.properties.get(prop)
-    if column is None:
-        return "CAST(NULL AS VARCHAR)"
-    expr, kind = column
-    if kind == "DOUBLE":
-        return f"(CASE WHEN {expr} = 0 THEN 0.0 ELSE {expr} END)"
-    return expr
+def _keeps_every_event(funnel: Funnel) -> bool:
+    """strict (any event breaks a sequence) and sessions by inactivity (any event continues
+    one) read events of every name."""
+    return funnel.order == Order.STRICT or (
+        funnel.count == "sessions" and funnel.session_gap_seconds is not None
+    )
 
 
-def depth_query(
+def sorted_plan(
     con: duckdb.DuckDBPyConnection,
     funnel: Funnel,
     cols: EventColumns,
     persons: np.ndarray | None = None,
-) -> StepQuery:
+) -> Plan:
     """SQL returning person, ts, mask, xmask, h0.., b0.. and session, sorted for the kernel
     (only the given integer `persons` when asked)."""
     if cols.event_id is None or cols.invalid is not None:
-        raise ValueError("depth features need events with ids (a store or a scan table)")
+        raise EngineError(
+            "files read in place serve plain funnels only; load them into a store first "
+            "(EventStore(':memory:').ingest(paths)), as the CLI does"
+        )
     notes: list[str] = []
     params = Params()
     mask = step_mask_sql(con, funnel, cols, params, notes)
     xmask = exclusion_mask_sql(con, funnel, cols, params, notes)
-    held = [f"{_value_sql(cols, p)} AS h{i}" for i, p in enumerate(funnel.hold_constant)]
+    held = [f"{value_sql(cols, p)} AS h{i}" for i, p in enumerate(funnel.hold_constant)]
     b = funnel.breakdown
     values = []
     if b is not None and b.scope == "event":
-        values = [f"{_value_sql(cols, p)} AS b{i}" for i, p in enumerate(b.properties)]
+        values = [f"{value_sql(cols, p)} AS b{i}" for i, p in enumerate(b.properties)]
     session = cols.session if funnel.sessions_by_column else None
-    keep_all = funnel.order == "strict" or (
-        funnel.count == "sessions" and funnel.session_gap_seconds is not None
-    )
+    keep_all = _keeps_every_event(funnel)
     conditions = []
     if not keep_all:
         names = ", ".join(params.add(n) for n in funnel.scan_event_names)
@@ -111,7 +112,7 @@ def depth_query(
             f"arg_max(v{i}, (pv_ts, pv_eid)) FILTER (WHERE v{i} IS NOT NULL) AS b{i}"
             for i in range(len(b.properties))
         )
-        reads = ", ".join(f"{_value_sql(cols, p)} AS v{i}" for i, p in enumerate(b.properties))
+        reads = ", ".join(f"{value_sql(cols, p)} AS v{i}" for i, p in enumerate(b.properties))
         person_values = (
             f"SELECT person AS pv_person, {latest} FROM "
             f"(SELECT {cols.person} AS person, {cols.ts} AS pv_ts, {cols.event_id} AS pv_eid, "
@@ -136,23 +137,20 @@ def depth_query(
         + ("session, " if session else "")
         + "ts, eid"
     )
-    return StepQuery(sql, params, notes, True)
+    return Plan("kernel", funnel, sql, params, tuple(notes), "sorted", True)
 
 
-def fetch_depth(
-    con: duckdb.DuckDBPyConnection,
-    funnel: Funnel,
-    cols: EventColumns,
-    ids_of_keys: Callable[[np.ndarray], list[str]] | None = None,
-    persons: np.ndarray | None = None,
-) -> DepthArrays:
-    """Run the depth query and number values and units."""
-    query = depth_query(con, funnel, cols, persons)
-    table = con.sql(query.sql, params=query.params).to_arrow_table(FETCH_BATCH_ROWS)
+def fetch_units(
+    con: duckdb.DuckDBPyConnection, plan: Plan, cols: EventColumns, rerun: bool = False
+) -> UnitArrays:
+    """Run a sorted plan and number values, units and persons (a `rerun` of a few persons
+    leaves the data's warnings to the first run)."""
+    funnel = plan.funnel
+    table = fetch(con, plan)
     n = table.num_rows
-    ts = _ints(table.column("ts"))
-    mask = _ints(table.column("mask"))
-    xmask = _ints(table.column("xmask"))
+    ts = read_only_ints(table.column("ts"))
+    mask = read_only_ints(table.column("mask"))
+    xmask = read_only_ints(table.column("xmask"))
     hold, _ = _codes([table.column(f"h{i}") for i in range(len(funnel.hold_constant))], n)
     b = funnel.breakdown
     value, group_values = _codes(
@@ -160,13 +158,14 @@ def fetch_depth(
     )
     person = table.column("person")
     if pa.types.is_integer(person.type):
-        keys: Any = _ints(person)
+        keys: Any = read_only_ints(person)
         changed = keys[1:] != keys[:-1]
     else:
         keys = person.combine_chunks().cast(pa.string())
         changed = pc.not_equal(keys[1:], keys[:-1]).to_numpy(zero_copy_only=False)
-    new_unit = np.ones(n, bool)
-    new_unit[1:] = changed
+    new_person = np.ones(n, bool)
+    new_person[1:] = changed
+    new_unit = new_person.copy()
     if funnel.sessions_by_column and n > 1:  # (no session column: no rows)
         sessions = table.column("session").combine_chunks()
         new_unit[1:] |= pc.not_equal(sessions[1:], sessions[:-1]).to_numpy(zero_copy_only=False)
@@ -175,22 +174,14 @@ def fetch_depth(
         new_unit[1:] |= np.diff(ts) > gap  # [C2] more than the gap after the previous event
     unit_start = np.append(np.flatnonzero(new_unit), n).astype(np.int64)
     firsts = unit_start[:-1]
+    unit_ids = None
     if pa.types.is_integer(person.type):
-        lookup = ids_of_keys or (lambda values: [str(int(v)) for v in values])
-        first_keys = keys[firsts]
-
-        def unit_ids(units: np.ndarray) -> list[str]:
-            return list(lookup(first_keys[units]))
-    else:
-        first_texts = keys.take(pa.array(firsts))
-
-        def unit_ids(units: np.ndarray) -> list[str]:
-            return list(first_texts.take(pa.array(units)).to_pylist())
-
-    arrays = DepthArrays(ts, mask, xmask, hold, value, unit_start, unit_ids, group_values, query)
-    if pa.types.is_integer(person.type):
-        arrays.unit_keys = keys[firsts]
-    if funnel.sessions_by_column and persons is None:
+        unit_keys = keys[firsts]
+    else:  # text ids: number the persons of this scan, and keep each unit's id
+        unit_keys = np.cumsum(new_person[firsts]).astype(np.int64) - 1
+        unit_ids = keys.take(pa.array(firsts)).to_numpy(zero_copy_only=False).astype(object)
+    arrays = UnitArrays(ts, mask, xmask, hold, value, unit_start, unit_keys, unit_ids, group_values)
+    if funnel.sessions_by_column and not rerun:
         missing = _sessionless(con, funnel, cols)
         if missing:
             arrays.warnings.append(no_session_warning(missing))
@@ -206,19 +197,6 @@ def _sessionless(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColu
         f"SELECT count(*) FROM {cols.source} WHERE {missing}{cols.event} IN ({marks})", names
     ).fetchall()
     return int(count)
-
-
-def _ints(column: pa.ChunkedArray) -> np.ndarray:
-    """An int64 column as one read-only numpy array (read-only whether or not it was copied, so
-    the compiled kernel always sees one array type: kernel.py loads that machine code early)."""
-    if column.num_chunks == 0:
-        values = np.zeros(0, np.int64)
-    else:
-        values = np.ascontiguousarray(
-            column.combine_chunks().to_numpy(zero_copy_only=False), dtype=np.int64
-        )
-    values.flags.writeable = False
-    return values
 
 
 def _codes(columns: list[pa.ChunkedArray], n: int) -> tuple[np.ndarray, list[BreakdownValue]]:
@@ -247,25 +225,21 @@ def _codes(columns: list[pa.ChunkedArray], n: int) -> tuple[np.ndarray, list[Bre
     return codes.astype(np.int64), values
 
 
-MAX_PACKED_VALUES = 1 << 13  # codes above the 50 step bits of an int64 mask
-
-
 def breakdown_only(funnel: Funnel) -> bool:
-    """A breakdown by event values with one value per attempt is the funnel's only depth
-    feature: the kernel's grouping path runs it (engines/kernel.py `_fast_breakdown`)."""
+    """A breakdown by event values with one value per attempt is the funnel's only feature
+    beyond a plain funnel: the plain machine runs it, value codes packed above the step bits
+    (kernel/unit_run.py `_run_values`)."""
     b = funnel.breakdown
     return (
         b is not None
         and b.scope == "event"
         and b.attribution != "all_events"
-        and not replace(funnel, breakdown=None).has_depth
-        and not needs_id_order(funnel)
+        and replace(funnel, breakdown=None).is_plain
+        and not funnel.needs_id_order
     )
 
 
-def value_query(
-    con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
-) -> tuple[StepQuery, list[BreakdownValue]] | None:
+def value_plan(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> Plan | None:
     """The breakdown fast path's scan: person, time and the step mask with the value code packed
     above the step bits, in scan order; and each code's values. None when it cannot apply
     (text person ids, or more combined values than the packing holds).
@@ -276,7 +250,7 @@ def value_query(
     b = funnel.breakdown
     if b is None or not cols.integer_person or cols.invalid is not None:
         return None
-    strict = funnel.order == "strict"
+    strict = funnel.order == Order.STRICT
     notes: list[str] = []
     params = Params()
     coded = _value_codes(con, cols, b.properties, params)
@@ -294,38 +268,30 @@ def value_query(
     filtered = bool(funnel.where) or any(step.where for step in funnel.steps)
     keep = " WHERE mask <> 0" if filtered and not strict else ""
     sql = f"SELECT person, ts, mask | (code << {VALUE_SHIFT}) AS mask FROM ({inner}){keep}"
-    return StepQuery(sql, params, notes, False), group_values
+    return Plan("kernel", funnel, sql, params, tuple(notes), "values", False, tuple(group_values))
 
 
-def value_segments(
-    con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
-) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[BreakdownValue]] | None:
-    """Run the value query (None when it cannot apply): (person key, ts, packed mask) segments
-    and each code's values."""
-    planned = value_query(con, funnel, cols)
-    if planned is None:
-        return None
-    query, group_values = planned
-    return fetch_steps(con, query).segments or [], group_values
+def fetch_value_segments(con: duckdb.DuckDBPyConnection, plan: Plan) -> list[Segment]:
+    """Run a value plan: (person key, ts, packed mask) segments in scan order."""
+    return fetch_steps(con, plan).segments or []
 
 
 @dataclass
-class DepthSegments:
-    """The depth scan in scan order, for the kernel's grouping path: ``segments`` are (person
-    key, ts, row number) arrays; the other columns are indexed by row number."""
+class GroupedRows:
+    """A grouping scan in scan order: ``segments`` are (person key, ts, row number) arrays; the
+    other columns are indexed by row number."""
 
-    segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    segments: list[Segment]
     mask: np.ndarray
     xmask: np.ndarray
     hold: np.ndarray
     value: np.ndarray
-    group_values: list[BreakdownValue]
 
 
-def grouping_query(
+def grouping_plan(
     con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
-) -> tuple[StepQuery, list[BreakdownValue]] | None:
-    """The depth scan without a sort: person, ts, mask, xmask and codes of the held and
+) -> Plan | None:
+    """The sorted scan's columns without a sort: person, ts, mask, xmask and codes of the held and
     broken-down values. None when the kernel must have the sorted scan instead: text person
     ids, sessions from a column, one event name filling steps with different filters,
     person-scope breakdowns, held values whose hash codes would collide, or more breakdown
@@ -335,18 +301,16 @@ def grouping_query(
         not cols.integer_person
         or cols.invalid is not None
         or funnel.sessions_by_column
-        or needs_id_order(funnel)
+        or funnel.needs_id_order
         or (b is not None and b.scope == "person")
     ):
         return None
-    keep_all = funnel.order == "strict" or (
-        funnel.count == "sessions" and funnel.session_gap_seconds is not None
-    )
+    keep_all = _keeps_every_event(funnel)
     names = funnel.scan_event_names
     scope = "" if keep_all else f" WHERE {cols.event} IN ({', '.join('?' * len(names))})"
     hold = "0"
     if funnel.hold_constant:  # held values need equality only: a hash, checked to be exact
-        held = ", ".join(_value_sql(cols, p) for p in funnel.hold_constant)
+        held = ", ".join(value_sql(cols, p) for p in funnel.hold_constant)
         hold = f"CAST(hash({held}) >> 1 AS BIGINT)"
         ((values, codes),) = con.execute(
             f"SELECT count(DISTINCT row({held})), count(DISTINCT {hold}) FROM {cols.source}{scope}",
@@ -374,7 +338,7 @@ def grouping_query(
     )
     if not keep_all:
         sql = f"SELECT * FROM ({sql}) WHERE mask <> 0 OR xmask <> 0"
-    return StepQuery(sql, params, notes, False), group_values
+    return Plan("kernel", funnel, sql, params, tuple(notes), "grouped", False, tuple(group_values))
 
 
 def _value_codes(
@@ -383,7 +347,7 @@ def _value_codes(
     """SQL numbering the combined values of `properties` (list_position over the distinct values
     of each, read first over the whole column), and each number's values; None past
     MAX_PACKED_VALUES combinations."""
-    exprs = [_value_sql(cols, p) for p in properties]
+    exprs = [value_sql(cols, p) for p in properties]
     distinct = [
         [v for (v,) in con.execute(f"SELECT DISTINCT {expr} FROM {cols.source}").fetchall()]
         for expr in exprs
@@ -409,31 +373,16 @@ def _value_codes(
     return code, group_values
 
 
-def depth_segments(
-    con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns
-) -> DepthSegments | None:
-    """Run the grouping query (None when the sorted scan must serve instead)."""
-    planned = grouping_query(con, funnel, cols)
-    if planned is None:
-        return None
-    query, group_values = planned
-    table = con.sql(query.sql, params=query.params).to_arrow_table(FETCH_BATCH_ROWS)
+def fetch_grouped(con: duckdb.DuckDBPyConnection, plan: Plan) -> GroupedRows:
+    """Run a grouping plan."""
+    table = fetch(con, plan)
     segments = []
     offset = 0
     for batch in table.to_batches():
         n = batch.num_rows
         if n:
-            keys, ts = (_ints(pa.chunked_array([batch.column(i)])) for i in range(2))
+            keys, ts = (read_only_ints(pa.chunked_array([batch.column(i)])) for i in range(2))
             segments.append((keys, ts, np.arange(offset, offset + n, dtype=np.int64)))
             offset += n
-    mask, xmask, hold, value = (_ints(table.column(c)) for c in ("mask", "xmask", "hold", "value"))
-    return DepthSegments(segments, mask, xmask, hold, value, group_values)
-
-
-def scan_query(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> StepQuery:
-    """The query the kernel runs for a funnel with depth features (for --explain)."""
-    planned = value_query(con, funnel, cols) if breakdown_only(funnel) else None
-    return planned[0] if planned is not None else depth_query(con, funnel, cols)
-
-
-VALUE_SHIFT = 50  # kernel_depth.VALUE_SHIFT: the step bits stay below
+    columns = (read_only_ints(table.column(c)) for c in ("mask", "xmask", "hold", "value"))
+    return GroupedRows(segments, *columns)

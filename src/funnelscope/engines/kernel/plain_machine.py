@@ -1,4 +1,4 @@
-"""The compiled per-person state machine behind the `kernel` engine (numba, cached on disk).
+"""The plain machine: the kernel's compiled per-person state machine (numba, cached on disk).
 
 Input: events sorted by person, then time (then event_id where tie order can matter, see
 docs/semantics.md [S7]), as three arrays: ``starts`` (offset of each person's first event, plus
@@ -8,9 +8,10 @@ k). Output per person: how many steps the best attempt reached and the time of e
 The rules are the reference engine's, transcribed for arrays: ordered and strict fill each step
 with the earliest unused event at or after the previous step's time (ties in order); ``any``
 counts distinct steps within the window, by maximum matching when an event fits several steps.
-One function holds all three modes; the mode is data (``ORDERED``/``STRICT``/``ANY``).
+``best_attempt`` holds all three modes; the mode is data (the integer codes below, derived from
+model.spec.Order in this one place).
 
-Every function here releases the GIL; engines/kernel.py runs them on a few Python threads over
+Every function here releases the GIL; kernel/plain_run.py runs them on a few Python threads over
 disjoint rows or buckets (numba's own parallel mode costs ~0.1 s more at every start).
 """
 
@@ -19,9 +20,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-ORDERED = 0
-STRICT = 1
-ANY = 2
+from funnelscope.engines.kernel.buckets import sort_bucket
+from funnelscope.model.spec import Order
+
+ORDER_CODES = {order: code for code, order in enumerate(Order)}  # numba compares integers
+ORDERED, STRICT, ANY = ORDER_CODES[Order.ORDERED], ORDER_CODES[Order.STRICT], ORDER_CODES[Order.ANY]
+SCRATCH_ROWS = 5  # best times, used events, current times, best events, current events
 
 
 @njit(cache=True, nogil=True)
@@ -223,6 +227,30 @@ def _any_order_person(
 
 
 @njit(cache=True, nogil=True)
+def best_attempt(
+    ts: np.ndarray,
+    mask: np.ndarray,
+    s: int,
+    e: int,
+    n_steps: int,
+    window_us: int,
+    mode: int,
+    scratch: np.ndarray,
+) -> int:
+    """The best attempt over one person's events ts[s:e] in order mode `mode`: its length; the
+    time of each step in scratch[0], the event that did it in scratch[3] (`scratch`: a
+    SCRATCH_ROWS x n_steps array, reused from person to person)."""
+    if mode == ANY:
+        return _any_order_person(
+            ts, mask, s, e, n_steps, window_us, scratch[0], scratch[2], scratch[3], scratch[4]
+        )
+    return _sequential_person(
+        ts, mask, s, e, n_steps, window_us, mode == STRICT, scratch[0], scratch[1], scratch[2],
+        scratch[3],
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
 def run_persons_block(
     starts: np.ndarray,
     ts: np.ndarray,
@@ -236,116 +264,11 @@ def run_persons_block(
     times: np.ndarray,
 ) -> None:
     """Best attempts of persons first..last of person-sorted rows (``starts``)."""
-    used = np.empty(n_steps, np.int64)
-    cur = np.empty(n_steps, np.int64)
-    best = np.empty(n_steps, np.int64)
-    events = np.empty(n_steps, np.int64)
-    cur_events = np.empty(n_steps, np.int64)
+    scratch = np.empty((SCRATCH_ROWS, n_steps), np.int64)
     for p in range(first, last):
-        s = starts[p]
-        e = starts[p + 1]
-        if mode == ANY:
-            length = _any_order_person(
-                ts, mask, s, e, n_steps, window_us, best, cur, events, cur_events
-            )
-        else:
-            length = _sequential_person(
-                ts, mask, s, e, n_steps, window_us, mode == STRICT, best, used, cur, events
-            )
+        length = best_attempt(ts, mask, starts[p], starts[p + 1], n_steps, window_us, mode, scratch)
         reached[p] = length
-        for k in range(length):
-            times[k, p] = best[k]
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_OTHER = np.uint64(0xC2B2AE3D27D4EB4F)
-
-
-@njit(cache=True, nogil=True)
-def _slot(key: np.int64, shift: np.uint64) -> np.int64:
-    """Bucket of a key: the top bits of a multiplicative hash."""
-    return np.int64((np.uint64(key) * _GOLDEN) >> shift)
-
-
-@njit(cache=True, nogil=True)
-def _local_slot(key: np.int64, shift: np.uint64) -> np.int64:
-    """Slot in a bucket's table: another hash, since a bucket's keys share _slot's top bits."""
-    return np.int64((np.uint64(key) * _OTHER) >> shift)
-
-
-@njit(cache=True, nogil=True)
-def bucket_histogram(keys: np.ndarray, bits: int) -> np.ndarray:
-    """Rows per bucket (the top `bits` bits of the key's hash) in one segment of rows."""
-    counts = np.zeros(1 << bits, np.int64)
-    if bits == 0:
-        counts[0] = keys.size
-        return counts
-    top = np.uint64(64 - bits)
-    for i in range(keys.size):
-        counts[_slot(keys[i], top)] += 1
-    return counts
-
-
-@njit(cache=True, nogil=True)
-def bucket_scatter(
-    keys: np.ndarray,
-    ts: np.ndarray,
-    mask: np.ndarray,
-    bits: int,
-    pos: np.ndarray,
-    b_keys: np.ndarray,
-    b_ts: np.ndarray,
-    b_mask: np.ndarray,
-) -> None:
-    """Copy one segment's rows to their buckets from `pos` on (keeps their order: stable)."""
-    top = np.uint64(64 - bits) if bits > 0 else np.uint64(63)
-    for i in range(keys.size):
-        b = _slot(keys[i], top) if bits > 0 else 0
-        j = pos[b]
-        b_keys[j] = keys[i]
-        b_ts[j] = ts[i]
-        b_mask[j] = mask[i]
-        pos[b] = j + 1
-
-
-@njit(cache=True, nogil=True)
-def number_persons(
-    b_keys: np.ndarray,
-    bucket_start: np.ndarray,
-    first: int,
-    last: int,
-    local: np.ndarray,
-    persons_in: np.ndarray,
-) -> None:
-    """Number each bucket's keys by first appearance (a hash table the size of the bucket)."""
-    for b in range(first, last):
-        lo = bucket_start[b]
-        hi = bucket_start[b + 1]
-        size = 2
-        while size < 2 * (hi - lo):
-            size <<= 1
-        shift = np.uint64(64)
-        while (np.int64(1) << np.int64(64 - shift)) < size:
-            shift -= np.uint64(1)
-        table_keys = np.empty(size, np.int64)
-        table_codes = np.full(size, -1, np.int32)
-        count = 0
-        for i in range(lo, hi):
-            k = b_keys[i]
-            s = _local_slot(k, shift)
-            while True:
-                code = table_codes[s]
-                if code < 0:
-                    table_keys[s] = k
-                    table_codes[s] = count
-                    local[i] = count
-                    count += 1
-                    break
-                if table_keys[s] == k:
-                    local[i] = code
-                    break
-                s = (s + 1) & (size - 1)
-        persons_in[b] = count
+        times[:length, p] = scratch[0, :length]
 
 
 @njit(cache=True, nogil=True)
@@ -365,60 +288,14 @@ def run_buckets(
     times: np.ndarray,
     first_keys: np.ndarray,
 ) -> None:
-    """Counting-sort each bucket's rows by person (each person's rows stay in input order, and
-    are re-sorted by time only where the input was not), then find every best attempt."""
-    used = np.empty(n_steps, np.int64)
-    cur = np.empty(n_steps, np.int64)
-    best = np.empty(n_steps, np.int64)
-    events = np.empty(n_steps, np.int64)
-    cur_events = np.empty(n_steps, np.int64)
+    """Every best attempt of the persons in radix buckets first..last (kernel/buckets.py)."""
+    scratch = np.empty((SCRATCH_ROWS, n_steps), np.int64)
     for b in range(first, last):
-        lo = bucket_start[b]
-        hi = bucket_start[b + 1]
         p0 = person_start[b]
-        m = person_start[b + 1] - p0
-        at = np.zeros(m + 1, np.int64)
-        for i in range(lo, hi):
-            at[local[i] + 1] += 1
-        for q in range(m):
-            at[q + 1] += at[q]
-        cursor = at[:m].copy()
-        l_ts = np.empty(hi - lo, np.int64)
-        l_mask = np.empty(hi - lo, np.int64)
-        for i in range(lo, hi):
-            q = local[i]
-            j = cursor[q]
-            cursor[q] = j + 1
-            l_ts[j] = b_ts[i]
-            l_mask[j] = b_mask[i]
-            first_keys[p0 + q] = b_keys[i]
-        for q in range(m):
-            s = at[q]
-            e = at[q + 1]
-            for i in range(s + 1, e):
-                if l_ts[i] < l_ts[i - 1]:  # not in time order: sort this person (stable)
-                    order = np.argsort(l_ts[s:e], kind="mergesort")
-                    l_ts[s:e] = l_ts[s:e][order]
-                    l_mask[s:e] = l_mask[s:e][order]
-                    break
-            if mode == ANY:
-                length = _any_order_person(
-                    l_ts, l_mask, s, e, n_steps, window_us, best, cur, events, cur_events
-                )
-            else:
-                length = _sequential_person(
-                    l_ts,
-                    l_mask,
-                    s,
-                    e,
-                    n_steps,
-                    window_us,
-                    mode == STRICT,
-                    best,
-                    used,
-                    cur,
-                    events,
-                )
+        at, l_ts, l_mask = sort_bucket(
+            b_keys, b_ts, b_mask, bucket_start, person_start, local, b, first_keys
+        )
+        for q in range(at.size - 1):
+            length = best_attempt(l_ts, l_mask, at[q], at[q + 1], n_steps, window_us, mode, scratch)
             reached[p0 + q] = length
-            for k in range(length):
-                times[k, p0 + q] = best[k]
+            times[:length, p0 + q] = scratch[0, :length]

@@ -1,4 +1,4 @@
-"""The reference engine: plain Python over one person's sorted events. Slow, short, the oracle.
+"""The reference machine: plain Python over one person's sorted events. Slow, short, the oracle.
 
 It transcribes docs/semantics.md directly. A person's events are ordered by (timestamp, event_id);
 "earliest" below always means first in that order.
@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.events import scan_column
-from funnelscope.model.results import Outcomes, PersonOutcome, no_session_warning
-from funnelscope.model.spec import Funnel
-
-US_PER_SECOND = 1_000_000
+from funnelscope.model.results import PersonOutcome, no_session_warning
+from funnelscope.model.spec import Funnel, Order
 
 
 @dataclass(frozen=True)
@@ -47,19 +46,6 @@ class Attempt:
             1 for k, t in enumerate(self.times) if t is not None and not funnel.steps[k].optional
         )
         return required, sum(1 for t in self.times if t is not None)
-
-
-def compute(funnel: Funnel, events: Any) -> Outcomes:
-    """Every counted attempt in `events`: an event source or an Arrow table in the scan format
-    (person_id, event_id, event, ts, properties..., session_id when counting sessions)."""
-    from funnelscope.store.sources import as_source
-
-    names = None if funnel.reads_all_events else funnel.scan_event_names
-    table = as_source(events).scan(names, funnel.properties, sessions=funnel.sessions_by_column)
-    people, warnings = people_outcomes(funnel, table)
-    outcomes = Outcomes.from_people(people, len(funnel.steps))
-    outcomes.warnings.extend(warnings)
-    return outcomes
 
 
 def people_outcomes(funnel: Funnel, table: Any) -> tuple[list[PersonOutcome], list[str]]:
@@ -222,12 +208,12 @@ def _attributed(funnel: Funnel, events: Sequence[Event], attempt: Attempt) -> tu
 
 
 def _can_enter(funnel: Funnel, event: Event) -> bool:
-    return bool(event.steps) if funnel.order == "any" else 0 in event.steps
+    return bool(event.steps) if funnel.order == Order.ANY else 0 in event.steps
 
 
 def _counted(funnel: Funnel, events: Sequence[Event], value: Any) -> list[Attempt]:
     """[S10] the best attempt, or under count: totals every attempt in turn ([C3])."""
-    attempt_from = _any_order_attempt if funnel.order == "any" else _sequential_attempt
+    attempt_from = _any_order_attempt if funnel.order == Order.ANY else _sequential_attempt
 
     def enters(e: Event) -> bool:
         return _can_enter(funnel, e) and (value is None or e.value == value)
@@ -309,7 +295,7 @@ def _sequential_attempt(
             break
         ts = all_ts[chosen]
         breaker = bisect_right(all_ts, last)
-        if funnel.order == "strict" and bisect_left(all_ts, ts) > breaker:
+        if funnel.order == Order.STRICT and bisect_left(all_ts, ts) > breaker:
             attempt.end = all_ts[breaker]  # [C3] the event that broke the sequence
             break
         attempt.used.add(chosen)

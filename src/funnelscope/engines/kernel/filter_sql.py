@@ -1,0 +1,173 @@
+"""Filters and step bits as SQL, for every scan the kernel runs.
+
+Given the :class:`EventColumns` of a source, filters become SQL in two ways:
+
+- **exact SQL** where DuckDB compares exactly as docs/semantics.md [F1]-[F4] say (text with text,
+  integers with integers, booleans, is_set); the whitelist is in :func:`_exact_sql`;
+- **matched values** otherwise: the distinct values the property takes on the step's events are
+  read once, tested with the very :meth:`Filter.matches` the reference engine uses, and the scan
+  keeps the values that passed (``IN (...)``). So every filter is exact by construction, and the
+  per-row work stays in DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+from funnelscope.engines.plan import Params
+from funnelscope.model.filters import Filter, as_bool
+from funnelscope.model.spec import Funnel
+from funnelscope.store.columns import EventColumns
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_LISTED = 8  # matched values shown by --explain
+
+
+def value_sql(cols: EventColumns, prop: str) -> str:
+    """A property's value as compared for "the same value" ([H2]): -0.0 is 0.0."""
+    column = cols.properties.get(prop)
+    if column is None:
+        return "CAST(NULL AS VARCHAR)"
+    expr, kind = column
+    if kind == "DOUBLE":
+        return f"(CASE WHEN {expr} = 0 THEN 0.0 ELSE {expr} END)"
+    return expr
+
+
+def step_mask_sql(
+    con: duckdb.DuckDBPyConnection,
+    funnel: Funnel,
+    cols: EventColumns,
+    params: Params,
+    notes: list[str],
+) -> str:
+    """SQL for the bitmask of the steps an event can fill (bit k: step k+1), filters pushed down."""
+    shared = [_filter_sql(con, f, cols, funnel.event_names, params, notes) for f in funnel.where]
+    terms = []
+    for k, step in enumerate(funnel.steps):
+        conds = [f"{cols.event} = {params.add(step.event)}"]
+        conds += shared
+        conds += [_filter_sql(con, f, cols, [step.event], params, notes) for f in step.where]
+        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << k} ELSE 0 END)")
+    return " + ".join(terms)
+
+
+def exclusion_mask_sql(
+    con: duckdb.DuckDBPyConnection,
+    funnel: Funnel,
+    cols: EventColumns,
+    params: Params,
+    notes: list[str],
+) -> str:
+    """SQL for the bitmask of the exclusions an event matches (bit x: exclusion x+1; its own
+    filters only, docs/semantics.md [X1])."""
+    terms = []
+    for x, exclusion in enumerate(funnel.exclusions):
+        conds = [f"{cols.event} = {params.add(exclusion.event)}"]
+        conds += [
+            _filter_sql(con, f, cols, [exclusion.event], params, notes) for f in exclusion.where
+        ]
+        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << x} ELSE 0 END)")
+    return " + ".join(terms) or "0"
+
+
+def _filter_sql(
+    con: duckdb.DuckDBPyConnection,
+    f: Filter,
+    cols: EventColumns,
+    names: Sequence[str],
+    params: Params,
+    notes: list[str],
+) -> str:
+    column = cols.properties.get(f.property)
+    if column is None:  # never ingested: every value is "not set"
+        holds = f.matches(None)
+        notes.append(f"{f.property} {f.op}: property never seen, filter is {holds}")
+        return "true" if holds else "false"
+    expr, kind = column
+    exact = _exact_sql(f, expr, kind, params)
+    if exact is not None:
+        notes.append(f"{f.property} {f.op} {f.value!r}: pushed down as SQL ({kind})")
+        return exact
+    return _matched_values_sql(con, f, column, cols, names, params, notes)
+
+
+def _values(f: Filter) -> tuple[object, ...]:
+    return f.value if isinstance(f.value, tuple) else (f.value,)
+
+
+def _exact_sql(f: Filter, expr: str, kind: str, params: Params) -> str | None:
+    """SQL that compares exactly as Filter.matches does, for the cases where DuckDB agrees."""
+    if f.op == "is_set":
+        return f"({expr} IS NOT NULL)"
+    if f.op == "is_not_set":
+        return f"({expr} IS NULL)"
+    values = _values(f)
+    negative = f.op in ("neq", "not_in")
+    if f.op in ("eq", "neq", "in", "not_in"):
+        if (kind == "VARCHAR" and all(isinstance(v, str) for v in values)) or (
+            kind == "BIGINT" and all(_is_int64(v) for v in values)
+        ):
+            literal = values
+        elif kind == "BOOLEAN" and all(as_bool(v) is not None for v in values):  # type: ignore[arg-type]
+            literal = tuple(as_bool(v) for v in values)  # type: ignore[arg-type]
+        else:
+            return None
+        test = f"{expr} IN ({', '.join(params.add(v) for v in literal)})"
+        return f"({expr} IS NULL OR NOT {test})" if negative else f"({expr} IS NOT NULL AND {test})"
+    if f.op in ("gt", "gte", "lt", "lte"):
+        (value,) = values
+        if (kind == "VARCHAR" and isinstance(value, str)) or (
+            kind == "BIGINT" and _is_int64(value)
+        ):
+            symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[f.op]
+            return f"({expr} {symbol} {params.add(value)})"
+    return None
+
+
+def _is_int64(value: object) -> bool:
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
+    )
+
+
+def _matched_values_sql(
+    con: duckdb.DuckDBPyConnection,
+    f: Filter,
+    column: tuple[str, str],
+    cols: EventColumns,
+    names: Sequence[str],
+    params: Params,
+    notes: list[str],
+) -> str:
+    """Test each distinct value with Filter.matches; keep the rows holding a passing value."""
+    expr, kind = column
+    query = (
+        f"SELECT DISTINCT {expr} FROM {cols.source} "
+        f"WHERE {cols.event} IN ({', '.join('?' * len(names))})"
+    )
+    values = [v for (v,) in con.execute(query, list(names)).fetchall() if v is not None]
+    zeros = ""
+    if kind == "DOUBLE" and any(v == 0 for v in values):
+        # DISTINCT and list_contains take 0.0 and -0.0 for one value, but their text differs
+        values = [v for v in values if v != 0]
+        plus, minus = f.matches(0.0), f.matches(-0.0)
+        if plus and minus:
+            zeros = f" OR {expr} = 0"
+        elif plus or minus:
+            zeros = f" OR ({expr} = 0 AND {'' if minus else 'NOT '}signbit({expr}))"
+    passing = [v for v in values if f.matches(v)]
+    null_passes = f.matches(None)
+    shown = ", ".join(repr(v) for v in passing[:MAX_LISTED])
+    more = f" and {len(passing) - MAX_LISTED} more" if len(passing) > MAX_LISTED else ""
+    notes.append(
+        f"{f.property} {f.op} {f.value!r}: distinct values tested in Python, "
+        f"{len(passing)} pass ({shown}{more})" + ("; not set passes" if null_passes else "")
+    )
+    test = f"list_contains({params.add(passing)}, {expr})" if passing else "false"
+    test = f"({test}{zeros})"
+    if null_passes:
+        return f"({expr} IS NULL OR {test})"
+    return f"({expr} IS NOT NULL AND {test})"
