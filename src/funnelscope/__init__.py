@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         experiment_counts,
         load_experiment,
     )
-    from funnelscope.analyses.funnel import run_funnel, summarize
+    from funnelscope.analyses.funnel import people, run_funnel, summarize, with_person_ids
     from funnelscope.analyses.marketing.diagnosis import Diagnosis
     from funnelscope.analyses.marketing.leaks import Leak
     from funnelscope.app.events import ingest_files
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
         what_if,
     )
     from funnelscope.model.results import BreakdownRow
-    from funnelscope.model.spec import Breakdown, Exclusion
+    from funnelscope.model.spec import Breakdown, Exclusion, Order
     from funnelscope.store import BadRow, ColumnMapping, EventStore
 
 # name -> the module that defines it, imported on first use
@@ -62,9 +62,12 @@ _LAZY = {
     "ingest_files": "funnelscope.app.events",
     "Breakdown": "funnelscope.model.spec",
     "Exclusion": "funnelscope.model.spec",
+    "Order": "funnelscope.model.spec",
     "BreakdownRow": "funnelscope.model.results",
     "run_funnel": "funnelscope.analyses.funnel",
     "summarize": "funnelscope.analyses.funnel",
+    "people": "funnelscope.analyses.funnel",
+    "with_person_ids": "funnelscope.analyses.funnel",
     "Events": "funnelscope.app.funnels",
     "compute_funnel": "funnelscope.app.funnels",
     "explain_funnel": "funnelscope.app.funnels",
@@ -103,6 +106,7 @@ __all__ = [
     "FunnelscopeError",
     "IngestError",
     "Leak",
+    "Order",
     "PersonOutcome",
     "ReportReading",
     "SpecError",
@@ -118,11 +122,13 @@ __all__ = [
     "load_funnel",
     "load_reports",
     "parse_funnel",
+    "people",
     "report_metrics",
     "run_experiment",
     "run_funnel",
     "summarize",
     "what_if",
+    "with_person_ids",
 ]
 
 

@@ -94,7 +94,7 @@ def run_demo(
             f"{ingest.duplicates_skipped:,} already there"
         )
         with stage("Computing the funnel"):
-            result = run_funnel(load_funnel(spec_path), store)
+            result = run_funnel(load_funnel(spec_path), store, person_ids=False)
         with stage("Comparing the experiment's variants"):
             verdict = experiment_in(experiment_spec, store).verdict()
     reports = generate_search_reports(seed)

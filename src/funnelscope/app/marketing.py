@@ -343,7 +343,7 @@ def _diagnose(
 
     funnel = _with_segments(load_funnel(Path(inputs[0])), settings.by)
     with EventStore(db_path, read_only=True) as store:
-        result = run_funnel(funnel, store, engine)
+        result = run_funnel(funnel, store, engine, person_ids=False)
         diagnosis = diagnose_funnel(
             funnel,
             result,
