@@ -116,22 +116,7 @@ _NOT_DATES: Final = word_set(
     time_spent time_zone timezone
     """
 )
-
-_TOTAL_WORDS: Final = word_set(
-    """
-    total totals summary итого всього всего 合计 总计 總計 합계 gesamt summe totaal totale
-    """
-) | {"grand total"}
-_TOTALS_REASON: Final = (
-    "looks like a totals row (the sum of the rows above); counting it would double every number"
-)
-_TOTALS_FIX: Final = (
-    "nothing to do if it is the export's total line; remove it from the file to silence this"
-)
-
-
 _NON_ALNUM = re.compile(r"[\W_]+")
-DATE_FIX: Final = "write dates as 2026-09-03"
 
 
 @dataclass(frozen=True)
