@@ -47,22 +47,35 @@ class LoadResult:
 OnLoaded = Callable[[FileLoad], None]
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How files are read: the column mapping, progress bars, and whether a file loaded before
+    with other options replaces its earlier load."""
+
+    mapping: ColumnMapping | None = None  # None: every column detected, times in UTC
+    progress: bool = False
+    replace: bool = False
+
+
 def load_into(
     store: EventStore,
     files: Sequence[str],
-    mapping: ColumnMapping,
-    *,
-    progress: bool = False,
-    replace: bool = False,
+    options: LoadOptions | None = None,
     on_loaded: OnLoaded | None = None,
 ) -> LoadResult:
-    """Ingest each file on its own transaction into an open store; one file's failure never
+    """Ingest each file in its own transaction into an open store; one file's failure never
     stops the others. `on_loaded` hears of each file as soon as it is done (for faces that
     report as they go)."""
+    from funnelscope.store import ColumnMapping
+
+    options = options or LoadOptions()
+    mapping = options.mapping or ColumnMapping()
     loads = []
     for path in files:
         try:
-            report = store.ingest([path], mapping, progress=progress, replace=replace)
+            report = store.ingest(
+                [path], mapping, progress=options.progress, replace=options.replace
+            )
             load = FileLoad(path, report=report.files[0])
         except IngestError as exc:
             load = FileLoad(path, error=exc)
@@ -75,19 +88,14 @@ def load_into(
 def ingest_files(
     db_path: str,
     files: Sequence[str],
-    mapping: ColumnMapping,
-    *,
-    progress: bool = False,
-    replace: bool = False,
+    options: LoadOptions | None = None,
     on_loaded: OnLoaded | None = None,
 ) -> LoadResult:
     """Load files into the store at `db_path` (created if missing); see :func:`load_into`."""
     from funnelscope.store import EventStore
 
     with EventStore(db_path) as store:
-        return load_into(
-            store, files, mapping, progress=progress, replace=replace, on_loaded=on_loaded
-        )
+        return load_into(store, files, options, on_loaded)
 
 
 @dataclass(frozen=True)

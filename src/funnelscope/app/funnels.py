@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from funnelscope.app.events import OnLoaded, load_into, open_store
+from funnelscope.app.events import LoadOptions, OnLoaded, load_into, open_store
 from funnelscope.engines import DEFAULT_ENGINE
 from funnelscope.errors import FunnelscopeError
 
@@ -83,7 +83,7 @@ def events_for(
             direct.close()
         why = why_not
     with EventStore(":memory:") as store:
-        loaded = load_into(store, files, mapping, progress=events.progress, on_loaded=on_loaded)
+        loaded = load_into(store, files, LoadOptions(mapping, events.progress), on_loaded)
         if loaded.failed or not loaded.events_in_store:
             raise FunnelscopeError(
                 "no funnel computed: the files above could not be loaded completely; fix the "

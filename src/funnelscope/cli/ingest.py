@@ -41,16 +41,10 @@ def ingest(
     quarantine table; the good rows of the same file are loaded. The exit code is 1 when a file
     cannot be read or every one of its rows was rejected.
     """
-    from funnelscope.app.events import ingest_files
+    from funnelscope.app.events import LoadOptions, ingest_files
 
-    result = ingest_files(
-        db_path,
-        files,
-        mapping_from(kwargs),
-        progress=show_progress(progress),
-        replace=replace,
-        on_loaded=report_load,
-    )
+    options = LoadOptions(mapping_from(kwargs), show_progress(progress), replace)
+    result = ingest_files(db_path, files, options, on_loaded=report_load)
     click.echo(f"{result.events_in_store:,} events in {db_path}", err=True)
     if result.failed:
         raise click.exceptions.Exit(1)

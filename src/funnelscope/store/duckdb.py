@@ -30,6 +30,7 @@ from funnelscope.store.schema import (
     has_core_column,
     property_columns,
     remove_loads,
+    transaction,
     upgrade_schema,
 )
 from funnelscope.store.timeparse import quote_ident
@@ -240,14 +241,8 @@ class EventStore:
             ]
             listed = ", ".join(known) if known else "none"
             raise IngestError(source, "was never loaded", f"loaded sources are: {listed}")
-        self._con.execute("BEGIN TRANSACTION")
-        try:
-            removed = remove_loads(self._con, load_ids)
-            self._con.execute("COMMIT")
-        except duckdb.Error:
-            self._con.execute("ROLLBACK")
-            raise
-        return removed
+        with transaction(self._con):
+            return remove_loads(self._con, load_ids)
 
     def _require_loads(self) -> None:
         if not self._has_loads:

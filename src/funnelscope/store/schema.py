@@ -11,7 +11,8 @@ of a file and ``quarantine`` keeps the rows that could not be loaded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -83,19 +84,13 @@ def upgrade_schema(con: Connection) -> None:
     ``prop:load_id`` first, as a new property of that name would.
     """
     if not has_core_column(con, "load_id"):
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             _move_property_column(con, "load_id")
             con.execute("ALTER TABLE events ADD COLUMN load_id INTEGER")
-            con.execute("COMMIT")
-        except duckdb.Error:
-            con.execute("ROLLBACK")
-            raise
     if not has_column(con, "quarantine", "load_id"):
         con.execute("ALTER TABLE quarantine ADD COLUMN load_id INTEGER")
     if not has_core_column(con, "person_key"):
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             _move_property_column(con, "person_key")
             con.execute("ALTER TABLE events ADD COLUMN person_key BIGINT")
             con.execute("CREATE TABLE IF NOT EXISTS persons (person_key BIGINT, person_id VARCHAR)")
@@ -104,10 +99,19 @@ def upgrade_schema(con: Connection) -> None:
                 "UPDATE events SET person_key = p.person_key FROM persons p "
                 "WHERE events.person_id = p.person_id"
             )
-            con.execute("COMMIT")
-        except duckdb.Error:
-            con.execute("ROLLBACK")
-            raise
+
+
+@contextmanager
+def transaction(con: Connection) -> Iterator[None]:
+    """The block's statements as one transaction: committed at its end, rolled back on a
+    database error (which is raised again)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def count(con: Connection, sql: str, params: Sequence[object] = ()) -> int:
