@@ -2,12 +2,13 @@
 
 from funnelscope.model.filters import Filter
 from funnelscope.model.results import FunnelResult, PersonOutcome, StepResult
-from funnelscope.model.spec import Funnel, Step, load_funnel, parse_funnel
+from funnelscope.model.spec import Funnel, Order, Step, load_funnel, parse_funnel
 
 __all__ = [
     "Filter",
     "Funnel",
     "FunnelResult",
+    "Order",
     "PersonOutcome",
     "Step",
     "StepResult",

@@ -138,7 +138,7 @@ class Funnel:
         object.__setattr__(self, "order", Order(self.order))  # a str given becomes the enum
         if self.window_seconds <= 0:
             raise SpecError("window", "must be positive", "use e.g. 7d")
-        _check_depth(self)
+        _check_feature_combinations(self)
 
     def filters_for(self, index: int) -> tuple[Filter, ...]:
         """All filters an event must pass to fill step `index` (0-based): global then step."""
@@ -268,8 +268,9 @@ _EXCLUSION_KEYS = ("event", "where", "between")
 _BREAKDOWN_KEYS = ("property", "properties", "attribution", "limit", "scope")
 
 
-def _check_depth(funnel: Funnel) -> None:
-    """The combinations of depth features that mean something (errors say which do)."""
+def _check_feature_combinations(funnel: Funnel) -> None:
+    """The combinations of features beyond a plain funnel that mean something (errors say which
+    do)."""
     n = len(funnel.steps)
     for k, step in enumerate(funnel.steps, start=1):
         if step.optional:

@@ -45,15 +45,9 @@ def bucket_histogram(keys: np.ndarray, bits: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def bucket_scatter(
-    keys: np.ndarray,
-    ts: np.ndarray,
-    mask: np.ndarray,
-    bits: int,
-    pos: np.ndarray,
-    b_keys: np.ndarray,
-    b_ts: np.ndarray,
-    b_mask: np.ndarray,
-) -> None:
+    keys: np.ndarray, ts: np.ndarray, mask: np.ndarray, bits: int, pos: np.ndarray,
+    b_keys: np.ndarray, b_ts: np.ndarray, b_mask: np.ndarray,
+) -> None:  # fmt: skip
     """Copy one segment's rows to their buckets from `pos` on (keeps their order: stable)."""
     top = np.uint64(64 - bits) if bits > 0 else np.uint64(63)
     for i in range(keys.size):
@@ -67,13 +61,9 @@ def bucket_scatter(
 
 @njit(cache=True, nogil=True)
 def number_persons(
-    b_keys: np.ndarray,
-    bucket_start: np.ndarray,
-    first: int,
-    last: int,
-    local: np.ndarray,
+    b_keys: np.ndarray, bucket_start: np.ndarray, first: int, last: int, local: np.ndarray,
     persons_in: np.ndarray,
-) -> None:
+) -> None:  # fmt: skip
     """Number each bucket's keys by first appearance (a hash table the size of the bucket)."""
     for b in range(first, last):
         lo = bucket_start[b]
@@ -107,15 +97,9 @@ def number_persons(
 
 @njit(cache=True, nogil=True)
 def sort_bucket(
-    b_keys: np.ndarray,
-    b_ts: np.ndarray,
-    b_payload: np.ndarray,
-    bucket_start: np.ndarray,
-    person_start: np.ndarray,
-    local: np.ndarray,
-    b: int,
-    first_keys: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    b_keys: np.ndarray, b_ts: np.ndarray, b_payload: np.ndarray, bucket_start: np.ndarray,
+    person_start: np.ndarray, local: np.ndarray, b: int, first_keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Bucket b's rows counting-sorted by person: each person's rows stay in input order, and
     are sorted by time (stably) only where the input was not. Returns each person's first row
     (+ the end), the times and the payload column (a mask, or row numbers) in that order, and

@@ -18,7 +18,7 @@ import duckdb
 
 from funnelscope.engines.plan import Params
 from funnelscope.model.filters import Filter, as_bool
-from funnelscope.model.spec import Funnel
+from funnelscope.model.spec import Exclusion, Funnel
 from funnelscope.store.columns import EventColumns
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -36,6 +36,11 @@ def value_sql(cols: EventColumns, prop: str) -> str:
     return expr
 
 
+def names_where(cols: EventColumns, names: Sequence[str], params: Params) -> str:
+    """A WHERE clause keeping the events of the given names."""
+    return f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in names)})"
+
+
 def step_mask_sql(
     con: duckdb.DuckDBPyConnection,
     funnel: Funnel,
@@ -45,31 +50,37 @@ def step_mask_sql(
 ) -> str:
     """SQL for the bitmask of the steps an event can fill (bit k: step k+1), filters pushed down."""
     shared = [_filter_sql(con, f, cols, funnel.event_names, params, notes) for f in funnel.where]
-    terms = []
-    for k, step in enumerate(funnel.steps):
-        conds = [f"{cols.event} = {params.add(step.event)}"]
-        conds += shared
-        conds += [_filter_sql(con, f, cols, [step.event], params, notes) for f in step.where]
-        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << k} ELSE 0 END)")
-    return " + ".join(terms)
+    steps = [(step.event, step.where) for step in funnel.steps]
+    return _bitmask_sql(con, cols, steps, shared, params, notes)
 
 
 def exclusion_mask_sql(
     con: duckdb.DuckDBPyConnection,
-    funnel: Funnel,
     cols: EventColumns,
+    exclusions: Sequence[Exclusion],
     params: Params,
     notes: list[str],
 ) -> str:
     """SQL for the bitmask of the exclusions an event matches (bit x: exclusion x+1; its own
     filters only, docs/semantics.md [X1])."""
+    targets = [(x.event, x.where) for x in exclusions]
+    return _bitmask_sql(con, cols, targets, [], params, notes)
+
+
+def _bitmask_sql(
+    con: duckdb.DuckDBPyConnection,
+    cols: EventColumns,
+    targets: Sequence[tuple[str, tuple[Filter, ...]]],
+    shared: Sequence[str],
+    params: Params,
+    notes: list[str],
+) -> str:
+    """Bit i set when the event is named as target i and passes its filters and `shared`."""
     terms = []
-    for x, exclusion in enumerate(funnel.exclusions):
-        conds = [f"{cols.event} = {params.add(exclusion.event)}"]
-        conds += [
-            _filter_sql(con, f, cols, [exclusion.event], params, notes) for f in exclusion.where
-        ]
-        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << x} ELSE 0 END)")
+    for bit, (event, where) in enumerate(targets):
+        conds = [f"{cols.event} = {params.add(event)}", *shared]
+        conds += [_filter_sql(con, f, cols, [event], params, notes) for f in where]
+        terms.append(f"(CASE WHEN {' AND '.join(conds)} THEN {1 << bit} ELSE 0 END)")
     return " + ".join(terms) or "0"
 
 

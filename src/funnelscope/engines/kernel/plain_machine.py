@@ -25,7 +25,10 @@ from funnelscope.model.spec import Order
 
 ORDER_CODES = {order: code for code, order in enumerate(Order)}  # numba compares integers
 ORDERED, STRICT, ANY = ORDER_CODES[Order.ORDERED], ORDER_CODES[Order.STRICT], ORDER_CODES[Order.ANY]
-SCRATCH_ROWS = 5  # best times, used events, current times, best events, current events
+# rows of the scratch array (one column per step), reused from person to person: the best
+# attempt's times and events, and the current attempt's times and events (USED: ordered/strict)
+BEST_TIMES, USED, CUR, BEST_EVENTS, CUR_EVENTS = range(5)
+SCRATCH_ROWS = 5
 
 
 @njit(cache=True, nogil=True)
@@ -54,21 +57,14 @@ def _upper_bound(ts: np.ndarray, lo: int, hi: int, value: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _sequential_person(
-    ts: np.ndarray,
-    mask: np.ndarray,
-    s: int,
-    e: int,
-    n_steps: int,
-    window_us: int,
-    strict: bool,
-    out_times: np.ndarray,
-    used: np.ndarray,
-    cur: np.ndarray,
-    out_events: np.ndarray,
-) -> int:
-    """ordered / strict for one person's events ts[s:e]: the best attempt's length (times in
-    out_times, the events that did each step in out_events). Every step-1 event starts an
-    attempt; the first to reach furthest wins."""
+    ts: np.ndarray, mask: np.ndarray, s: int, e: int, n_steps: int, window_us: int,
+    strict: bool, scratch: np.ndarray,
+) -> int:  # fmt: skip
+    """ordered / strict for one person's events ts[s:e]: the best attempt's length (its times
+    and events in scratch). Every step-1 event starts an attempt; the first to reach furthest
+    wins."""
+    used = scratch[USED]
+    cur = scratch[CUR]
     best = 0
     for i in range(s, e):
         if (mask[i] & 1) == 0:
@@ -101,14 +97,32 @@ def _sequential_person(
             cur[length] = ts[found]
             length += 1
             last = ts[found]
-        if length > best:
-            best = length
-            for u in range(length):
-                out_times[u] = cur[u]
-                out_events[u] = used[u]
-            if best == n_steps:
-                break
+        best = _kept(scratch, length, best, USED)
+        if best == n_steps:
+            break
     return best
+
+
+@njit(cache=True, nogil=True)
+def _kept(scratch: np.ndarray, length: int, best: int, events_row: int) -> int:
+    """The current attempt (times in row CUR, events in `events_row`) becomes the best when it
+    reaches further; returns the best length."""
+    if length <= best:
+        return best
+    for u in range(length):
+        scratch[BEST_TIMES, u] = scratch[CUR, u]
+        scratch[BEST_EVENTS, u] = scratch[events_row, u]
+    return length
+
+
+@njit(cache=True, nogil=True)
+def _start_matching(
+    mask: np.ndarray, j: int, s: int, owner: np.ndarray, matched: np.ndarray, via: np.ndarray
+) -> None:
+    """A new matching of events to steps (``any``), holding event j."""
+    owner[:] = -1
+    matched[:] = -1
+    _augment(mask, j, s, owner, matched, via)
 
 
 @njit(cache=True, nogil=True)
@@ -149,19 +163,13 @@ def _augment(
 
 @njit(cache=True, nogil=True)
 def _any_order_person(
-    ts: np.ndarray,
-    mask: np.ndarray,
-    s: int,
-    e: int,
-    n_steps: int,
-    window_us: int,
-    out_times: np.ndarray,
-    cur: np.ndarray,
-    out_events: np.ndarray,
-    cur_events: np.ndarray,
-) -> int:
+    ts: np.ndarray, mask: np.ndarray, s: int, e: int, n_steps: int, window_us: int,
+    scratch: np.ndarray,
+) -> int:  # fmt: skip
     """any for one person: per entry time, the times at which the k-th distinct step was done
-    (and in out_events the event with which it was done)."""
+    (and the event with which it was done), the best in scratch."""
+    cur = scratch[CUR]
+    cur_events = scratch[CUR_EVENTS]
     single = True
     for i in range(s, e):
         m = mask[i]
@@ -203,9 +211,7 @@ def _any_order_person(
                     length += 1
                 j += 1
         else:
-            owner[:] = -1
-            matched[:] = -1
-            _augment(mask, i, s, owner, matched, via)
+            _start_matching(mask, i, s, owner, matched, via)
             cur[0] = start
             cur_events[0] = i
             length = 1
@@ -216,78 +222,44 @@ def _any_order_person(
                     cur_events[length] = j
                     length += 1
                 j += 1
-        if length > best:
-            best = length
-            for u in range(length):
-                out_times[u] = cur[u]
-                out_events[u] = cur_events[u]
-            if best == n_steps:
-                break
+        best = _kept(scratch, length, best, CUR_EVENTS)
+        if best == n_steps:
+            break
     return best
 
 
 @njit(cache=True, nogil=True)
 def best_attempt(
-    ts: np.ndarray,
-    mask: np.ndarray,
-    s: int,
-    e: int,
-    n_steps: int,
-    window_us: int,
-    mode: int,
+    ts: np.ndarray, mask: np.ndarray, s: int, e: int, n_steps: int, window_us: int, mode: int,
     scratch: np.ndarray,
-) -> int:
+) -> int:  # fmt: skip
     """The best attempt over one person's events ts[s:e] in order mode `mode`: its length; the
-    time of each step in scratch[0], the event that did it in scratch[3] (`scratch`: a
-    SCRATCH_ROWS x n_steps array, reused from person to person)."""
+    time of each step in scratch[BEST_TIMES], the event that did it in scratch[BEST_EVENTS]
+    (`scratch`: a SCRATCH_ROWS x n_steps array, reused from person to person)."""
     if mode == ANY:
-        return _any_order_person(
-            ts, mask, s, e, n_steps, window_us, scratch[0], scratch[2], scratch[3], scratch[4]
-        )
-    return _sequential_person(
-        ts, mask, s, e, n_steps, window_us, mode == STRICT, scratch[0], scratch[1], scratch[2],
-        scratch[3],
-    )  # fmt: skip
+        return _any_order_person(ts, mask, s, e, n_steps, window_us, scratch)
+    return _sequential_person(ts, mask, s, e, n_steps, window_us, mode == STRICT, scratch)
 
 
 @njit(cache=True, nogil=True)
 def run_persons_block(
-    starts: np.ndarray,
-    ts: np.ndarray,
-    mask: np.ndarray,
-    first: int,
-    last: int,
-    n_steps: int,
-    window_us: int,
-    mode: int,
-    reached: np.ndarray,
-    times: np.ndarray,
-) -> None:
+    starts: np.ndarray, ts: np.ndarray, mask: np.ndarray, first: int, last: int, n_steps: int,
+    window_us: int, mode: int, reached: np.ndarray, times: np.ndarray,
+) -> None:  # fmt: skip
     """Best attempts of persons first..last of person-sorted rows (``starts``)."""
     scratch = np.empty((SCRATCH_ROWS, n_steps), np.int64)
     for p in range(first, last):
         length = best_attempt(ts, mask, starts[p], starts[p + 1], n_steps, window_us, mode, scratch)
         reached[p] = length
-        times[:length, p] = scratch[0, :length]
+        times[:length, p] = scratch[BEST_TIMES, :length]
 
 
 @njit(cache=True, nogil=True)
 def run_buckets(
-    b_keys: np.ndarray,
-    b_ts: np.ndarray,
-    b_mask: np.ndarray,
-    bucket_start: np.ndarray,
-    person_start: np.ndarray,
-    local: np.ndarray,
-    first: int,
-    last: int,
-    n_steps: int,
-    window_us: int,
-    mode: int,
-    reached: np.ndarray,
-    times: np.ndarray,
-    first_keys: np.ndarray,
-) -> None:
+    b_keys: np.ndarray, b_ts: np.ndarray, b_mask: np.ndarray, bucket_start: np.ndarray,
+    person_start: np.ndarray, local: np.ndarray, first: int, last: int, n_steps: int,
+    window_us: int, mode: int, reached: np.ndarray, times: np.ndarray, first_keys: np.ndarray,
+) -> None:  # fmt: skip
     """Every best attempt of the persons in radix buckets first..last (kernel/buckets.py)."""
     scratch = np.empty((SCRATCH_ROWS, n_steps), np.int64)
     for b in range(first, last):
@@ -298,4 +270,4 @@ def run_buckets(
         for q in range(at.size - 1):
             length = best_attempt(l_ts, l_mask, at[q], at[q + 1], n_steps, window_us, mode, scratch)
             reached[p0 + q] = length
-            times[:length, p0 + q] = scratch[0, :length]
+            times[:length, p0 + q] = scratch[BEST_TIMES, :length]

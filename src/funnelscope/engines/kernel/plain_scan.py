@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from funnelscope.engines.kernel.fetch import chunk_numpy, fetch, numpy_column, run_starts
-from funnelscope.engines.kernel.filter_sql import step_mask_sql
+from funnelscope.engines.kernel.filter_sql import names_where, step_mask_sql
 from funnelscope.engines.plan import Params, Plan
 from funnelscope.model.spec import Funnel, Order
 from funnelscope.store.columns import EventColumns
@@ -38,7 +38,7 @@ def plain_plan(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
     if cols.invalid is not None:
         mask = f"CASE WHEN {cols.invalid} THEN -1 ELSE {mask} END"
     strict = funnel.order == Order.STRICT
-    where = "" if strict else f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in names)})"
+    where = "" if strict else names_where(cols, names, params)
     by_id = funnel.needs_id_order
     order = "person, ts" + (f", {cols.event_id}" if by_id else "")
     inner = (

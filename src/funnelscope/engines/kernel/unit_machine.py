@@ -20,10 +20,13 @@ from numba import njit
 from funnelscope.engines.kernel.buckets import sort_bucket
 from funnelscope.engines.kernel.plain_machine import (
     ANY,
+    BEST_EVENTS,
+    BEST_TIMES,
     SCRATCH_ROWS,
     STRICT,
     _augment,
     _lower_bound,
+    _start_matching,
     _upper_bound,
     best_attempt,
 )
@@ -33,6 +36,10 @@ NO_VALUE = -1  # no breakdown value filter
 NONE_VALUE = -2  # attribution step:N on an attempt that did not do step N: "(none)"
 FIRST_TOUCH, LAST_TOUCH, AT_STEP, ALL_EVENTS, NO_BREAKDOWN = 0, 1, 2, 3, 4
 PERSONS, SESSIONS, TOTALS = 0, 1, 2
+# rows of a machine's work array (one per step each), reused from unit to unit
+ATTEMPT_TIMES, ATTEMPT_EVENTS, ATTEMPT_USED, OWNER, VIA, KEPT_TIMES, KEPT_EVENTS = range(7)
+WORK_ROWS = 7
+RESULT_SIZE = 5  # an attempt's reached, required steps done, steps done, end, events used
 
 
 @njit(cache=True, nogil=True)
@@ -45,22 +52,10 @@ def _in_attempt(used: np.ndarray, n_used: int, j: int) -> bool:
 
 @njit(cache=True, nogil=True)
 def _earliest(
-    ts: np.ndarray,
-    mask: np.ndarray,
-    hold: np.ndarray,
-    value: np.ndarray,
-    s: int,
-    e: int,
-    k: int,
-    last: int,
-    limit: int,
-    key: int,
-    has_hold: bool,
-    wanted: int,
-    taken: np.ndarray,
-    used: np.ndarray,
-    n_used: int,
-) -> int:
+    ts: np.ndarray, mask: np.ndarray, hold: np.ndarray, value: np.ndarray, s: int, e: int, k: int,
+    last: int, limit: int, key: int, has_hold: bool, wanted: int, taken: np.ndarray,
+    used: np.ndarray, n_used: int,
+) -> int:  # fmt: skip
     """The earliest event at or after `last` and at or before `limit` that can fill step k."""
     bit = np.int64(1) << k
     j = _lower_bound(ts, s, e, last)
@@ -79,18 +74,9 @@ def _earliest(
 
 @njit(cache=True, nogil=True)
 def _first_exclusion(
-    ts: np.ndarray,
-    xmask: np.ndarray,
-    s: int,
-    e: int,
-    k: int,
-    bound: int,
-    ex_start: np.ndarray,
-    ex_end: np.ndarray,
-    times: np.ndarray,
-    used: np.ndarray,
-    n_used: int,
-) -> int:
+    ts: np.ndarray, xmask: np.ndarray, s: int, e: int, k: int, bound: int, ex_start: np.ndarray,
+    ex_end: np.ndarray, times: np.ndarray, used: np.ndarray, n_used: int,
+) -> int:  # fmt: skip
     """[X2]: the earliest excluded event (not a step of the attempt) between the latest step done
     at or before step i and `bound` (both strict), for exclusions with i < k <= j."""
     found = -1
@@ -115,29 +101,12 @@ def _first_exclusion(
 
 @njit(cache=True, nogil=True)
 def _sequential_attempt(
-    ts: np.ndarray,
-    mask: np.ndarray,
-    xmask: np.ndarray,
-    hold: np.ndarray,
-    value: np.ndarray,
-    s: int,
-    e: int,
-    entry: int,
-    taken: np.ndarray,
-    wanted: int,
-    window_us: int,
-    strict: bool,
-    has_hold: bool,
-    optional: np.ndarray,
-    next_required: np.ndarray,
-    within_us: np.ndarray,
-    ex_start: np.ndarray,
-    ex_end: np.ndarray,
-    times: np.ndarray,
-    events: np.ndarray,
-    used: np.ndarray,
-    result: np.ndarray,
-) -> None:
+    ts: np.ndarray, mask: np.ndarray, xmask: np.ndarray, hold: np.ndarray, value: np.ndarray,
+    s: int, e: int, entry: int, taken: np.ndarray, wanted: int, window_us: int, strict: bool,
+    has_hold: bool, optional: np.ndarray, next_required: np.ndarray, within_us: np.ndarray,
+    ex_start: np.ndarray, ex_end: np.ndarray, times: np.ndarray, events: np.ndarray,
+    used: np.ndarray, result: np.ndarray,
+) -> None:  # fmt: skip
     """ordered / strict from `entry`: times and events per step; result = [reached,
     required steps done, steps done, end] (end: where a next totals attempt may start)."""
     n_steps = times.size
@@ -209,25 +178,11 @@ def _sequential_attempt(
 
 @njit(cache=True, nogil=True)
 def _any_attempt(
-    ts: np.ndarray,
-    mask: np.ndarray,
-    hold: np.ndarray,
-    value: np.ndarray,
-    s: int,
-    e: int,
-    entry: int,
-    taken: np.ndarray,
-    wanted: int,
-    window_us: int,
-    has_hold: bool,
-    times: np.ndarray,
-    events: np.ndarray,
-    used: np.ndarray,
-    owner: np.ndarray,
-    matched: np.ndarray,
-    via: np.ndarray,
+    ts: np.ndarray, mask: np.ndarray, hold: np.ndarray, value: np.ndarray, s: int, e: int,
+    entry: int, taken: np.ndarray, wanted: int, window_us: int, has_hold: bool, times: np.ndarray,
+    events: np.ndarray, used: np.ndarray, owner: np.ndarray, matched: np.ndarray, via: np.ndarray,
     result: np.ndarray,
-) -> None:
+) -> None:  # fmt: skip
     """any from `entry`: the k-th distinct step is done when the matching first grows to k."""
     n_steps = times.size
     start = ts[entry]
@@ -236,9 +191,7 @@ def _any_attempt(
     for k in range(n_steps):
         times[k] = SKIPPED
         events[k] = -1
-    owner[:] = -1
-    matched[:] = -1
-    _augment(mask, entry, s, owner, matched, via)
+    _start_matching(mask, entry, s, owner, matched, via)
     times[0] = start
     events[0] = entry
     length = 1
@@ -299,14 +252,14 @@ def _attributed(
 @njit(cache=True, nogil=True)
 def _attempt(  # type: ignore[no-untyped-def]
     ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us, has_hold,
-    optional, next_required, within_us, ex_start, ex_end, times, events, used, owner, matched,
-    via, result,
+    optional, next_required, within_us, ex_start, ex_end, work, matched, result,
 ):  # fmt: skip
-    """One attempt from `entry` in the funnel's order mode (results in times/events/result)."""
+    """One attempt from `entry` in the funnel's order mode (results in work and result)."""
+    times, events, used = work[ATTEMPT_TIMES], work[ATTEMPT_EVENTS], work[ATTEMPT_USED]
     if mode == ANY:
         _any_attempt(
             ts, mask, hold, value, s, e, entry, taken, wanted, window_us, has_hold, times,
-            events, used, owner, matched, via, result,
+            events, used, work[OWNER], matched, work[VIA], result,
         )  # fmt: skip
     else:
         _sequential_attempt(
@@ -336,74 +289,43 @@ def _emit(  # type: ignore[no-untyped-def]
 def _unit_attempts(  # type: ignore[no-untyped-def]
     ts, mask, xmask, hold, value, s, e, wanted, mode, count, window_us, has_hold, optional,
     next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached, out_times,
-    out_group, out_unit, taken, times, events, used, owner, matched, via, result, best_times,
-    best_events,
+    out_group, out_unit, taken, work, matched, result,
 ):  # fmt: skip
     """The counted attempts of one unit for one value filter (`wanted`), written from `row` on;
-    returns the next free row."""
+    returns the next free row. [C3] count: totals: attempts one after another, never reusing
+    events. Otherwise [S10] every entry starts an attempt; the best one ([O4]) is written."""
     for q in range(e - s):
         taken[q] = False
     if count == TOTALS:
-        return _attempts_in_turn(
-            ts, mask, xmask, hold, value, s, e, wanted, mode, window_us, has_hold, optional,
-            next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached,
-            out_times, out_group, out_unit, taken, times, events, used, owner, matched, via,
-            result,
-        )  # fmt: skip
-    return _best_attempt(
-        ts, mask, xmask, hold, value, s, e, wanted, mode, window_us, has_hold, optional,
-        next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached,
-        out_times, out_group, out_unit, taken, times, events, used, owner, matched, via, result,
-        best_times, best_events,
-    )  # fmt: skip
-
-
-@njit(cache=True, nogil=True)
-def _attempts_in_turn(  # type: ignore[no-untyped-def]
-    ts, mask, xmask, hold, value, s, e, wanted, mode, window_us, has_hold, optional,
-    next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached, out_times,
-    out_group, out_unit, taken, times, events, used, owner, matched, via, result,
-):  # fmt: skip
-    """[C3] count: totals: attempts one after another, never reusing events."""
-    start = SKIPPED
-    while True:
-        entry = -1
-        j = s if start == SKIPPED else _lower_bound(ts, s, e, int(start))
-        while j < e:
-            if (
-                _can_enter(mask, j, mode)
-                and not taken[j - s]
-                and (wanted == NO_VALUE or value[j] == wanted)
-            ):
-                entry = j
-                break
-            j += 1
-        if entry < 0:
-            return row
-        _attempt(
-            ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us,
-            has_hold, optional, next_required, within_us, ex_start, ex_end, times, events,
-            used, owner, matched, via, result,
-        )  # fmt: skip
-        for q in range(result[4]):
-            taken[used[q] - s] = True
-        _emit(
-            row, u, result[0], times, events, value, wanted, attribution, at, out_reached,
-            out_times, out_group, out_unit,
-        )  # fmt: skip
-        row += 1
-        start = result[3]
-
-
-@njit(cache=True, nogil=True)
-def _best_attempt(  # type: ignore[no-untyped-def]
-    ts, mask, xmask, hold, value, s, e, wanted, mode, window_us, has_hold, optional,
-    next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached, out_times,
-    out_group, out_unit, taken, times, events, used, owner, matched, via, result, best_times,
-    best_events,
-):  # fmt: skip
-    """[S10] every entry starts an attempt; the best one ([O4]) is written as row `row`."""
-    n_steps = times.size
+        start = SKIPPED
+        while True:
+            entry = -1
+            j = s if start == SKIPPED else _lower_bound(ts, s, e, int(start))
+            while j < e:
+                if (
+                    _can_enter(mask, j, mode)
+                    and not taken[j - s]
+                    and (wanted == NO_VALUE or value[j] == wanted)
+                ):
+                    entry = j
+                    break
+                j += 1
+            if entry < 0:
+                return row
+            _attempt(
+                ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us,
+                has_hold, optional, next_required, within_us, ex_start, ex_end, work, matched,
+                result,
+            )  # fmt: skip
+            for q in range(result[4]):
+                taken[work[ATTEMPT_USED, q] - s] = True
+            _emit(
+                row, u, result[0], work[ATTEMPT_TIMES], work[ATTEMPT_EVENTS], value, wanted,
+                attribution, at, out_reached, out_times, out_group, out_unit,
+            )  # fmt: skip
+            row += 1
+            start = result[3]
+    n_steps = work.shape[1]
     best = -1
     best_reached = 0
     for entry in range(s, e):
@@ -411,23 +333,21 @@ def _best_attempt(  # type: ignore[no-untyped-def]
             continue
         _attempt(
             ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us,
-            has_hold, optional, next_required, within_us, ex_start, ex_end, times, events,
-            used, owner, matched, via, result,
+            has_hold, optional, next_required, within_us, ex_start, ex_end, work, matched, result,
         )  # fmt: skip
         score = result[1] * 64 + result[2]  # [O4] required steps, then steps done
         if score > best:
             best = score
             best_reached = result[0]
-            for k in range(n_steps):
-                best_times[k] = times[k]
-                best_events[k] = events[k]
+            work[KEPT_TIMES] = work[ATTEMPT_TIMES]
+            work[KEPT_EVENTS] = work[ATTEMPT_EVENTS]
             if result[2] == n_steps:
                 break
     if best < 0:
         return row
     _emit(
-        row, u, best_reached, best_times, best_events, value, wanted, attribution, at,
-        out_reached, out_times, out_group, out_unit,
+        row, u, best_reached, work[KEPT_TIMES], work[KEPT_EVENTS], value, wanted, attribution,
+        at, out_reached, out_times, out_group, out_unit,
     )  # fmt: skip
     return row + 1
 
@@ -436,8 +356,7 @@ def _best_attempt(  # type: ignore[no-untyped-def]
 def _unit_rows(  # type: ignore[no-untyped-def]
     ts, mask, xmask, hold, value, s, e, unit, row, mode, count, window_us, has_hold, optional,
     next_required, within_us, ex_start, ex_end, attribution, at, out_reached, out_times,
-    out_group, out_unit, taken, times, events, used, owner, matched, via, result, best_times,
-    best_events,
+    out_group, out_unit, taken, work, matched, result,
 ):  # fmt: skip
     """The counted attempts of the unit ts[s:e] from output row `row` on (each value on its own
     under all_events, [B4]); returns the next free row."""
@@ -445,8 +364,7 @@ def _unit_rows(  # type: ignore[no-untyped-def]
         return _unit_attempts(
             ts, mask, xmask, hold, value, s, e, NO_VALUE, mode, count, window_us, has_hold,
             optional, next_required, within_us, ex_start, ex_end, attribution, at, row, unit,
-            out_reached, out_times, out_group, out_unit, taken, times, events, used, owner,
-            matched, via, result, best_times, best_events,
+            out_reached, out_times, out_group, out_unit, taken, work, matched, result,
         )  # fmt: skip
     for j in range(s, e):
         if not _can_enter(mask, j, mode):
@@ -460,8 +378,7 @@ def _unit_rows(  # type: ignore[no-untyped-def]
             row = _unit_attempts(
                 ts, mask, xmask, hold, value, s, e, value[j], mode, count, window_us, has_hold,
                 optional, next_required, within_us, ex_start, ex_end, attribution, at, row,
-                unit, out_reached, out_times, out_group, out_unit, taken, times, events, used,
-                owner, matched, via, result, best_times, best_events,
+                unit, out_reached, out_times, out_group, out_unit, taken, work, matched, result,
             )  # fmt: skip
     return row
 
@@ -481,22 +398,15 @@ def run_units(  # type: ignore[no-untyped-def]
             widest = unit_start[u + 1] - unit_start[u]
     taken = np.zeros(widest, np.bool_)
     matched = np.empty(widest, np.int64)
-    times = np.empty(n_steps, np.int64)
-    events = np.empty(n_steps, np.int64)
-    best_times = np.empty(n_steps, np.int64)
-    best_events = np.empty(n_steps, np.int64)
-    used = np.empty(n_steps, np.int64)
-    owner = np.empty(n_steps, np.int64)
-    via = np.empty(n_steps, np.int64)
-    result = np.zeros(5, np.int64)
+    work = np.empty((WORK_ROWS, n_steps), np.int64)
+    result = np.zeros(RESULT_SIZE, np.int64)
     for u in range(first, last):
         s = unit_start[u]
         e = unit_start[u + 1]
         _unit_rows(
             ts, mask, xmask, hold, value, s, e, u, row_start[u], mode, count, window_us,
             has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at,
-            out_reached, out_times, out_group, out_unit, taken, times, events, used, owner,
-            matched[: e - s], via, result, best_times, best_events,
+            out_reached, out_times, out_group, out_unit, taken, work, matched[: e - s], result,
         )  # fmt: skip
 
 
@@ -554,14 +464,8 @@ def run_buckets_units(  # type: ignore[no-untyped-def]
     attempts written from ``row_start[person]`` on. A person whose tied events could change a
     result is flagged in `tied`; kernel/unit_run.py computes them again in event_id order."""
     n_steps = optional.size
-    times = np.empty(n_steps, np.int64)
-    events = np.empty(n_steps, np.int64)
-    best_times = np.empty(n_steps, np.int64)
-    best_events = np.empty(n_steps, np.int64)
-    used = np.empty(n_steps, np.int64)
-    owner = np.empty(n_steps, np.int64)
-    via = np.empty(n_steps, np.int64)
-    result = np.zeros(5, np.int64)
+    work = np.empty((WORK_ROWS, n_steps), np.int64)
+    result = np.zeros(RESULT_SIZE, np.int64)
     for b in range(first, last):
         p0 = person_start[b]
         offsets, l_ts, l_row = sort_bucket(
@@ -593,8 +497,7 @@ def run_buckets_units(  # type: ignore[no-untyped-def]
                         l_ts, l_mask, l_xmask, l_hold, l_value, us, i, row, row, mode, count,
                         window_us, has_hold, optional, next_required, within_us, ex_start,
                         ex_end, attribution, at, out_reached, out_times, out_group, out_unit,
-                        taken, times, events, used, owner, matched[: i - us], via, result,
-                        best_times, best_events,
+                        taken, work, matched[: i - us], result,
                     )  # fmt: skip
                     us = i
 
@@ -642,9 +545,9 @@ def run_buckets_values(  # type: ignore[no-untyped-def]
             e = at[q + 1]
             length = best_attempt(l_ts, l_mask, s, e, n_steps, window_us, mode, scratch)
             reached[p0 + q] = length
-            times[p0 + q, :length] = scratch[0, :length]
+            times[p0 + q, :length] = scratch[BEST_TIMES, :length]
             if length:
-                events = scratch[3]
+                events = scratch[BEST_EVENTS]
                 groups[p0 + q] = _attributed(l_value, events, length, attribution, at_step)
                 chosen = _attributed_event(events, length, attribution, at_step)
                 if chosen >= 0:

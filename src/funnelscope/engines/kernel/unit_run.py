@@ -177,15 +177,14 @@ def _run_grouped(plan: Plan, source: EventSource) -> Outcomes:
         n_persons = 0 if parts is None else parts.n_persons
         capacity = np.zeros(n_persons, np.int64)
         if parts is not None:
-            list(
-                pool.map(
-                    lambda r: machine.person_capacity(
-                        parts.bucket_start, parts.person_start, parts.local, parts.mask,
-                        scan.mask, *r, mode, per_entry, capacity,
-                    ),
-                    parts.ranges,
-                )
-            )  # fmt: skip
+
+            def capacity_of(r: tuple[int, int]) -> None:
+                machine.person_capacity(
+                    parts.bucket_start, parts.person_start, parts.local, parts.mask, scan.mask,
+                    *r, mode, per_entry, capacity,
+                )  # fmt: skip
+
+            list(pool.map(capacity_of, parts.ranges))
         row_start = np.concatenate(([0], np.cumsum(capacity))).astype(np.int64)
         n_rows = int(row_start[-1])
         reached = np.zeros(n_rows, np.int16)
@@ -195,19 +194,17 @@ def _run_grouped(plan: Plan, source: EventSource) -> Outcomes:
         first_keys = np.empty(n_persons, np.int64)
         tied = np.zeros(n_persons, np.bool_)
         if parts is not None:
-            list(
-                pool.map(
-                    lambda r: machine.run_buckets_units(
-                        parts.keys, parts.ts, parts.mask, parts.bucket_start,
-                        parts.person_start, parts.local, *r, scan.mask, scan.xmask, scan.hold,
-                        scan.value, gap_us, row_start, mode, count, window_us,
-                        bool(funnel.hold_constant), optional, next_required, within_us,
-                        ex_start, ex_end, attribution, at, reached, times, groups, units,
-                        first_keys, tied,
-                    ),
-                    parts.ranges,
-                )
-            )  # fmt: skip
+
+            def run_bucket(r: tuple[int, int]) -> None:
+                machine.run_buckets_units(
+                    parts.keys, parts.ts, parts.mask, parts.bucket_start, parts.person_start,
+                    parts.local, *r, scan.mask, scan.xmask, scan.hold, scan.value, gap_us,
+                    row_start, mode, count, window_us, bool(funnel.hold_constant), optional,
+                    next_required, within_us, ex_start, ex_end, attribution, at, reached, times,
+                    groups, units, first_keys, tied,
+                )  # fmt: skip
+
+            list(pool.map(run_bucket, parts.ranges))
     row_person = np.repeat(np.arange(n_persons, dtype=np.int64), capacity)
     values = list(plan.group_values)
     b = funnel.breakdown

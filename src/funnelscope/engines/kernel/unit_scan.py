@@ -23,7 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from funnelscope.engines.kernel.fetch import fetch, read_only_ints
-from funnelscope.engines.kernel.filter_sql import exclusion_mask_sql, step_mask_sql, value_sql
+from funnelscope.engines.kernel.filter_sql import (
+    exclusion_mask_sql,
+    names_where,
+    step_mask_sql,
+    value_sql,
+)
 from funnelscope.engines.kernel.plain_scan import Segment, fetch_steps
 from funnelscope.engines.plan import Params, Plan
 from funnelscope.errors import EngineError
@@ -78,7 +83,7 @@ def sorted_plan(
     notes: list[str] = []
     params = Params()
     mask = step_mask_sql(con, funnel, cols, params, notes)
-    xmask = exclusion_mask_sql(con, funnel, cols, params, notes)
+    xmask = exclusion_mask_sql(con, cols, funnel.exclusions, params, notes)
     held = [f"{value_sql(cols, p)} AS h{i}" for i, p in enumerate(funnel.hold_constant)]
     b = funnel.breakdown
     values = []
@@ -251,16 +256,11 @@ def value_plan(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
     if b is None or not cols.integer_person or cols.invalid is not None:
         return None
     strict = funnel.order == Order.STRICT
-    notes: list[str] = []
-    params = Params()
-    coded = _value_codes(con, cols, b.properties, params)
-    if coded is None:
+    parts = _masked_and_coded(con, funnel, cols, b.properties)
+    if parts is None:
         return None
-    code, group_values = coded
-    mask = step_mask_sql(con, funnel, cols, params, notes)
-    where = ""
-    if not strict:
-        where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in funnel.event_names)})"
+    params, notes, mask, code, group_values = parts
+    where = "" if strict else names_where(cols, funnel.event_names, params)
     inner = (
         f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask, "
         f"CAST({code} AS BIGINT) AS code FROM {cols.source}{where}"
@@ -318,19 +318,12 @@ def grouping_plan(
         ).fetchall()
         if values != codes:
             return None
-    notes: list[str] = []
-    params = Params()
-    code, group_values = "0", [()]
-    if b is not None:
-        coded = _value_codes(con, cols, b.properties, params)
-        if coded is None:
-            return None
-        code, group_values = coded
-    mask = step_mask_sql(con, funnel, cols, params, notes)
-    xmask = exclusion_mask_sql(con, funnel, cols, params, notes)
-    where = ""
-    if not keep_all:
-        where = f" WHERE {cols.event} IN ({', '.join(params.add(n) for n in names)})"
+    parts = _masked_and_coded(con, funnel, cols, () if b is None else b.properties)
+    if parts is None:
+        return None
+    params, notes, mask, code, group_values = parts
+    xmask = exclusion_mask_sql(con, cols, funnel.exclusions, params, notes)
+    where = "" if keep_all else names_where(cols, names, params)
     sql = (
         f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask, "
         f"CAST({xmask} AS BIGINT) AS xmask, {hold} AS hold, CAST({code} AS BIGINT) AS value "
@@ -341,12 +334,27 @@ def grouping_plan(
     return Plan("kernel", funnel, sql, params, tuple(notes), "grouped", False, tuple(group_values))
 
 
+def _masked_and_coded(
+    con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns, properties: Sequence[str]
+) -> tuple[Params, list[str], str, str, list[BreakdownValue]] | None:
+    """The parameters and notes of a grouping scan, its step mask SQL, the SQL numbering the
+    values of `properties` and each number's values (None: too many values to pack)."""
+    params = Params()
+    coded = _value_codes(con, cols, properties, params)
+    if coded is None:
+        return None
+    notes: list[str] = []
+    return params, notes, step_mask_sql(con, funnel, cols, params, notes), *coded
+
+
 def _value_codes(
     con: duckdb.DuckDBPyConnection, cols: EventColumns, properties: Sequence[str], params: Params
 ) -> tuple[str, list[BreakdownValue]] | None:
     """SQL numbering the combined values of `properties` (list_position over the distinct values
     of each, read first over the whole column), and each number's values; None past
     MAX_PACKED_VALUES combinations."""
+    if not properties:
+        return "0", [()]
     exprs = [value_sql(cols, p) for p in properties]
     distinct = [
         [v for (v,) in con.execute(f"SELECT DISTINCT {expr} FROM {cols.source}").fetchall()]
