@@ -23,7 +23,7 @@ ROWS_PER_BUCKET = 16384  # a bucket's rows and hash table stay in the CPU cache
 
 @dataclass
 class Partition:
-    """Rows scattered into radix buckets, each bucket's persons numbered (see group_and_run)."""
+    """Rows scattered into radix buckets, each bucket's persons numbered (buckets.py)."""
 
     keys: np.ndarray
     ts: np.ndarray

@@ -459,7 +459,7 @@ def run_buckets_units(  # type: ignore[no-untyped-def]
     next_required, within_us, ex_start, ex_end, attribution, at, out_reached, out_times,
     out_group, out_unit, first_keys, tied,
 ):  # fmt: skip
-    """Depth features over radix buckets: each bucket's rows counting-sorted by person and by
+    """The unit machine over radix buckets: each bucket's rows sorted by person and by
     time, each person split in units (sessions by `gap_us` when >= 0) and their counted
     attempts written from ``row_start[person]`` on. A person whose tied events could change a
     result is flagged in `tied`; kernel/unit_run.py computes them again in event_id order."""
