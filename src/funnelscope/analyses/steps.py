@@ -17,9 +17,9 @@ from funnelscope.model.results import (
     BreakdownRow,
     Outcomes,
     StepResult,
+    done_at,
+    previous_required,
 )
-from funnelscope.model.results import done_at as done_at  # re-exported: marketing reads it here
-from funnelscope.model.results import previous_required as previous_required
 from funnelscope.model.spec import Funnel
 
 

@@ -21,6 +21,7 @@ from funnelscope.store.bad_rows import BadRow
 from funnelscope.store.columns import EventColumns
 from funnelscope.store.ingest import IngestReport, Loader, check_mapping
 from funnelscope.store.mapping import ColumnMapping
+from funnelscope.store.readers import first_row
 from funnelscope.store.schema import (
     absolute,
     check_schema,
@@ -123,6 +124,16 @@ class EventStore:
             "'[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?')"
         ).fetchone()
         return (int(row[0]), row[1]) if row else (0, None)
+
+    def last_event_us(self, names: Sequence[str]) -> int | None:
+        """The time (µs) of the last event with one of these names (None: there is none)."""
+        marks = ", ".join("?" for _ in names)
+        row = first_row(
+            self._con,
+            f'SELECT epoch_us(max("timestamp")) FROM events WHERE event IN ({marks})',
+            list(names),
+        )
+        return None if row is None or row[0] is None else int(row[0])
 
     def property_types(self) -> dict[str, str]:
         """Property name -> DuckDB type of its column."""

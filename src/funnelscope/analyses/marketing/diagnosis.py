@@ -20,9 +20,9 @@ from funnelscope.analyses.marketing.periods import (
 )
 from funnelscope.analyses.marketing.report import ReportSet, Unmatched, diagnosis_input
 from funnelscope.analyses.marketing.yields import ChainYields
-from funnelscope.analyses.steps import done_at, previous_required
-from funnelscope.model.results import FunnelResult
+from funnelscope.model.results import FunnelResult, done_at, previous_required
 from funnelscope.store.bad_rows import BadRow
+from funnelscope.store.duckdb import EventStore
 
 if TYPE_CHECKING:
     from funnelscope.model.spec import Funnel
@@ -250,13 +250,8 @@ def event_input(
 def last_funnel_event_us(funnel: Funnel, source: Any) -> int | None:
     """The time of the data's last event whose name is one of the funnel's steps ([D11])."""
     names = sorted({step.event for step in funnel.steps})
-    connection = getattr(source, "connection", None)
-    if connection is not None:  # the store: one aggregate, no scan
-        marks = ", ".join("?" for _ in names)
-        row = connection.execute(
-            f'SELECT epoch_us(max("timestamp")) FROM events WHERE event IN ({marks})', names
-        ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+    if isinstance(source, EventStore):  # one aggregate, no scan
+        return source.last_event_us(names)
     table = source.scan(names)
     if table.num_rows == 0:
         return None
