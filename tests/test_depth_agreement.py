@@ -130,7 +130,11 @@ def assert_same(funnel: Funnel, table: pa.Table) -> None:
         assert snapshot(computed("kernel", funnel, table, integer_persons)) == expected
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=3 * settings().max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(spec=depth_specs(), data=rows)
 def test_random_depth_journeys_agree_with_reference(
     spec: dict[str, Any], data: list[tuple[Any, ...]]
