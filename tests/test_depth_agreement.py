@@ -142,7 +142,9 @@ def test_random_depth_journeys_agree_with_reference(
     assert_same(parse_funnel(spec), table_of(data))
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(
+    "seed", [*range(6), *(pytest.param(s, marks=pytest.mark.long) for s in range(6, 40))]
+)
 def test_thousands_of_persons_with_depth_agree(seed: int) -> None:
     rng = random.Random(seed)
     data = [
@@ -246,7 +248,9 @@ def test_held_values_follow_event_ids_in_ties(order: str, count: str) -> None:
     assert_same(parse_funnel(spec), table_of(data))
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize(
+    "seed", [*range(8), *(pytest.param(s, marks=pytest.mark.long) for s in range(8, 40))]
+)
 def test_the_store_path_agrees_with_reference(seed: int, tmp_path: Path) -> None:
     """The same logs loaded into a store (integer person keys, a session column, typed
     properties): every depth feature, person-scope breakdowns included, on both engines."""
