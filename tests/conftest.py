@@ -11,6 +11,15 @@ from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# Under pytest-xdist each worker compiles into a numba cache of its own: numba's on-disk cache
+# is not safe for two processes compiling the same function at once (the index is rewritten
+# without a lock; see numba/numba#10128), and a fresh checkout compiles in every worker anyway.
+# Set before funnelscope (and so numba) is imported below.
+if "PYTEST_XDIST_WORKER" in os.environ and "NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = str(
+        Path(__file__).parent.parent / ".pytest_cache" / "numba" / os.environ["PYTEST_XDIST_WORKER"]
+    )
+
 from funnelscope.analyses.funnel import summarize
 from funnelscope.engines import ENGINE_NAMES, get_engine
 from funnelscope.model.results import FunnelResult
