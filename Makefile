@@ -1,10 +1,11 @@
 # The two set-up commands: `make demo` and `make test`. Both create or refresh .venv.
+# `make test-long` is `make test` with the deep budgets (see README, "Tests").
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck venv bench clean
+.PHONY: demo test test-long lint typecheck venv bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +32,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# pytest on every core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+
 test: lint typecheck
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# The deep run: 10x the hypothesis cases and the tests marked `long` (tests/conftest.py).
+test-long: lint typecheck
+	FUNNELSCOPE_TESTS=long $(PYTEST)
 
 clean:
 	rm -rf $(VENV) funnelscope.duckdb funnels demo-data reports .pytest_cache .mypy_cache .ruff_cache

@@ -129,7 +129,11 @@ def assert_same(funnel: Funnel, table: pa.Table) -> None:
         assert snapshot(computed("kernel", funnel, table, integer_persons)) == expected
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=4 * settings().max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(spec=depth_specs(), data=rows)
 def test_random_depth_journeys_agree_with_reference(
     spec: dict[str, Any], data: list[tuple[Any, ...]]
@@ -137,7 +141,9 @@ def test_random_depth_journeys_agree_with_reference(
     assert_same(parse_funnel(spec), table_of(data))
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(
+    "seed", [*range(6), *(pytest.param(s, marks=pytest.mark.long) for s in range(6, 40))]
+)
 def test_thousands_of_persons_with_depth_agree(seed: int) -> None:
     rng = random.Random(seed)
     data = [
@@ -241,7 +247,9 @@ def test_held_values_follow_event_ids_in_ties(order: str, count: str) -> None:
     assert_same(parse_funnel(spec), table_of(data))
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize(
+    "seed", [*range(8), *(pytest.param(s, marks=pytest.mark.long) for s in range(8, 40))]
+)
 def test_the_store_path_agrees_with_reference(seed: int, tmp_path: Path) -> None:
     """The same logs loaded into a store (integer person keys, a session column, typed
     properties): every depth feature, person-scope breakdowns included, on both engines."""

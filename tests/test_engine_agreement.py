@@ -152,7 +152,11 @@ def assert_same(engine: str, funnel: Funnel, table: pa.Table) -> None:
 
 
 @pytest.mark.parametrize("engine", FAST_ENGINES)
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=4 * settings().max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(spec=specs(), data=rows)
 def test_random_journeys_agree_with_reference(
     engine: str, spec: dict[str, Any], data: list[tuple[Any, ...]]
@@ -232,7 +236,11 @@ tied_rows = st.integers(1, 30).flatmap(
 
 
 @pytest.mark.parametrize("engine", FAST_ENGINES)
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=3 * settings().max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     steps=overlapping_steps,
     order=st.sampled_from(["ordered", "strict", "any"]),

@@ -647,7 +647,7 @@ def test_d8_a_campaign_that_stands_out_inside_an_account_wide_leak_is_its_own(
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=6 * settings().max_examples, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 5000)), min_size=1, max_size=12),
     st.booleans(),

@@ -71,7 +71,7 @@ def brute_force_ordered(
     return best
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=6 * settings().max_examples, deadline=None)
 @given(
     rows=event_rows,
     steps=st.lists(st.sampled_from(NAMES[:4]), min_size=1, max_size=4, unique=True),
@@ -88,7 +88,7 @@ def test_ordered_matches_exhaustive_search(
     assert got == brute_force_ordered(rows, steps, window)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=4 * settings().max_examples, deadline=None)
 @given(
     rows=event_rows,
     steps=st.lists(st.sampled_from(NAMES[:4]), min_size=1, max_size=5),
