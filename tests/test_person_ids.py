@@ -1,12 +1,8 @@
 """Results are plain values: person keys always, person ids when attached or asked for.
-
-Also the layering the engines refactor set up: imports point down (model <- store <- engines <-
-analyses), lazy imports included, and no module imports itself back through another.
-"""
+(The layering of imports is checked in tests/test_architecture.py.)"""
 
 from __future__ import annotations
 
-import ast
 import pickle
 from pathlib import Path
 from typing import Any
@@ -17,7 +13,7 @@ from funnelscope.analyses.funnel import people, run_funnel, with_person_ids
 from funnelscope.engines import ENGINE_NAMES, get_engine
 from funnelscope.errors import FunnelscopeError
 from funnelscope.model.spec import Order, parse_funnel
-from funnelscope.store.duckdb import ColumnMapping, EventStore
+from funnelscope.store import ColumnMapping, EventStore
 from funnelscope.store.sources import TableSource
 
 from journeys import journeys
@@ -86,64 +82,3 @@ def test_order_is_one_type_equal_to_its_text() -> None:
     funnel = parse_funnel({"steps": ["view", "buy"], "order": "strict"})
     assert funnel.order is Order.STRICT and funnel.order == "strict"
     assert funnel.to_dict()["order"] == "strict" and type(funnel.to_dict()["order"]) is str
-
-
-LAYERS = {"model": 0, "store": 1, "engines": 2, "analyses": 3}
-
-
-def _imports() -> dict[str, set[str]]:
-    root = Path(__file__).parent.parent / "src" / "funnelscope"
-    modules = {}
-    for path in root.rglob("*.py"):
-        parts = path.relative_to(root.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        modules[name] = path
-    edges: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text())):  # lazy imports count too
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            else:
-                continue
-            edges[name].update(t for t in targets if t in modules and t != name)
-    return edges
-
-
-def test_imports_point_down_and_never_come_back() -> None:
-    edges = _imports()
-
-    def layer(module: str) -> int:
-        parts = module.split(".")
-        return LAYERS.get(parts[1], -1) if len(parts) > 1 else -1
-
-    upward = [
-        (a, b)
-        for a, targets in edges.items()
-        for b in targets
-        if layer(a) >= 0 and layer(b) > layer(a)
-    ]
-    assert upward == []
-
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), [start]
-        while todo:
-            module = todo.pop()
-            for nxt in edges[module]:
-                if nxt.startswith(module + "."):  # a package importing its own parts
-                    continue
-                if nxt == goal:
-                    return True
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        return False
-
-    cycles = [
-        (a, b)
-        for a, targets in edges.items()
-        for b in targets
-        if not b.startswith(a + ".") and reaches(b, a)
-    ]
-    assert cycles == []
