@@ -27,6 +27,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from funnelscope.model.durations import US_PER_SECOND
+
 IntArray = npt.NDArray[np.int64]
 
 EXPOSURE_EVENT: Final = "experiment_started"
@@ -156,7 +158,7 @@ def generate_experiment(persons: int = 30_000, seed: int = 7) -> DemoExperiment:
     order = np.lexsort((ev_code, ev_person, ev_t))  # time order; ties: person, exposure first
     ev_person, ev_t, ev_code = ev_person[order], ev_t[order], ev_code[order]
 
-    start_us = int(START.timestamp()) * 1_000_000
+    start_us = int(START.timestamp()) * US_PER_SECOND
     prefix = f"demo-x{seed}-n{persons}-"
     names = pa.array((EXPOSURE_EVENT, *FUNNEL_EVENTS, *NOISE_EVENTS), pa.string())
     person_ids = pa.array([f"x{i:06d}" for i in range(n)], pa.string())
@@ -165,7 +167,7 @@ def generate_experiment(persons: int = 30_000, seed: int = 7) -> DemoExperiment:
             "event_id": pa.array([f"{prefix}{i:08d}" for i in range(len(ev_code))], pa.string()),
             "person_id": person_ids.take(pa.array(ev_person)),
             "event": names.take(pa.array(ev_code)),
-            "timestamp": pa.array(start_us + ev_t * 1_000_000, pa.timestamp("us", tz="UTC")),
+            "timestamp": pa.array(start_us + ev_t * US_PER_SECOND, pa.timestamp("us", tz="UTC")),
             "variant": pa.array(VARIANTS, pa.string()).take(
                 pa.array(variant[ev_person], mask=ev_code != 0)
             ),

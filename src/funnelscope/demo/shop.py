@@ -24,6 +24,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from funnelscope.model.durations import US_PER_SECOND
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -304,7 +306,7 @@ def _to_table(
             "event_id": pa.array([f"{id_prefix}{i:08d}" for i in range(len(code))], pa.string()),
             "person_id": person_ids.take(person_idx),
             "event": names.take(pa.array(code)),
-            "timestamp": pa.array(start_us + t * 1_000_000, pa.timestamp("us", tz="UTC")),
+            "timestamp": pa.array(start_us + t * US_PER_SECOND, pa.timestamp("us", tz="UTC")),
             "session_id": session_ids.take(pa.array(session)),
             "channel": pa.array(CHANNELS, pa.string()).take(pa.array(channel[person])),
             "country": pa.array(COUNTRIES, pa.string()).take(pa.array(country[person])),

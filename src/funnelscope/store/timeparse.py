@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from funnelscope.model.durations import US_PER_SECOND
+
 INT_PATTERN: Final = r"[+-]?[0-9]+"
 NUMBER_PATTERN: Final = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 
 TIME_UNITS: Final = ("auto", "s", "ms", "us")
-_FACTORS: Final = {"s": 1_000_000, "ms": 1_000, "us": 1}
+_FACTORS: Final = {"s": US_PER_SECOND, "ms": 1_000, "us": 1}
 
 # Microseconds of 0001-01-01 and 9999-12-31 23:59:59.999999: epochs outside are unparseable.
 _MIN_MICROS: Final = -62_135_596_800_000_000

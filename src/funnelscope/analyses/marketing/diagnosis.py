@@ -20,6 +20,7 @@ from funnelscope.analyses.marketing.periods import (
 )
 from funnelscope.analyses.marketing.report import ReportSet, Unmatched, diagnosis_input
 from funnelscope.analyses.marketing.yields import ChainYields
+from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.results import FunnelResult, done_at, previous_required
 from funnelscope.store.bad_rows import BadRow
 from funnelscope.store.duckdb import EventStore
@@ -179,7 +180,7 @@ def event_input(
     last = int(np.take_along_axis(times, done_steps[:, None], axis=1).max())
     if last_event_us is not None:
         last = max(last, last_event_us)
-    closed = entry + funnel.window_seconds * 1_000_000 <= last
+    closed = entry + funnel.window_seconds * US_PER_SECOND <= last
     if not closed.all():
         notes.append(
             f"{int((~closed).sum()):,} attempts that entered in the last "
