@@ -20,8 +20,8 @@ from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def depth_options(func: F) -> F:
-    """Flags over the spec's depth keys (docs/semantics.md, "Funnel depth"); each given flag
+def feature_options(func: F) -> F:
+    """Flags over the spec's feature keys (docs/semantics.md, "Funnel depth"); each given flag
     replaces what the spec says (see funnelscope.model.overrides)."""
     options = [
         click.option(
@@ -129,7 +129,7 @@ def depth_options(func: F) -> F:
     help="Print what the engine will do (where events are read from, the scan query with its "
     "pushed-down filters, and DuckDB's plan) instead of computing the funnel.",
 )
-@depth_options
+@feature_options
 @progress_option
 @click.pass_context
 def funnel(
