@@ -8,7 +8,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 import duckdb
@@ -34,6 +33,7 @@ from funnelscope.store.schema import (
     transaction,
     upgrade_schema,
 )
+from funnelscope.store.sources import OwnConnection
 from funnelscope.store.timeparse import quote_ident
 
 DEFAULT_MAPPING: Final = ColumnMapping()  # every column detected, times read in UTC
@@ -50,7 +50,7 @@ class LoadInfo:
     rows_loaded: int
 
 
-class EventStore:
+class EventStore(OwnConnection):
     """Events in a DuckDB file (or ``":memory:"``), ingested from CSV, JSON Lines or Parquet."""
 
     def __init__(self, path: str | Path = "funnelscope.duckdb", *, read_only: bool = False) -> None:
@@ -71,21 +71,8 @@ class EventStore:
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
+        """The store's connection (the same as `duckdb_connection`, which engines use)."""
         return self._con
-
-    def close(self) -> None:
-        self._con.close()
-
-    def __enter__(self) -> EventStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def person_ids(self, keys: np.ndarray) -> list[str]:
         """The person ids of integer person keys, in the keys' order."""
@@ -300,11 +287,6 @@ class EventStore:
             sql += f" WHERE event IN ({', '.join('?' * len(params))})" if params else " WHERE false"
         sql += " ORDER BY person_id, ts, event_id"
         return self._con.sql(sql, params=params or None).to_arrow_table()
-
-    @property
-    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
-        """The connection engines run their SQL on (an EventSource's name for `connection`)."""
-        return self._con
 
     def columns(self, properties: Collection[str] = ()) -> EventColumns:
         """The events table as SQL sees it (every property; `properties` is for the Protocol:

@@ -29,6 +29,7 @@ from funnelscope.store.readers import (
     drop_stage,
     stage_file,
 )
+from funnelscope.store.sources import OwnConnection
 from funnelscope.store.timeparse import epoch_unit_sql, quote_ident, sql_string, time_sql
 
 SHOWN_SKIPPED = 5
@@ -59,7 +60,7 @@ def why_not_in_place(paths: Sequence[str], funnel: Funnel) -> str | None:
     return None
 
 
-class ParquetSource:
+class ParquetSource(OwnConnection):
     """Events of Parquet files as a source: their columns as ingest would read them (rows ingest
     would quarantine flagged ``invalid``), on a connection of their own. Whole events (for the
     reference engine) are not offered: event ids and de-duplication are ingest's work."""
@@ -77,20 +78,6 @@ class ParquetSource:
         self._utc = mapping.timezone in ("UTC", "Etc/UTC")
         self._files = [self._describe(p) for p in paths]
         self.refusal = self._refusal(funnel)
-
-    @property
-    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
-        """The connection the files are read on (their view: ``columns``)."""
-        return self._con
-
-    def close(self) -> None:
-        self._con.close()
-
-    def __enter__(self) -> ParquetSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _describe(self, path: str) -> _File:
         fmt = detect_format(Path(path), path)

@@ -9,7 +9,7 @@ reference engine). Sources know nothing of engines.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Protocol
+from typing import Protocol, Self
 
 import duckdb
 import numpy as np
@@ -34,6 +34,26 @@ class EventSource(Protocol):
         properties: Collection[str] = (),
         sessions: bool = False,
     ) -> pa.Table: ...
+
+
+class OwnConnection:
+    """A source that owns one DuckDB connection: the SQL of engines runs on it, and closing the
+    source (or leaving its `with` block) closes it."""
+
+    _con: duckdb.DuckDBPyConnection
+
+    @property
+    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class TableSource:
