@@ -165,13 +165,13 @@ def test_cycle_finder_finds_cycles(graph: dict[str, set[str]], cycles: list[list
 
 def test_imports_are_resolved_to_modules(tmp_path: Path) -> None:
     """The checker sees lazy, relative and from-package imports (so it can fail)."""
-    known = {"funnelscope.model.spec", "funnelscope.store", "funnelscope.store.duckdb"}
+    known = {"funnelscope.model.spec", "funnelscope.store", "funnelscope.store.event_store"}
     source = tmp_path / "x.py"
     source.write_text(
         "from funnelscope.store import EventStore\n"
         "def f():\n"
         "    from funnelscope.model.spec import Funnel\n"
-        "    import funnelscope.store.duckdb.thing\n",
+        "    import funnelscope.store.event_store.thing\n",
         encoding="utf-8",
     )
     assert imported_modules("funnelscope.model.x", source, known) == known

@@ -51,7 +51,7 @@ def test_a_funnel_with_a_breakdown_from_the_top_level(tmp_path: Path) -> None:
     funnel = funnelscope.parse_funnel(
         {"steps": ["view", "buy"], "window": "1d", "breakdown": "channel"}
     )
-    run = funnelscope.compute_funnel(funnel, funnelscope.Events(files=(str(path),)))
+    run = funnelscope.compute_funnel(funnel, funnelscope.EventInput(files=(str(path),)))
     assert run.result.counts() == (3, 1)
     by_value = {row.label: [s.count for s in row.steps] for row in run.result.breakdown}
     assert by_value == {"ads": [2, 1], "seo": [1, 0]}

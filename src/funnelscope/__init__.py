@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from funnelscope.analyses.marketing.leaks import Leak
     from funnelscope.app.events import ingest_files
     from funnelscope.app.experiments import run_experiment
-    from funnelscope.app.funnels import Events, compute_funnel, explain_funnel
+    from funnelscope.app.funnels import EventInput, compute_funnel, explain_funnel
     from funnelscope.app.marketing import (
         DiagnoseSettings,
         ReportReading,
@@ -68,7 +68,7 @@ _LAZY = {
     "summarize": "funnelscope.analyses.funnel",
     "people": "funnelscope.analyses.funnel",
     "with_person_ids": "funnelscope.analyses.funnel",
-    "Events": "funnelscope.app.funnels",
+    "EventInput": "funnelscope.app.funnels",
     "compute_funnel": "funnelscope.app.funnels",
     "explain_funnel": "funnelscope.app.funnels",
     "diagnose": "funnelscope.app.marketing",
@@ -95,8 +95,8 @@ __all__ = [
     "DiagnoseSettings",
     "Diagnosis",
     "EngineError",
+    "EventInput",
     "EventStore",
-    "Events",
     "Exclusion",
     "ExperimentResult",
     "ExperimentSpec",

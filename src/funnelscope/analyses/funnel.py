@@ -17,7 +17,7 @@ from funnelscope.model.spec import Funnel
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from funnelscope.store.duckdb import EventStore
+    from funnelscope.store.event_store import EventStore
     from funnelscope.store.sources import EventSource
 
 

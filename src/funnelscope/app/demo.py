@@ -62,7 +62,7 @@ def run_demo(
     compute the e-commerce funnel and the experiment, and (with `diagnose_reports`) diagnose the
     search-marketing report set; `stage` and `note` hear what happens."""
     from funnelscope.analyses.funnel import run_funnel
-    from funnelscope.app.experiments import experiment_in
+    from funnelscope.app.experiments import run_experiment_on
     from funnelscope.app.marketing import diagnose
     from funnelscope.demo.experiment import generate_experiment
     from funnelscope.demo.search_reports import generate_search_reports
@@ -96,7 +96,7 @@ def run_demo(
         with stage("Computing the funnel"):
             result = run_funnel(load_funnel(spec_path), store, person_ids=False)
         with stage("Comparing the experiment's variants"):
-            verdict = experiment_in(experiment_spec, store).verdict()
+            verdict = run_experiment_on(experiment_spec, store).verdict()
     reports = generate_search_reports(seed)
     report_files = reports.write(base / "reports")
     note(

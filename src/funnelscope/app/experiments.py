@@ -25,7 +25,7 @@ def run_experiment(
         return _compare(spec, store, engine)
 
 
-def experiment_in(
+def run_experiment_on(
     spec_path: str | Path, store: EventStore, engine: str = DEFAULT_ENGINE
 ) -> ExperimentResult:
     """The same over a store that is already open."""

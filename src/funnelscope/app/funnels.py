@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class EventsAt:
+class OpenEvents:
     """Where a funnel reads its events from: an open source and those words for people."""
 
     source: Any  # an event source: the store, or files read in place
@@ -37,7 +37,7 @@ class FunnelRun:
 
 
 @dataclass(frozen=True)
-class Events:
+class EventInput:
     """Which events to read: the store at `db_path`, or `files` (with their column mapping)."""
 
     db_path: str = "funnelscope.duckdb"
@@ -49,10 +49,10 @@ class Events:
 @contextmanager
 def events_for(
     funnel: Funnel,
-    events: Events,
+    events: EventInput,
     engine: str = DEFAULT_ENGINE,
     on_loaded: OnLoaded | None = None,
-) -> Iterator[EventsAt]:
+) -> Iterator[OpenEvents]:
     """The events a funnel runs over, open for the block.
 
     Parquet files are read in place by the kernel when that is exact; anything else is loaded
@@ -64,7 +64,7 @@ def events_for(
     files = events.files
     if not files:
         with open_store(events.db_path) as store:
-            yield EventsAt(store, f"the event store {events.db_path}")
+            yield OpenEvents(store, f"the event store {events.db_path}")
         return
     why = "the reference engine reads through a store"
     if engine == "kernel":
@@ -75,7 +75,7 @@ def events_for(
             direct = ParquetSource(tuple(files), mapping, funnel)
             if direct.refusal is None:
                 with direct:
-                    yield EventsAt(
+                    yield OpenEvents(
                         direct, "files read in place (only the columns the funnel needs)"
                     )
                 return
@@ -89,12 +89,12 @@ def events_for(
                 "no funnel computed: the files above could not be loaded completely; fix the "
                 "mapping flags or the rows reported, then run again"
             )
-        yield EventsAt(store, f"files loaded into a store in memory ({why})")
+        yield OpenEvents(store, f"files loaded into a store in memory ({why})")
 
 
 def compute_funnel(
     funnel: Funnel,
-    events: Events,
+    events: EventInput,
     engine: str = DEFAULT_ENGINE,
     *,
     people_step: int | None = None,
@@ -123,7 +123,7 @@ class Explanation:
 
 def explain_funnel(
     funnel: Funnel,
-    events: Events,
+    events: EventInput,
     engine: str = DEFAULT_ENGINE,
     on_loaded: OnLoaded | None = None,
 ) -> Explanation:

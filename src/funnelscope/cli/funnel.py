@@ -159,7 +159,7 @@ def funnel(
     """
     from rich.console import Console
 
-    from funnelscope.app.funnels import Events, compute_funnel, explain_funnel
+    from funnelscope.app.funnels import EventInput, compute_funnel, explain_funnel
     from funnelscope.cli.ingest import report_load
     from funnelscope.cli.render import people_output, print_result
     from funnelscope.errors import SpecError
@@ -175,7 +175,7 @@ def funnel(
         funnel_spec = with_overrides(funnel_spec, **kwargs)
     except SpecError as exc:  # a command-line mistake: the parser's exit code 2
         raise click.UsageError(str(exc), ctx) from exc
-    events = Events(db_path, event_files, mapping, show_progress(progress))
+    events = EventInput(db_path, event_files, mapping, show_progress(progress))
     if explain:
         explanation = explain_funnel(funnel_spec, events, engine, report_load)
         click.echo(f"events: {explanation.where}")

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from funnelscope.errors import EngineError, IngestError
 from funnelscope.model.spec import Funnel, Order
-from funnelscope.store.columns import EventColumns
+from funnelscope.store.event_columns import EventColumns
 from funnelscope.store.ingest_sql import TIMEZONE_HINT, blank, reason_sql, value_sql
 from funnelscope.store.mapping import ColumnMapping, resolve_roles
 from funnelscope.store.readers import (

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from funnelscope.model.events import scan_column
-from funnelscope.store.columns import EventColumns, property_columns
+from funnelscope.store.event_columns import EventColumns, property_columns
 
 
 class EventSource(Protocol):

@@ -23,7 +23,7 @@ from funnelscope.analyses.marketing.yields import ChainYields
 from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.results import FunnelResult, done_at, previous_required
 from funnelscope.store.bad_rows import BadRow
-from funnelscope.store.duckdb import EventStore
+from funnelscope.store.event_store import EventStore
 
 if TYPE_CHECKING:
     from funnelscope.model.spec import Funnel

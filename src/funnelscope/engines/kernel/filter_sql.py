@@ -19,7 +19,7 @@ import duckdb
 from funnelscope.engines.plan import Params
 from funnelscope.model.filters import Filter, as_bool
 from funnelscope.model.spec import Exclusion, Funnel
-from funnelscope.store.columns import EventColumns
+from funnelscope.store.event_columns import EventColumns
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_LISTED = 8  # matched values shown by --explain

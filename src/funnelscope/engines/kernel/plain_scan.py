@@ -18,7 +18,7 @@ from funnelscope.engines.kernel.fetch import chunk_numpy, fetch, numpy_column, r
 from funnelscope.engines.kernel.filter_sql import names_where, step_mask_sql
 from funnelscope.engines.plan import Params, Plan
 from funnelscope.model.spec import Funnel, Order
-from funnelscope.store.columns import EventColumns
+from funnelscope.store.event_columns import EventColumns
 
 Segment = tuple[np.ndarray, np.ndarray, np.ndarray]  # person keys, times, masks in scan order
 

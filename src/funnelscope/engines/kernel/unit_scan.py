@@ -35,7 +35,7 @@ from funnelscope.errors import EngineError
 from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.results import BreakdownValue, no_session_warning
 from funnelscope.model.spec import Funnel, Order
-from funnelscope.store.columns import EventColumns
+from funnelscope.store.event_columns import EventColumns
 
 MAX_PACKED_VALUES = 1 << 13  # codes above the 50 step bits of an int64 mask
 VALUE_SHIFT = 50  # unit_machine.VALUE_SHIFT: the step bits stay below

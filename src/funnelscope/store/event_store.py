@@ -17,7 +17,7 @@ import pyarrow as pa
 from funnelscope.errors import FunnelscopeError, IngestError
 from funnelscope.model.events import scan_column
 from funnelscope.store.bad_rows import BadRow
-from funnelscope.store.columns import EventColumns
+from funnelscope.store.event_columns import EventColumns
 from funnelscope.store.ingest import IngestReport, Loader, check_mapping
 from funnelscope.store.mapping import ColumnMapping
 from funnelscope.store.readers import first_row
