@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from funnelscope.analyses.steps import best_rows, step_results, step_results_by_group
+from funnelscope.engines import DEFAULT_ENGINE
 from funnelscope.model.events import CORE_COLUMNS
 from funnelscope.model.results import OTHER_TEXT, BreakdownRow, FunnelResult, Outcomes, StepResult
 from funnelscope.model.spec import Funnel
@@ -152,7 +153,10 @@ def _did_you_mean(name: str, known: Collection[str]) -> str:
 
 
 def run_funnel(
-    funnel: Funnel, events: EventSource | pa.Table, engine: str = "kernel", person_ids: bool = True
+    funnel: Funnel,
+    events: EventSource | pa.Table,
+    engine: str = DEFAULT_ENGINE,
+    person_ids: bool = True,
 ) -> FunnelResult:
     """Compute `funnel` over every event of a source (usually the store) with the named engine.
 
@@ -162,11 +166,11 @@ def run_funnel(
     step's people with :func:`people` (cheaper when there are millions of persons).
     """
     from funnelscope.engines import get_engine
-    from funnelscope.store.sources import as_source
+    from funnelscope.store.sources import source_of
 
-    source = as_source(events)
-    result = summarize(funnel, get_engine(engine)(funnel, source))
-    return with_person_ids(result, source) if person_ids else result
+    with source_of(events) as source:
+        result = summarize(funnel, get_engine(engine)(funnel, source))
+        return with_person_ids(result, source) if person_ids else result
 
 
 def with_person_ids(result: FunnelResult, source: EventSource) -> FunnelResult:

@@ -108,18 +108,14 @@ def list_quarantine(
     db_path: str, source: str | None = None, limit: int | None = None
 ) -> QuarantineList:
     """The rows ingest could not load (optionally of one file, at most `limit` of them)."""
-    from funnelscope.store import EventStore
-
-    with EventStore(db_path, read_only=True) as store:
+    with open_store(db_path) as store:
         rows = store.quarantine(source=source, limit=limit)
         return QuarantineList(tuple(rows), store.quarantine_count(source=source))
 
 
 def list_loads(db_path: str) -> list[LoadInfo]:
     """Every load in the store's registry, oldest first."""
-    from funnelscope.store import EventStore
-
-    with EventStore(db_path, read_only=True) as store:
+    with open_store(db_path) as store:
         return store.loads()
 
 
@@ -132,15 +128,14 @@ class Forgotten:
 
 def forget_source(db_path: str, source: str) -> Forgotten:
     """Remove every event and quarantined row a loaded file added."""
-    from funnelscope.store import EventStore
-
-    with EventStore(db_path) as store:
+    with open_store(db_path, read_only=False) as store:
         removed = store.forget(source)
         return Forgotten(source, removed, store.count_events())
 
 
-def open_store(db_path: str) -> EventStore:
-    """An existing store, read-only; a missing file is a clear error, not a new empty store."""
+def open_store(db_path: str, read_only: bool = True) -> EventStore:
+    """An existing store (read-only unless asked); a missing file is a clear error, not a new
+    empty store."""
     from funnelscope.store import EventStore
 
     if db_path != ":memory:" and not Path(db_path).exists():
@@ -148,4 +143,4 @@ def open_store(db_path: str) -> EventStore:
             f"no event store at {db_path}; load events first with `funnelscope ingest FILE` "
             "(or run `funnelscope demo`), or compute from files with --events FILE"
         )
-    return EventStore(db_path, read_only=True)
+    return EventStore(db_path, read_only=read_only)

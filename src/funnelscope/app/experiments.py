@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from funnelscope.app.events import open_store
 from funnelscope.engines import DEFAULT_ENGINE
 
 if TYPE_CHECKING:
@@ -18,10 +19,9 @@ def run_experiment(
     """Read the experiment spec, count every variant's funnel in the store at `db_path` and
     compare each step with control (the spec is checked before the store is opened)."""
     from funnelscope.analyses.experiments import load_experiment
-    from funnelscope.store import EventStore
 
     spec = load_experiment(spec_path)
-    with EventStore(db_path, read_only=True) as store:
+    with open_store(db_path) as store:
         return _compare(spec, store, engine)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from funnelscope.app.events import LoadOptions, OnLoaded, load_into, open_store
-from funnelscope.engines import DEFAULT_ENGINE
+from funnelscope.engines import DEFAULT_ENGINE, backend
 from funnelscope.errors import FunnelscopeError
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ def events_for(
         with open_store(events.db_path) as store:
             yield OpenEvents(store, f"the event store {events.db_path}")
         return
-    why = "the reference engine reads through a store"
-    if engine == "kernel":
+    why = f"the {engine} engine reads through a store"
+    if backend(engine).READS_FILES_IN_PLACE:
         from funnelscope.store.in_place import ParquetSource, why_not_in_place
 
         why_not = why_not_in_place(tuple(files), funnel)

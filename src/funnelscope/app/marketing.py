@@ -338,11 +338,11 @@ def _diagnose(
         if given:
             raise SpecError(flag, "is for report files, not a funnel spec", f"remove {flag}")
     from funnelscope.analyses.funnel import run_funnel
+    from funnelscope.app.events import open_store
     from funnelscope.model.spec import load_funnel
-    from funnelscope.store import EventStore
 
     funnel = _with_segments(load_funnel(Path(inputs[0])), settings.by)
-    with EventStore(db_path, read_only=True) as store:
+    with open_store(str(db_path)) as store:
         result = run_funnel(funnel, store, engine, person_ids=False)
         diagnosis = diagnose_funnel(
             funnel,

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 
 class Backend(Protocol):
+    NAME: str
+    READS_FILES_IN_PLACE: bool  # can run over Parquet files read in place (store/in_place.py)
+
     def compile(self, funnel: Funnel, source: EventSource) -> Plan: ...
 
     def execute(self, plan: Plan, source: EventSource) -> Outcomes: ...
@@ -60,18 +63,18 @@ def get_engine(name: str) -> EngineFn:
     chosen = backend(name)
 
     def run(funnel: Funnel, events: Any) -> Outcomes:
-        from funnelscope.store.sources import as_source
+        from funnelscope.store.sources import source_of
 
-        source = as_source(events)
-        return chosen.execute(chosen.compile(funnel, source), source)
+        with source_of(events) as source:
+            return chosen.execute(chosen.compile(funnel, source), source)
 
     return run
 
 
 def explain(name: str, funnel: Funnel, events: Any) -> str:
     """What engine `name` will do for `funnel` over `events`, as text for people."""
-    from funnelscope.store.sources import as_source
+    from funnelscope.store.sources import source_of
 
     chosen = backend(name)
-    source = as_source(events)
-    return chosen.explain(chosen.compile(funnel, source), source)
+    with source_of(events) as source:
+        return chosen.explain(chosen.compile(funnel, source), source)

@@ -60,6 +60,8 @@ class EventStore(OwnConnection):
             raise FunnelscopeError(
                 f"cannot open the event store {path}: {exc}",
             ) from exc
+        # DuckDB draws its own progress bar on stdout past 2 s, which would break --format json
+        self._con.execute("SET enable_progress_bar = false")
         if not read_only:
             create_schema(self._con)
         check_schema(self._con, path)

@@ -8,7 +8,8 @@ reference engine). Sources know nothing of engines.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Protocol, Self
 
 import duckdb
@@ -82,11 +83,23 @@ class TableSource:
 
     @property
     def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
-        """A connection of its own, on which the table is the view ``scanned_events``."""
+        """A connection of its own, on which the table is the view ``scanned_events`` (opened on
+        first use; `close` or the end of a `with` block closes it)."""
         if self._con is None:
             self._con = duckdb.connect()
             self._con.register("scanned_events", self._scanned)
         return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def scan(
         self,
@@ -124,3 +137,14 @@ class TableSource:
 def as_source(events: EventSource | pa.Table) -> EventSource:
     """An Arrow table in the scan format becomes a TableSource; a source stays itself."""
     return TableSource(events) if isinstance(events, pa.Table) else events
+
+
+@contextmanager
+def source_of(events: EventSource | pa.Table) -> Iterator[EventSource]:
+    """`events` as a source for the block: a table's TableSource is closed at its end, a source
+    that was given stays open (its owner closes it)."""
+    if not isinstance(events, pa.Table):
+        yield events
+        return
+    with TableSource(events) as source:
+        yield source

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from funnelscope.analyses.experiments.spec import ExperimentSpec, Exposure
+from funnelscope.engines import DEFAULT_ENGINE
 from funnelscope.errors import SpecError
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class ExperimentCounts:
 
 
 def experiment_counts(
-    spec: ExperimentSpec, source: EventSource, engine: str = "kernel"
+    spec: ExperimentSpec, source: EventSource, engine: str = DEFAULT_ENGINE
 ) -> ExperimentCounts:
     """Assign persons from the exposure events, keep each person's events from their first
     exposure on, and run the funnel per variant with the named engine."""
@@ -116,7 +117,6 @@ def experiment_counts(
     import pyarrow.compute as pc
 
     from funnelscope.analyses.funnel import run_funnel
-    from funnelscope.store.sources import TableSource
 
     exposure = spec.exposure
     names_read = None if exposure.event is None else [exposure.event]
@@ -159,6 +159,6 @@ def experiment_counts(
     for variant in order:
         rows = pa.array(kept_variants == variant)
         exposed_count = int((assignment.variants == variant).sum())
-        result = run_funnel(funnel, TableSource(kept.filter(rows)), engine)
+        result = run_funnel(funnel, kept.filter(rows), engine)  # closes its table source
         out.append(VariantFunnel(str(variant), exposed_count, result))
     return ExperimentCounts(spec, tuple(out), assignment.crossovers, assignment.unnamed)

@@ -29,6 +29,7 @@ from funnelscope.model.spec import Funnel
 from funnelscope.store.sources import EventSource
 
 NAME = "kernel"
+READS_FILES_IN_PLACE = True  # its SQL runs over any source's columns, Parquet read in place too
 
 
 def compile(funnel: Funnel, source: EventSource) -> Plan:

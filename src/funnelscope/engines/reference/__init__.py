@@ -13,6 +13,7 @@ from funnelscope.model.spec import Funnel
 from funnelscope.store.sources import EventSource
 
 NAME = "reference"
+READS_FILES_IN_PLACE = False  # reads whole events (scan), which only a store or a table offers
 
 
 def compile(funnel: Funnel, source: EventSource) -> Plan:
