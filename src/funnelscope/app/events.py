@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from funnelscope.errors import FunnelscopeError, IngestError
 
@@ -102,6 +102,14 @@ def ingest_files(
 class QuarantineList:
     rows: tuple[BadRow, ...]
     total: int  # every quarantined row matching the source, shown or not
+
+    def to_dict(self) -> dict[str, Any]:
+        """As `funnelscope quarantine --format json` writes it."""
+        listed = [
+            {"source": r.source, "line": r.line, "reason": r.reason, "raw": r.raw}
+            for r in self.rows
+        ]
+        return {"total": self.total, "rows": listed}
 
 
 def list_quarantine(

@@ -34,6 +34,12 @@ class FunnelRun:
     warnings: tuple[str, ...]  # rows the engine left out, names the data never has
     where: str
     people: tuple[str, ...] | None = None  # with people_step: the persons at that step
+    people_step: int | None = None
+    status: str = "reached"
+
+    def people_dict(self) -> dict[str, Any]:
+        """The people asked for, as `funnel --people N --format json` writes them."""
+        return {"step": self.people_step, "status": self.status, "people": list(self.people or ())}
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ def compute_funnel(
         listed = None
         if people_step is not None:
             listed = tuple(people(result, opened.source, people_step, status))
-    return FunnelRun(result, warnings, opened.where, listed)
+    return FunnelRun(result, warnings, opened.where, listed, people_step, status)
 
 
 @dataclass(frozen=True)

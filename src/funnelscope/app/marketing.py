@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from funnelscope.engines import DEFAULT_ENGINE
 from funnelscope.errors import SpecError
@@ -107,6 +107,16 @@ class ReportMetrics:
     def rejected(self) -> tuple[BadRow, ...]:
         """Every input row that was not counted, file by file."""
         return tuple(r for s in self.report.sources for r in s.rejected)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As `funnelscope report --format json` writes it."""
+        return {
+            "stages": list(self.report.stages),
+            "rows": [row.to_dict() for row in self.rows],
+            "notes": list(self.notes),
+            "unmatched": [u.text() for u in self.report.unmatched],
+            "rejected_rows": [r.to_dict() for r in self.rejected],
+        }
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,6 @@ def funnel(
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
     if people_step is not None:
-        assert run.people is not None
-        click.echo(people_output(people_step, status, list(run.people), output_format), nl=False)
+        click.echo(people_output(run, output_format), nl=False)
         return
     print_result(run.result, output_format, Console())

@@ -94,10 +94,7 @@ def quarantine(db_path: str, source: str | None, limit: int | None, output_forma
     listing = list_quarantine(db_path, source, limit)
     rows, total = listing.rows, listing.total
     if output_format == "json":
-        listed = [
-            {"source": r.source, "line": r.line, "reason": r.reason, "raw": r.raw} for r in rows
-        ]
-        click.echo(to_json({"total": total, "rows": listed}))
+        click.echo(to_json(listing.to_dict()))
     elif output_format == "csv":
         import csv
         import sys
@@ -119,21 +116,11 @@ def quarantine(db_path: str, source: str | None, limit: int | None, output_forma
 @format_option
 def sources(db_path: str, output_format: str) -> None:
     """List the files loaded into the store: when, with which options, how many events."""
-    import json
-
     from funnelscope.app.events import list_loads
     from funnelscope.cli.render import to_json
 
     loads = list_loads(db_path)
-    rows = [
-        {
-            "source": load.source,
-            "events": load.rows_loaded,
-            "loaded_at": load.loaded_at.isoformat(timespec="seconds"),
-            "options": json.loads(load.options),
-        }
-        for load in loads
-    ]
+    rows = [load.to_dict() for load in loads]
     if output_format == "json":
         click.echo(to_json({"sources": rows}))
     elif output_format == "csv":

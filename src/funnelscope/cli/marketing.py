@@ -331,4 +331,4 @@ def report(
     result = report_metrics(inputs, _reading(kw), by, period)
     if rejects:
         write_rejects(result.rejected, Path(rejects))
-    print_metrics(result.report, result.rows, result.notes, output_format, Console(), rejects)
+    print_metrics(result, output_format, Console(), rejects)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.cells import cell_len
@@ -18,6 +17,9 @@ from rich.text import Text
 from funnelscope.model.durations import format_duration
 from funnelscope.model.results import FunnelResult, StepResult
 from funnelscope.model.spec import Breakdown
+
+if TYPE_CHECKING:
+    from funnelscope.app.funnels import FunnelRun
 
 BAR_MIN, BAR_MAX = 6, 40
 VALUE_BAR_MIN, VALUE_BAR_MAX = 4, 12  # the bars of a breakdown's value rows
@@ -294,9 +296,10 @@ def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def people_output(step: int, status: str, people: Sequence[str], output_format: str) -> str:
+def people_output(run: FunnelRun, output_format: str) -> str:
+    people = list(run.people or ())
     if output_format == "json":
-        return to_json({"step": step, "status": status, "people": list(people)}) + "\n"
+        return to_json(run.people_dict()) + "\n"
     if output_format == "csv":
         return "person_id\n" + "".join(f"{p}\n" for p in people)
     return "\n".join(people) + ("\n" if people else "")

@@ -8,7 +8,6 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -22,6 +21,7 @@ from funnelscope.analyses.marketing.leaks import Leak
 from funnelscope.analyses.marketing.metrics import MetricsRow
 from funnelscope.analyses.marketing.report import ReportSet
 from funnelscope.analyses.marketing.whatif import WhatIf
+from funnelscope.app.marketing import ReportMetrics
 from funnelscope.cli.render import bar
 from funnelscope.store.bad_rows import BadRow
 
@@ -301,24 +301,12 @@ def _csv(value: float | None) -> str:
 
 
 def print_metrics(
-    report: ReportSet,
-    rows: Sequence[MetricsRow],
-    notes: Sequence[str],
-    output_format: str,
-    console: Console,
-    rejects: str | None = None,
+    result: ReportMetrics, output_format: str, console: Console, rejects: str | None = None
 ) -> None:
-    rejected = [r for s in report.sources for r in s.rejected]
-    _report_rejects(rejected, rejects)
+    report, rows, notes = result.report, result.rows, result.notes
+    _report_rejects(list(result.rejected), rejects)
     if output_format == "json":
-        payload: dict[str, Any] = {
-            "stages": list(report.stages),
-            "rows": [row.to_dict() for row in rows],
-            "notes": list(notes),
-            "unmatched": [u.text() for u in report.unmatched],
-            "rejected_rows": [r.to_dict() for r in rejected],
-        }
-        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return
     group_keys = list(rows[0].group) if rows else []
     rate_names = [r.name for r in rows[0].rates] if rows else []

@@ -9,49 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
 
 import click
 
+from funnelscope.app.templates import (
+    list_templates,
+    report_columns,
+    template_spec,
+    template_to_dict,
+)
 from funnelscope.cli.options import format_option
-from funnelscope.model.templates import TEMPLATES, Stage, StageTemplate, get_template
-
-REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "impressions": ("Impressions", "Impr."),
-    "clicks": ("Clicks",),
-    "visits": ("Visits", "Sessions", "Landing page views"),
-    "inquiries": ("Inquiries", "Leads", "Contacts"),
-    "orders": ("Orders", "Purchases", "Transactions"),
-}
-"""The report column names (besides the stage key) that hold a search-marketing stage's count."""
+from funnelscope.model.templates import Stage, StageTemplate
 
 CSV_FIELDS = ("template", "position", "key", "label", "event")
-
-
-def report_columns(stage: Stage) -> list[str]:
-    """The column names a report may give a stage's count under: the stage key first, then the
-    known synonyms (search-marketing) or else the stage's label."""
-    names = [stage.key, *REPORT_COLUMNS.get(stage.key, (stage.label,))]
-    return list(dict.fromkeys(names))
-
-
-def template_dict(template: StageTemplate) -> dict[str, Any]:
-    """A template as the JSON output shows it."""
-    return {
-        "name": template.name,
-        "title": template.title,
-        "source": template.source,
-        "stages": [
-            {
-                "key": stage.key,
-                "label": stage.label,
-                "event": event,
-                "description": stage.description,
-                "columns": report_columns(stage),
-            }
-            for stage, event in zip(template.stages, template.event_names, strict=True)
-        ],
-    }
 
 
 @click.command()
@@ -88,7 +58,7 @@ def templates(
       funnelscope templates sales-rep --spec --event won=deal_closed > deals.yaml
     """
     if as_spec or events:
-        text = _spec_text(name, events, window)
+        text = template_spec(name, events, window)
         if output_format == "json":  # the same spec as JSON (a spec file may be JSON too)
             import yaml
 
@@ -96,9 +66,9 @@ def templates(
         else:
             click.echo(text, nl=False)
         return
-    chosen = [get_template(name)] if name is not None else list(TEMPLATES.values())
+    chosen = list_templates(name)
     if output_format == "json":
-        payload = {"templates": [template_dict(template) for template in chosen]}
+        payload = {"templates": [template_to_dict(template) for template in chosen]}
         click.echo(json.dumps(payload, ensure_ascii=False))
     elif output_format == "csv":
         click.echo(templates_csv(chosen), nl=False)
@@ -106,29 +76,6 @@ def templates(
         _print_list(chosen)
     else:
         _print_detail(chosen[0])
-
-
-def _spec_text(name: str | None, events: tuple[str, ...], window: str) -> str:
-    """A template as a funnel spec, its stages mapped to the user's event names."""
-    from funnelscope.demo.specs import template_spec_yaml
-    from funnelscope.errors import SpecError
-    from funnelscope.model.spec import parse_funnel
-
-    if name is None:
-        raise SpecError(
-            "--spec", "needs a template NAME", "e.g. funnelscope templates sales-rep --spec"
-        )
-    mapping = {}
-    for text in events:
-        stage, found, event = text.partition("=")
-        if not found or not stage.strip() or not event.strip():
-            raise SpecError("--event", f"{text!r} is not STAGE=EVENT", "write e.g. won=deal_closed")
-        mapping[stage.strip()] = event.strip()
-    text = template_spec_yaml(get_template(name), window, mapping)
-    import yaml
-
-    parse_funnel(yaml.safe_load(text))  # the window and names make a valid spec
-    return text
 
 
 def templates_csv(chosen: list[StageTemplate]) -> str:

@@ -3,12 +3,13 @@ are loaded by store/ingest.py, and the tables are described in store/schema.py."
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import duckdb
 import numpy as np
@@ -48,6 +49,15 @@ class LoadInfo:
     options: str  # canonical JSON of the ColumnMapping
     loaded_at: datetime  # UTC
     rows_loaded: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """As `funnelscope sources --format json` lists it (options as an object)."""
+        return {
+            "source": self.source,
+            "events": self.rows_loaded,
+            "loaded_at": self.loaded_at.isoformat(timespec="seconds"),
+            "options": json.loads(self.options),
+        }
 
 
 class EventStore(OwnConnection):
