@@ -1,4 +1,4 @@
-"""`funnelscope funnel` with the funnel-depth flags: they override the spec, and every output
+"""`funnelscope funnel` with the funnel-feature flags: they override the spec, and every output
 format shows the breakdown. Numbers are worked out by hand from EVENTS (docs/semantics.md)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One test (at least) per sentence of docs/semantics.md "Funnel depth", on every engine."""
+"""One test (at least) per sentence of docs/semantics.md "Funnel features", on every engine."""
 
 from __future__ import annotations
 

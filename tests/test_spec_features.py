@@ -1,5 +1,5 @@
-"""The "Funnel depth" spec keys: each refused combination names the path, the problem and the fix;
-a spec survives to_dict -> parse, JSON and YAML unchanged."""
+"""The "Funnel features" spec keys: each refused combination names the path, the problem and
+the fix; a spec survives to_dict -> parse, JSON and YAML unchanged."""
 
 from __future__ import annotations
 

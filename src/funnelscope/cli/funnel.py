@@ -21,7 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def feature_options(func: F) -> F:
-    """Flags over the spec's feature keys (docs/semantics.md, "Funnel depth"); each given flag
+    """Flags over the spec's feature keys (docs/semantics.md, "Funnel features"); each given flag
     replaces what the spec says (see funnelscope.model.overrides)."""
     options = [
         click.option(

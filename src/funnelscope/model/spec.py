@@ -189,12 +189,12 @@ class Funnel:
     @property
     def is_plain(self) -> bool:
         """Whether the funnel uses no feature beyond plain steps, window, order and filters
-        (docs/semantics.md, "Funnel depth"): then the kernel's plain machine serves it."""
+        (docs/semantics.md, "Funnel features"): then the kernel's plain machine serves it."""
         return not self.needs_unit_machine
 
     @property
     def has_depth(self) -> bool:
-        """The former name of `needs_unit_machine`, kept for callers of the public API."""
+        """Deprecated: the former name of `needs_unit_machine`, kept for existing callers."""
         return self.needs_unit_machine
 
     @property

@@ -50,10 +50,6 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def is_integer_type(duck_type: str) -> bool:
-    return duck_type in _INTEGER_TYPES
-
-
 def is_numeric_type(duck_type: str) -> bool:
     return (
         duck_type in _INTEGER_TYPES or duck_type in _FLOAT_TYPES or duck_type.startswith("DECIMAL")

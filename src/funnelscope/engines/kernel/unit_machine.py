@@ -1,6 +1,6 @@
 """The unit machine: the kernel's compiled machine for every feature beyond a plain funnel
 (exclusions, held values, optional steps, per-step limits, counting sessions or every attempt,
-breakdowns; docs/semantics.md, "Funnel depth"). It counts *units*: persons, sessions or attempts.
+breakdowns; docs/semantics.md, "Funnel features"). It counts *units*: persons, sessions or attempts.
 
 Input: the events of each *unit* (a person, or a person's session) contiguous and sorted by
 time then event_id, as arrays: ``ts``, ``mask`` (bit k: can fill step k), ``xmask`` (bit x:

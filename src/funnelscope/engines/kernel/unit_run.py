@@ -1,4 +1,4 @@
-"""The kernel's unit run: funnels that need the unit machine (docs/semantics.md, "Funnel depth").
+"""The kernel's unit run: funnels that need the unit machine (docs/semantics.md, "Funnel features").
 
 Three routes, fastest first, each exact (kernel/__init__.py `compile` picks one): a breakdown
 alone runs the plain machine over rows grouped without a sort, with value codes packed above
