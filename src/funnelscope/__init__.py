@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from funnelscope.analyses.experiments import (
         ExperimentResult,
         ExperimentSpec,
+        StepComparison,
         analyze_experiment,
         experiment_counts,
         load_experiment,
@@ -39,23 +40,49 @@ if TYPE_CHECKING:
     from funnelscope.analyses.funnel import people, run_funnel, summarize, with_person_ids
     from funnelscope.analyses.marketing.diagnosis import Diagnosis
     from funnelscope.analyses.marketing.leaks import Leak
-    from funnelscope.app.events import ingest_files
+    from funnelscope.app.events import (
+        LoadOptions,
+        LoadResult,
+        forget_source,
+        ingest_files,
+        list_loads,
+        list_quarantine,
+    )
     from funnelscope.app.experiments import run_experiment
-    from funnelscope.app.funnels import EventInput, compute_funnel, explain_funnel
+    from funnelscope.app.funnels import EventInput, FunnelRun, compute_funnel, explain_funnel
     from funnelscope.app.marketing import (
         DiagnoseSettings,
+        ReportMetrics,
         ReportReading,
+        WhatIfOutcome,
         diagnose,
         load_reports,
         report_metrics,
         what_if,
     )
+    from funnelscope.app.templates import list_templates, template_spec
+    from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
     from funnelscope.model.results import BreakdownRow
     from funnelscope.model.spec import Breakdown, Exclusion, Order
     from funnelscope.store import BadRow, ColumnMapping, EventStore
+    from funnelscope.store.sources import TableSource
 
 # name -> the module that defines it, imported on first use
 _LAZY = {
+    "LoadOptions": "funnelscope.app.events",
+    "LoadResult": "funnelscope.app.events",
+    "list_quarantine": "funnelscope.app.events",
+    "list_loads": "funnelscope.app.events",
+    "forget_source": "funnelscope.app.events",
+    "FunnelRun": "funnelscope.app.funnels",
+    "ReportMetrics": "funnelscope.app.marketing",
+    "WhatIfOutcome": "funnelscope.app.marketing",
+    "StepComparison": "funnelscope.analyses.experiments",
+    "TableSource": "funnelscope.store.sources",
+    "ENGINE_NAMES": "funnelscope.engines",
+    "DEFAULT_ENGINE": "funnelscope.engines",
+    "list_templates": "funnelscope.app.templates",
+    "template_spec": "funnelscope.app.templates",
     "EventStore": "funnelscope.store",
     "ColumnMapping": "funnelscope.store",
     "BadRow": "funnelscope.store",
@@ -88,6 +115,8 @@ _LAZY = {
 }
 
 __all__ = [
+    "DEFAULT_ENGINE",
+    "ENGINE_NAMES",
     "BadRow",
     "Breakdown",
     "BreakdownRow",
@@ -103,21 +132,32 @@ __all__ = [
     "Filter",
     "Funnel",
     "FunnelResult",
+    "FunnelRun",
     "FunnelscopeError",
     "IngestError",
     "Leak",
+    "LoadOptions",
+    "LoadResult",
     "Order",
     "PersonOutcome",
+    "ReportMetrics",
     "ReportReading",
     "SpecError",
     "Step",
+    "StepComparison",
     "StepResult",
+    "TableSource",
+    "WhatIfOutcome",
     "analyze_experiment",
     "compute_funnel",
     "diagnose",
     "experiment_counts",
     "explain_funnel",
+    "forget_source",
     "ingest_files",
+    "list_loads",
+    "list_quarantine",
+    "list_templates",
     "load_experiment",
     "load_funnel",
     "load_reports",
@@ -127,6 +167,7 @@ __all__ = [
     "run_experiment",
     "run_funnel",
     "summarize",
+    "template_spec",
     "what_if",
     "with_person_ids",
 ]

@@ -6,11 +6,17 @@ import csv
 import io
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from funnelscope.cli.options import db_option, format_option
 from funnelscope.engines import DEFAULT_ENGINE, ENGINE_NAMES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from funnelscope.analyses.experiments import ExperimentResult
 
 
 @click.command()
@@ -50,10 +56,7 @@ def experiment(spec: str, db_path: str, engine: str, output_format: str) -> None
         _table(result, Console())
 
 
-def _csv(result: object) -> str:
-    from funnelscope.analyses.experiments import ExperimentResult
-
-    assert isinstance(result, ExperimentResult)
+def _csv(result: ExperimentResult) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
@@ -70,15 +73,11 @@ def _csv(result: object) -> str:
     return out.getvalue()
 
 
-def _table(result: object, console: object) -> None:
+def _table(result: ExperimentResult, console: Console) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from funnelscope.analyses.experiments import ExperimentResult
-
-    assert isinstance(result, ExperimentResult) and isinstance(console, Console)
     counts = result.counts
     spec = counts.spec
     exposed = ", ".join(f"{v.variant} {v.exposed:,}" for v in counts.variants)
