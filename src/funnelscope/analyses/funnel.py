@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from funnelscope.store.event_store import EventStore
-    from funnelscope.store.sources import EventSource
+    from funnelscope.store.sources import EventSource, NameCatalog
 
 
 def summarize(funnel: Funnel, outcomes: Outcomes) -> FunnelResult:
@@ -91,10 +91,12 @@ def breakdown_rows(
     return tuple(out)
 
 
-def check_against_store(
-    funnel: Funnel, store: EventStore, result: FunnelResult | None = None
+def check_names(
+    funnel: Funnel, store: NameCatalog, result: FunnelResult | None = None
 ) -> list[str]:
-    """Warnings for names the store has never seen (usually typos), with the closest known name.
+    """Warnings for names the data has never seen (usually typos), with the closest known name.
+    A store also warns of numeric filters on text properties (the files read in place cannot
+    tell cheaply).
 
     Given the `result`, event names are checked only when a step counted nobody (a misspelt
     step always does), which spares a scan of every event on the usual run.
@@ -109,7 +111,9 @@ def check_against_store(
                     + _did_you_mean(step.event, known_events)
                 )
     known_props = store.property_types()
-    if hasattr(store, "not_numeric"):
+    from funnelscope.store.event_store import EventStore
+
+    if isinstance(store, EventStore):
         warnings.extend(_numeric_filters_on_text(funnel, store))
     for prop in funnel.properties:
         if prop in CORE_COLUMNS and prop not in known_props:

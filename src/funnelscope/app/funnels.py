@@ -110,11 +110,11 @@ def compute_funnel(
     """Compute `funnel` over the store or files; with `people_step`, also list who reached
     (or dropped at) that step. Warnings name rows the engine left out and names the data never
     has (usually typos)."""
-    from funnelscope.analyses.funnel import check_against_store, people, run_funnel
+    from funnelscope.analyses.funnel import check_names, people, run_funnel
 
     with events_for(funnel, events, engine, on_loaded) as opened:
         result = run_funnel(funnel, opened.source, engine=engine, person_ids=False)
-        warnings = (*result.outcomes.warnings, *check_against_store(funnel, opened.source, result))
+        warnings = (*result.outcomes.warnings, *check_names(funnel, opened.source, result))
         listed = None
         if people_step is not None:
             listed = tuple(people(result, opened.source, people_step, status))

@@ -37,6 +37,14 @@ class EventSource(Protocol):
     ) -> pa.Table: ...
 
 
+class NameCatalog(Protocol):
+    """What a source knows of the names in its data, to warn of names it never saw."""
+
+    def event_counts(self) -> dict[str, int]: ...
+
+    def property_types(self) -> dict[str, str]: ...
+
+
 class OwnConnection:
     """A source that owns one DuckDB connection: the SQL of engines runs on it, and closing the
     source (or leaving its `with` block) closes it."""
