@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from funnelscope.store.timeparse import quote_ident
+from funnelscope.store.sql_text import quote_ident
 
 
 @dataclass(frozen=True)

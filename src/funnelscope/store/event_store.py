@@ -35,7 +35,7 @@ from funnelscope.store.schema import (
     upgrade_schema,
 )
 from funnelscope.store.sources import OwnConnection
-from funnelscope.store.timeparse import quote_ident
+from funnelscope.store.sql_text import quote_ident
 
 DEFAULT_MAPPING: Final = ColumnMapping()  # every column detected, times read in UTC
 

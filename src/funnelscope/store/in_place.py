@@ -30,7 +30,8 @@ from funnelscope.store.readers import (
     stage_file,
 )
 from funnelscope.store.sources import OwnConnection
-from funnelscope.store.timeparse import epoch_unit_sql, quote_ident, sql_string, time_sql
+from funnelscope.store.sql_text import quote_ident, sql_string
+from funnelscope.store.timeparse import epoch_unit_sql, time_sql
 
 SHOWN_SKIPPED = 5
 

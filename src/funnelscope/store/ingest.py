@@ -52,7 +52,8 @@ from funnelscope.store.schema import (
     property_columns,
     remove_loads,
 )
-from funnelscope.store.timeparse import TIME_UNITS, quote_ident, sql_string
+from funnelscope.store.sql_text import quote_ident, sql_string
+from funnelscope.store.timeparse import TIME_UNITS
 
 MAX_BAD_ROWS_REPORTED: Final = 20
 _EXACT_DOUBLE: Final = 2**53  # integers beyond this magnitude do not survive a DOUBLE

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from funnelscope.store.readers import BIGINT, DOUBLE, STAGE, VARCHAR, StagedColumn
+from funnelscope.store.sql_text import sql_string
 from funnelscope.store.timeparse import (
     UNIT_NAMES,
     epoch_unit_sql,
     gap_sql,
     implausible_epoch_sql,
     iso_utc_sql,
-    sql_string,
     time_sql,
     timestamp_utc_sql,
 )

@@ -27,8 +27,8 @@ import duckdb
 import pyarrow as pa
 
 from funnelscope.errors import IngestError
+from funnelscope.store.sql_text import INT_PATTERN, NUMBER_PATTERN, quote_ident, sql_string
 from funnelscope.store.text_files import detect_delimiter, open_text
-from funnelscope.store.timeparse import INT_PATTERN, NUMBER_PATTERN, quote_ident, sql_string
 
 STAGE: Final = "_fs_stage"
 CHUNK_ROWS: Final = 50_000

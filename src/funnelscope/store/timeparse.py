@@ -12,9 +12,13 @@ from collections.abc import Callable
 from typing import Final
 
 from funnelscope.model.durations import US_PER_SECOND
-
-INT_PATTERN: Final = r"[+-]?[0-9]+"
-NUMBER_PATTERN: Final = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+from funnelscope.store.sql_text import (
+    INT_PATTERN,
+    INTEGER_TYPES,
+    NUMBER_PATTERN,
+    is_numeric_type,
+    sql_string,
+)
 
 TIME_UNITS: Final = ("auto", "s", "ms", "us")
 _FACTORS: Final = {"s": US_PER_SECOND, "ms": 1_000, "us": 1}
@@ -22,38 +26,6 @@ _FACTORS: Final = {"s": US_PER_SECOND, "ms": 1_000, "us": 1}
 # Microseconds of 0001-01-01 and 9999-12-31 23:59:59.999999: epochs outside are unparseable.
 _MIN_MICROS: Final = -62_135_596_800_000_000
 _MAX_MICROS: Final = 253_402_300_799_999_999
-
-_INTEGER_TYPES: Final = frozenset(
-    {
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-        "UHUGEINT",
-    }
-)
-_FLOAT_TYPES: Final = frozenset({"FLOAT", "DOUBLE", "REAL"})
-
-
-def sql_string(text: str) -> str:
-    """Quote ``text`` as a SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def quote_ident(name: str) -> str:
-    """Quote ``name`` as a SQL identifier (any character allowed)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def is_numeric_type(duck_type: str) -> bool:
-    return (
-        duck_type in _INTEGER_TYPES or duck_type in _FLOAT_TYPES or duck_type.startswith("DECIMAL")
-    )
 
 
 def unit_factor(unit: str) -> int:
@@ -220,7 +192,7 @@ def time_sql(column: str, duck_type: str, unit: str) -> str:
     typed = timestamp_utc_sql(column, duck_type)
     if typed is not None:
         return typed
-    if duck_type in _INTEGER_TYPES:
+    if duck_type in INTEGER_TYPES:
         return _from_number(f"TRY_CAST({column} AS BIGINT)", unit, _from_int)
     if is_numeric_type(duck_type):
         return _from_number(f"CAST({column} AS DOUBLE)", unit, _from_double)
