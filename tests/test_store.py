@@ -62,6 +62,7 @@ def test_schema_of_a_new_store(store: EventStore) -> None:
         "session_id": "VARCHAR",
         "load_id": "INTEGER",
         "person_key": "BIGINT",
+        "distinct_id": "VARCHAR",
     }
     assert store.count_events() == 0
     assert store.property_types() == {}

@@ -23,6 +23,7 @@ class FileLoad:
     path: str
     report: FileReport | None = None
     error: IngestError | None = None
+    max_rejected: float = 0.5  # a larger share of rows quarantined fails the load
 
     @property
     def failed(self) -> bool:
@@ -30,6 +31,18 @@ class FileLoad:
         if self.report is None:
             return True
         return bool(self.report.rows_read) and self.report.rows_quarantined == self.report.rows_read
+
+    @property
+    def rejected_share(self) -> float:
+        """The share of the file's rows that were quarantined (0 for an empty file)."""
+        if self.report is None or not self.report.rows_read:
+            return 0.0
+        return self.report.rows_quarantined / self.report.rows_read
+
+    @property
+    def too_many_rejected(self) -> bool:
+        """More rows were quarantined than the load allows (default: more than half)."""
+        return self.report is not None and self.rejected_share > self.max_rejected
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,8 @@ class LoadResult:
 
     @property
     def failed(self) -> int:
-        return sum(load.failed for load in self.files)
+        """Files that could not be read, or that quarantined more rows than allowed."""
+        return sum(load.failed or load.too_many_rejected for load in self.files)
 
 
 OnLoaded = Callable[[FileLoad], None]
@@ -55,6 +69,7 @@ class LoadOptions:
     mapping: ColumnMapping | None = None  # None: every column detected, times in UTC
     progress: bool = False
     replace: bool = False
+    max_rejected: float = 0.5  # fail a file when a larger share of its rows is quarantined
 
 
 def load_into(
@@ -76,9 +91,9 @@ def load_into(
             report = store.ingest(
                 [path], mapping, progress=options.progress, replace=options.replace
             )
-            load = FileLoad(path, report=report.files[0])
+            load = FileLoad(path, report=report.files[0], max_rejected=options.max_rejected)
         except IngestError as exc:
-            load = FileLoad(path, error=exc)
+            load = FileLoad(path, error=exc, max_rejected=options.max_rejected)
         loads.append(load)
         if on_loaded is not None:
             on_loaded(load)

@@ -32,20 +32,51 @@ SHOWN_BAD_ROWS = 20
     help="Remove what earlier loads of these files added, then load them again "
     "(after changing a mapping flag such as --timezone).",
 )
+@click.option(
+    "--max-rejected",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Exit with 1 when a file quarantines a larger share of its rows than this "
+    "(its good rows are loaded all the same); 1 never fails for rejected rows.",
+)
 def ingest(
-    files: tuple[str, ...], db_path: str, progress: bool | None, replace: bool, **kwargs: Any
+    files: tuple[str, ...],
+    db_path: str,
+    progress: bool | None,
+    replace: bool,
+    max_rejected: float,
+    **kwargs: Any,
 ) -> None:
     """Load CSV, Parquet or JSON Lines files (plain or .gz) into the event store.
 
-    Re-loading a file adds nothing. Bad rows are reported as file:line: reason and kept in the
-    quarantine table; the good rows of the same file are loaded. The exit code is 1 when a file
-    cannot be read or every one of its rows was rejected.
+    Exports of GA4 (BigQuery), PostHog, Segment, Mixpanel and Amplitude are recognised and
+    flattened, and their anonymous and known ids stitched into persons. Re-loading a file adds
+    nothing. Bad rows are reported as file:line: reason and kept in the quarantine table; the
+    good rows of the same file are loaded. The exit code is 1 when a file cannot be read or more
+    than half of its rows (--max-rejected) were rejected.
     """
     from funnelscope.app.events import LoadOptions, ingest_files
 
-    options = LoadOptions(mapping_from(kwargs), show_progress(progress), replace)
+    options = LoadOptions(mapping_from(kwargs), show_progress(progress), replace, max_rejected)
     result = ingest_files(db_path, files, options, on_loaded=report_load)
     click.echo(f"{result.events_in_store:,} events in {db_path}", err=True)
+    identities = next(
+        (f.report.identities for f in reversed(result.files) if f.report and f.report.identities),
+        None,
+    )
+    if identities is not None:
+        click.echo(
+            f"identities: {identities.merged_ids:,} ids merged into "
+            f"{identities.merged_persons:,} persons"
+            + (f" ({identities.events_moved:,} events moved)" if identities.events_moved else "")
+            + (
+                f"; {identities.rejected_links:,} links set aside (funnelscope identities)"
+                if identities.rejected_links
+                else ""
+            ),
+            err=True,
+        )
     if result.failed:
         raise click.exceptions.Exit(1)
 
@@ -63,6 +94,17 @@ def report_load(load: FileLoad) -> None:
             "loaded); the reasons below usually point at a mapping flag",
             err=True,
         )
+    if load.too_many_rejected and not load.failed:
+        click.echo(
+            f"error: {file.source}: {load.rejected_share:.0%} of the rows were rejected (more "
+            f"than {load.max_rejected:.0%}); the good rows are loaded, but check the reasons "
+            "below (often a mapping flag) or pass --max-rejected to accept it",
+            err=True,
+        )
+    if file.layout != "generic":
+        click.echo(f"{file.source}: layout: {file.layout}", err=True)
+    for note in file.notes:
+        click.echo(f"{file.source}: {note}", err=True)
     click.echo(
         f"{file.source}: {file.rows_loaded:,} loaded, "
         f"{file.duplicates_skipped:,} duplicates skipped, "

@@ -10,6 +10,7 @@ import click
 from funnelscope.cli.demo import demo
 from funnelscope.cli.experiment import experiment
 from funnelscope.cli.funnel import funnel
+from funnelscope.cli.identities import identities
 from funnelscope.cli.ingest import forget, ingest, quarantine, sources
 from funnelscope.cli.marketing import diagnose, report, whatif
 from funnelscope.cli.templates import templates
@@ -33,6 +34,7 @@ cli.add_command(ingest)
 cli.add_command(quarantine)
 cli.add_command(sources)
 cli.add_command(forget)
+cli.add_command(identities)
 cli.add_command(funnel)
 cli.add_command(demo)
 cli.add_command(templates)

@@ -10,6 +10,8 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = ("table", "json", "csv")
+# the export layouts (store/layouts), spelled here so that `--help` imports no reader
+LAYOUT_CHOICES = ("ga4", "segment", "amplitude", "posthog", "mixpanel", "generic")
 
 
 def db_option(func: F) -> F:
@@ -43,6 +45,18 @@ def mapping_options(func: F) -> F:
         click.option("--time-col", help="Column holding the event time (default: auto)."),
         click.option("--id-col", help="Column holding a unique event id (default: derived)."),
         click.option("--session-col", help="Column holding the session id (optional)."),
+        click.option(
+            "--device-col",
+            help="Column holding a device or anonymous id: the person where --person-col is "
+            "empty, stitched to the person it is seen with (default: auto when the person "
+            "column is often empty).",
+        ),
+        click.option(
+            "--layout",
+            type=click.Choice(LAYOUT_CHOICES),
+            help="Read the files as this export layout (default: recognised from the first "
+            "record; generic = plain columns).",
+        ),
         click.option(
             "--timezone",
             default="UTC",
@@ -90,6 +104,8 @@ def mapping_from(kwargs: dict[str, Any]) -> Any:
         time_col=kwargs.pop("time_col"),
         id_col=kwargs.pop("id_col"),
         session_col=kwargs.pop("session_col"),
+        device_col=kwargs.pop("device_col"),
+        layout=kwargs.pop("layout"),
         timezone=kwargs.pop("timezone"),
         delimiter=kwargs.pop("delimiter"),
         time_unit=kwargs.pop("time_unit"),

@@ -13,6 +13,7 @@ CORE_COLUMNS: Final = (
     "session_id",
     "load_id",
     "person_key",  # integer code of person_id (table ``persons``), so engines group by integers
+    "distinct_id",  # the id the event was sent with; person_id is the person it resolves to
 )
 
 # Columns of the table an engine consumes (EventStore.scan); properties follow, named as such,

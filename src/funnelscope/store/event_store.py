@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,8 +17,22 @@ import pyarrow as pa
 
 from funnelscope.errors import FunnelscopeError, IngestError
 from funnelscope.model.events import scan_column
+from funnelscope.model.identities import MANUAL, Link
 from funnelscope.store.bad_rows import BadRow
 from funnelscope.store.event_columns import EventColumns
+from funnelscope.store.identities import (
+    IdentityChange,
+    IdentityMapLoad,
+    IdentityOverview,
+    PersonIdentity,
+    add_link,
+    apply_identities,
+    identity_overview,
+    person_identity,
+    read_mapping_file,
+    rejoin,
+    set_apart,
+)
 from funnelscope.store.ingest import IngestReport, Loader, check_mapping
 from funnelscope.store.mapping import ColumnMapping
 from funnelscope.store.readers import first_row
@@ -252,7 +266,9 @@ class EventStore(OwnConnection):
             listed = ", ".join(known) if known else "none"
             raise IngestError(source, "was never loaded", f"loaded sources are: {listed}")
         with transaction(self._con):
-            return remove_loads(self._con, load_ids)
+            removed = remove_loads(self._con, load_ids)
+            apply_identities(self._con)
+            return removed
 
     def _require_loads(self) -> None:
         if not self._has_loads:
@@ -317,6 +333,81 @@ class EventStore(OwnConnection):
             integer_person=person == "person_key",
             session="session_id",
         )
+
+    # ------------------------------------------------------------ identities
+
+    def identities(self) -> IdentityOverview:
+        """How many ids were merged into how many persons, and the links behind them."""
+        return identity_overview(self._con)
+
+    def identity(self, member: str) -> PersonIdentity:
+        """The person `member` belongs to: its ids, the links that joined them, those set aside."""
+        return person_identity(self._con, member)
+
+    def unmerge(self, member: str) -> IdentityChange:
+        """Set `member` apart: every link from or to it is ignored until :meth:`rejoin`."""
+        self._require_known_id(member)
+        with transaction(self._con):
+            set_apart(self._con, member)
+            return apply_identities(self._con)
+
+    def rejoin(self, member: str) -> IdentityChange:
+        """Undo :meth:`unmerge` of `member`."""
+        with transaction(self._con):
+            if not rejoin(self._con, member):
+                raise IngestError(member, "was not unmerged", "list unmerged ids: identities")
+            return apply_identities(self._con)
+
+    def merge(self, member: str, into: str) -> IdentityChange:
+        """Record by hand that `member` belongs to the person of `into`."""
+        self._require_known_id(member)
+        self._require_known_id(into)
+        now = int(datetime.now(UTC).timestamp() * 1_000_000)
+        with transaction(self._con):
+            add_link(self._con, Link(member, into, MANUAL, now, "funnelscope identities --merge"))
+            return apply_identities(self._con)
+
+    def load_identity_map(self, path: str | Path) -> IdentityMapLoad:
+        """Load a mapping file (id -> person) as explicit links, registered as a load so that
+        `forget` removes them; rows without both ids are quarantined."""
+        self._require_loads()
+        source = str(path)
+        full = absolute(source)
+        if not Path(full).is_file():
+            raise IngestError(source, "file not found", "check the path")
+        now = datetime.now(UTC)
+        links, bad = read_mapping_file(Path(full), source, int(now.timestamp() * 1_000_000))
+        with transaction(self._con):
+            for load_id in self._loads_of(source):
+                remove_loads(self._con, [load_id])
+            load_id = count(self._con, "SELECT nextval('load_ids')")
+            self._con.execute(
+                "INSERT INTO loads VALUES (?, ?, ?, ?, timezone('UTC', now()), 0)",
+                [load_id, full, Path(full).stat().st_size, '{"identity_map": true}'],
+            )
+            for line, link in links:
+                add_link(self._con, link, load_id, line)
+            for row in bad:
+                self._con.execute(
+                    "INSERT INTO quarantine VALUES (?, ?, ?, ?, timezone('UTC', now()), ?)",
+                    [source, row.line, row.reason, row.raw, load_id],
+                )
+            change = apply_identities(self._con)
+        return IdentityMapLoad(source, len(links), tuple(bad), change)
+
+    def _require_known_id(self, member: str) -> None:
+        known = count(
+            self._con,
+            "SELECT EXISTS (SELECT 1 FROM events WHERE distinct_id = ?) "
+            "OR EXISTS (SELECT 1 FROM identity_links WHERE from_id = ? OR to_id = ?)",
+            [member, member, member],
+        )
+        if not known:
+            raise IngestError(
+                member,
+                "is not an id of any event or link in the store",
+                "ids are case-sensitive; list persons with: funnelscope identities",
+            )
 
     # ------------------------------------------------------------ ingest
 

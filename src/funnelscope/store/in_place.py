@@ -21,12 +21,15 @@ from funnelscope.errors import EngineError, IngestError
 from funnelscope.model.spec import Funnel, Order
 from funnelscope.store.event_columns import EventColumns
 from funnelscope.store.ingest_sql import TIMEZONE_HINT, blank, reason_sql, value_sql
-from funnelscope.store.mapping import ColumnMapping, resolve_roles
+from funnelscope.store.layout_staging import first_record
+from funnelscope.store.layouts import GENERIC, recognise
+from funnelscope.store.mapping import SPARSE_PERSON, ColumnMapping, person_candidates, resolve_roles
 from funnelscope.store.readers import (
     VARCHAR,
     StagedColumn,
     detect_format,
     drop_stage,
+    first_row,
     stage_file,
 )
 from funnelscope.store.sources import OwnConnection
@@ -96,6 +99,15 @@ class ParquetSource(OwnConnection):
         )
 
     def _refusal(self, funnel: Funnel) -> str | None:
+        layout = self._mapping.layout
+        if self._mapping.device_col or (layout is not None and layout != GENERIC):
+            return "device ids and export layouts are stitched and flattened by ingest"
+        for f in self._files:
+            first = first_record(Path(f.path), detect_format(Path(f.path), f.path))
+            if first is not None and recognise(first) is not None:
+                return f"{f.path} is an export layout that ingest flattens and stitches"
+            if self._mapping.person_col is None and self._sparse_person(f):
+                return f"the person column of {f.path} is often empty; ingest stitches ids"
         if any("id" in f.roles for f in self._files):
             return "the files carry event ids, which ingest checks for duplicates and conflicts"
         for prop in funnel.properties:
@@ -103,6 +115,19 @@ class ParquetSource(OwnConnection):
             if len(kinds) > 1:
                 return f"property {prop!r} has different types in different files"
         return None
+
+    def _sparse_person(self, f: _File) -> bool:
+        """Whether ingest would fill this file's empty person ids from another column."""
+        others = person_candidates(list(f.properties), {})
+        if not others:
+            return False
+        person = quote_ident(f.roles["person"].name)
+        row = first_row(
+            self._con,
+            f"SELECT count(*), count(*) FILTER (WHERE NULLIF(trim(CAST({person} AS VARCHAR)), '') "
+            f"IS NULL) FROM {_scan(f.path)}",
+        )
+        return row is not None and row[1] > SPARSE_PERSON * row[0]
 
     def _parsed(self, f: _File, properties: Collection[str]) -> str:
         """A file's rows with the columns ingest's checks read (unused ones cost nothing)."""

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
 from typing import Final
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 from funnelscope.errors import IngestError
 from funnelscope.model.events import CORE_COLUMNS
 from funnelscope.store.bad_rows import BadRow
+from funnelscope.store.identities import IdentityChange, add_links_from_staging, apply_identities
 from funnelscope.store.ingest_progress import LoadProgress
 from funnelscope.store.ingest_sql import (
     BAD,
@@ -29,7 +31,17 @@ from funnelscope.store.ingest_sql import (
     value_sql,
     widen,
 )
-from funnelscope.store.mapping import ColumnMapping, resolve_roles
+from funnelscope.store.layout_staging import RAW, first_record, stage_layout
+from funnelscope.store.layouts import GENERIC, LAYOUT_NAMES, LAYOUTS, Layout, recognise
+from funnelscope.store.layouts.core import CORE, DEVICE, EVENT, EVENT_ID, LINK_KIND, PERSON
+from funnelscope.store.layouts.core import SESSION as SESSION_KEY
+from funnelscope.store.layouts.core import TIME as TIME_KEY
+from funnelscope.store.mapping import (
+    SPARSE_PERSON,
+    ColumnMapping,
+    person_candidates,
+    resolve_roles,
+)
 from funnelscope.store.readers import (
     BIGINT,
     DOUBLE,
@@ -68,6 +80,10 @@ class FileReport:
     rows_quarantined: int
     bad_rows: tuple[BadRow, ...]  # the first 20; all are in the quarantine table
     columns: dict[str, str] = field(default_factory=dict)  # role -> source column used
+    layout: str = GENERIC  # the export layout the file was read as
+    notes: tuple[str, ...] = ()  # choices made that the user should know of
+    links_added: int = 0  # identity links this file added
+    identities: IdentityChange | None = None  # the store's identities after this file
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,12 @@ class IngestReport:
     @property
     def duplicates_skipped(self) -> int:
         return sum(f.duplicates_skipped for f in self.files)
+
+    @property
+    def identities(self) -> IdentityChange | None:
+        """The store's identities after the last file that changed them."""
+        changed = [f.identities for f in self.files if f.identities is not None]
+        return changed[-1] if changed else None
 
 
 class PartialIngestError(IngestError):
@@ -108,6 +130,12 @@ def check_mapping(mapping: ColumnMapping) -> None:
             "time_unit",
             f"unknown epoch unit {mapping.time_unit!r}",
             f"use one of {', '.join(TIME_UNITS)}",
+        )
+    if mapping.layout is not None and mapping.layout not in LAYOUT_NAMES:
+        raise IngestError(
+            "layout",
+            f"unknown layout {mapping.layout!r}",
+            f"use one of {', '.join(LAYOUT_NAMES)}, or leave it out to recognise it",
         )
     if mapping.delimiter is not None and (
         len(mapping.delimiter) != 1 or mapping.delimiter in '"\r\n'
@@ -171,8 +199,14 @@ class Loader:
         earlier = self._con.execute(
             "SELECT load_id, options FROM loads WHERE source = ? ORDER BY load_id", [full]
         ).fetchall()
-        same = [int(load_id) for load_id, opts in earlier if opts == options]
-        other = [(int(load_id), str(opts)) for load_id, opts in earlier if opts != options]
+        same = [
+            int(load_id) for load_id, opts in earlier if ColumnMapping.same_options(opts, options)
+        ]
+        other = [
+            (int(load_id), str(opts))
+            for load_id, opts in earlier
+            if not ColumnMapping.same_options(opts, options)
+        ]
         if other and not replace:
             raise IngestError(
                 source,
@@ -190,9 +224,15 @@ class Loader:
                     "DELETE FROM quarantine WHERE load_id IS NULL AND source = ?", [source]
                 )
             load_id = same[-1] if same else self._new_load(full, size, options)
-            staged = stage_file(self._con, path, source, fmt, shown.callback())
+            layout = _layout_of(path, fmt, mapping)
+            if layout is None:
+                staged = stage_file(self._con, path, source, fmt, shown.callback())
+            else:
+                staged = stage_layout(self._con, path, source, fmt, layout, shown.callback())
             shown.step("checking")
-            report = self._load_staged(staged, source, mapping, load_id)
+            report = self._load_staged(staged, source, mapping, load_id, layout)
+            if report.links_added or (replace and earlier) or self._has_merged_ids():
+                report = dataclass_replace(report, identities=apply_identities(self._con))
             self._con.execute(
                 "UPDATE loads SET size = ?, loaded_at = timezone('UTC', now()), "
                 "rows_loaded = rows_loaded + ? WHERE load_id = ?",
@@ -212,6 +252,9 @@ class Loader:
         shown.done(ok=True)
         return report
 
+    def _has_merged_ids(self) -> bool:
+        return bool(count(self._con, "SELECT count(*) FROM identity_map"))
+
     def _new_load(self, full: str, size: int, options: str) -> int:
         load_id = count(self._con, "SELECT nextval('load_ids')")  # never reused, even after forget
         self._con.execute(
@@ -226,27 +269,43 @@ class Loader:
         self._con.execute(f"DROP TABLE IF EXISTS {BAD}")
 
     def _load_staged(
-        self, staged: StagedFile, source: str, mapping: ColumnMapping, load_id: int
+        self,
+        staged: StagedFile,
+        source: str,
+        mapping: ColumnMapping,
+        load_id: int,
+        layout: Layout | None,
     ) -> FileReport:
         roles: dict[str, str] = {}
-        good = loaded = 0
+        role_columns: dict[str, StagedColumn] = {}
+        notes: list[str] = []
+        good = loaded = links = 0
+        plans: list[PropertyPlan] = []
         if staged.columns:  # else the file held only blank or malformed lines
             by_name = {c.name: c for c in staged.columns}
-            roles = resolve_roles(list(by_name), mapping, source)
-            role_columns = {role: by_name[name] for role, name in roles.items()}
-            mapped = set(roles.values())
-            plans = self._plan_properties([c for c in staged.columns if c.name not in mapped])
+            if layout is None:
+                roles = resolve_roles(list(by_name), mapping, source)
+                if mapping.person_col is None and mapping.device_col is None:
+                    roles, note = self._fill_person(roles, by_name)
+                    notes += [note] if note else []
+                role_columns = {role: by_name[name] for role, name in roles.items()}
+            else:
+                role_columns = _layout_roles(layout, by_name)
+                roles = {role: layout.fields.get(_ROLE_KEYS[role], role) for role in role_columns}
+            mapped = set(roles.values()) if layout is None else set()
+            internal = set(CORE) | {RAW}
+            properties = [c for c in staged.columns if c.name not in mapped | internal]
+            plans = self._plan_properties(properties)
             id_col = role_columns.get("id")
             derives_ids = id_col is None or bool(
                 count(self._con, f"SELECT count(*) FROM {STAGE} WHERE {blank(text_sql(id_col))}")
             )
+            unit = mapping.time_unit
+            if layout is not None and unit == "auto":
+                unit = layout.time_unit
             self._con.execute(
                 normalize_sql(
-                    role_columns,
-                    plans,
-                    mapping.time_unit,
-                    derives_ids=derives_ids,
-                    zone=mapping.timezone,
+                    role_columns, plans, unit, derives_ids=derives_ids, zone=mapping.timezone
                 )
             )
             if id_col is not None:
@@ -255,6 +314,8 @@ class Loader:
         bad_count = self._quarantine_bad_rows(source, staged, load_id)
         if staged.columns:
             loaded = self._insert_events(plans, load_id)
+            if "device" in role_columns:
+                links = add_links_from_staging(self._con, NORM, source, load_id)
         first_bad = self._con.execute(
             f"SELECT line, reason, raw FROM {BAD} ORDER BY line LIMIT {MAX_BAD_ROWS_REPORTED}"
         ).fetchall()
@@ -269,7 +330,43 @@ class Loader:
                 for line, reason, raw in first_bad
             ),
             columns=dict(roles),
+            layout=GENERIC if layout is None else layout.name,
+            notes=tuple(notes),
+            links_added=links,
         )
+
+    def _fill_person(
+        self, roles: dict[str, str], by_name: dict[str, StagedColumn]
+    ) -> tuple[dict[str, str], str | None]:
+        """Use a fuller person-like column where the detected one is often empty.
+
+        When the detected person column is empty on more than 2% of the rows and another column
+        named like a person id is filled on more of them, the fullest such column becomes the
+        device id: the event's own id is the person column where set and the device column
+        elsewhere, and a device id seen with a person id joins that person.
+        """
+        candidates = person_candidates(list(by_name), roles)
+        if not candidates:
+            return roles, None
+        filled = [
+            f"count(*) FILTER (WHERE NOT {blank(text_sql(by_name[n]))})"
+            for n in [roles["person"], *candidates]
+        ]
+        row = first_row(self._con, f"SELECT count(*), {', '.join(filled)} FROM {STAGE}")
+        assert row is not None
+        total, person_filled, *others = (int(v) for v in row)
+        if total == 0 or total - person_filled <= SPARSE_PERSON * total:
+            return roles, None
+        best_filled, best = max(zip(others, candidates, strict=True), key=lambda fc: fc[0])
+        if best_filled <= person_filled:
+            return roles, None
+        empty = 100 * (total - person_filled) / total
+        note = (
+            f"person: {roles['person']} where set, else {best} ({roles['person']} is empty on "
+            f"{empty:.1f}% of rows); a {best} seen with a {roles['person']} joins that person; "
+            f"to use one column, pass --person-col {best} (or --person-col {roles['person']})"
+        )
+        return {**roles, "device": best}, note
 
     def _plan_properties(self, columns: Sequence[StagedColumn]) -> list[PropertyPlan]:
         """Register new properties and widen existing columns so this file's values fit."""
@@ -329,7 +426,7 @@ class Loader:
         )
         used = "'event_id ''' || n.event_id || ''' is already used by a different event ('"
         given = f"NOT {blank('n.__given_id')}"
-        same = 'e.person_id = n.person_id AND e.event = n.event AND e."timestamp" = n."timestamp"'
+        same = 'e.distinct_id = n.person_id AND e.event = n.event AND e."timestamp" = n."timestamp"'
         self._con.execute(
             f"UPDATE {NORM} AS n SET __reason = {used} || "
             f"{sql_string('already in the store)' + hint)} "
@@ -360,15 +457,20 @@ class Loader:
 
     def _quarantine_bad_rows(self, source: str, staged: StagedFile, load_id: int) -> int:
         """Collect this file's bad rows in BAD and add the new ones to the quarantine table."""
-        raw = "json_object(" + ", ".join(
-            f"{sql_string(c.name)}, s.{c.ident}" for c in staged.columns
+        kept = next((c for c in staged.columns if c.name == RAW), None)
+        raw = (
+            f"CAST(s.{kept.ident} AS VARCHAR"
+            if kept is not None
+            else "CAST(json_object("
+            + ", ".join(f"{sql_string(c.name)}, s.{c.ident}" for c in staged.columns)
+            + ") AS VARCHAR"
         )
         self._con.execute(f"CREATE TEMP TABLE {BAD} (line BIGINT, reason VARCHAR, raw VARCHAR)")
         if staged.columns and count(
             self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NOT NULL"
         ):
             self._con.execute(
-                f"INSERT INTO {BAD} SELECT n.__line, n.__reason, CAST({raw}) AS VARCHAR) "
+                f"INSERT INTO {BAD} SELECT n.__line, n.__reason, {raw}) "
                 f"FROM {NORM} n JOIN {STAGE} s USING (__line) WHERE n.__reason IS NOT NULL"
             )
         if not staged.columns:
@@ -409,14 +511,47 @@ class Loader:
         add_persons(self._con, f"SELECT DISTINCT person_id FROM {NORM} WHERE __reason IS NULL")
         row = self._con.execute(
             "INSERT INTO events "
-            f'(event_id, person_id, event, "timestamp", session_id, load_id, person_key{targets}) '
+            '(event_id, person_id, event, "timestamp", session_id, load_id, person_key, '
+            f"distinct_id{targets}) "
             'SELECT n.event_id, n.person_id, n.event, n."timestamp", n.session_id, '
-            f"{int(load_id)}, k.person_key{values} "
+            f"{int(load_id)}, k.person_key, n.person_id{values} "
             f"FROM {NORM} n JOIN persons k ON k.person_id = n.person_id WHERE __reason IS NULL "
             "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id) "
             "QUALIFY row_number() OVER (PARTITION BY n.event_id ORDER BY __line) = 1"
         ).fetchone()
         return int(row[0]) if row else 0
+
+
+_ROLE_KEYS: Final = {
+    "person": PERSON,
+    "device": DEVICE,
+    "link_kind": LINK_KIND,
+    "event": EVENT,
+    "time": TIME_KEY,
+    "id": EVENT_ID,
+    "session": SESSION_KEY,
+}
+
+
+def _layout_of(path: Path, fmt: SourceFormat, mapping: ColumnMapping) -> Layout | None:
+    """The layout named by the mapping, or the one the file's first record shows (None:
+    plain columns)."""
+    if mapping.layout == GENERIC:
+        return None
+    if mapping.layout is not None:
+        return LAYOUTS[mapping.layout]
+    first = first_record(path, fmt)
+    return None if first is None else recognise(first)
+
+
+def _layout_roles(layout: Layout, by_name: dict[str, StagedColumn]) -> dict[str, StagedColumn]:
+    """The staged columns of a layout's core fields, named for messages by their source field."""
+    roles = {}
+    for role, key in _ROLE_KEYS.items():
+        column = by_name.get(key)
+        if column is not None:
+            roles[role] = dataclass_replace(column, name=layout.fields.get(key, column.name))
+    return roles
 
 
 def _options_diff(old: str, new: str) -> str:

@@ -104,6 +104,14 @@ def text_sql(col: StagedColumn | None) -> str:
     return "CAST(NULL AS VARCHAR)" if col is None else f"CAST({col.ident} AS VARCHAR)"
 
 
+def person_sql(roles: dict[str, StagedColumn]) -> str:
+    """The event's own id: the person column, or where it is empty the device column."""
+    person = text_sql(roles["person"])
+    if "device" not in roles:
+        return person
+    return f"coalesce(NULLIF(trim({person}), ''), {text_sql(roles['device'])})"
+
+
 def blank(expr: str) -> str:
     return f"(NULLIF(trim({expr}), '') IS NULL)"
 
@@ -114,7 +122,9 @@ def reason_sql(roles: dict[str, StagedColumn], unit: str, zone: str = "UTC") -> 
     def col(c: StagedColumn) -> str:
         return repr(c.name)
 
-    missing_person = f"missing person_id (column {col(person)}); every event needs a person"
+    device = roles.get("device")
+    person_columns = col(person) if device is None else f"{col(person)} or {col(device)}"
+    missing_person = f"missing person_id (column {person_columns}); every event needs a person"
     missing_event = f"missing event name (column {col(event)}); every event needs an event name"
     missing_time = f"missing time (column {col(time)}); every event needs a time"
     unparseable = f"' in column {col(time)}; {TIME_HINT}"
@@ -191,7 +201,9 @@ def normalize_sql(
         CREATE TEMP TABLE {NORM} AS
         WITH parsed AS (
             SELECT __line,
-                {text_sql(roles["person"])} AS person_id,
+                {person_sql(roles)} AS person_id,
+                {text_sql(roles.get("device"))} AS __device,
+                {text_sql(roles.get("link_kind"))} AS __link_kind,
                 {text_sql(roles["event"])} AS event,
                 {text_sql(time)} AS __time_text,
                 {time_sql(time.ident, time.source_type, unit)} AS __ts,

@@ -46,6 +46,7 @@ ROLE_ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "session": ("session_id", "session", "$session_id"),
 }
 REQUIRED_ROLES: Final = ("person", "event", "time")
+SPARSE_PERSON: Final = 0.02  # a person column empty on more of the rows than this is sparse
 # Words that make a column a plausible suggestion for a role nothing was detected for.
 _ROLE_HINTS: Final[dict[str, tuple[str, ...]]] = {
     "person": ("user", "person", "customer", "visitor", "client", "contact", "email", "id"),
@@ -70,6 +71,8 @@ class ColumnMapping:
     timezone: str = "UTC"  # naive times are read in this IANA zone
     time_unit: str = "auto"  # auto | s | ms | us, for epoch numbers
     delimiter: str | None = None  # CSV field separator; None = detect from the header line
+    device_col: str | None = None  # device/anonymous id: the person where person_col is empty
+    layout: str | None = None  # export layout; None = recognise it, "generic" = plain columns
 
     def explicit(self, role: str) -> str | None:
         value: str | None = getattr(self, f"{role}_col")
@@ -78,6 +81,13 @@ class ColumnMapping:
     def canonical(self) -> str:
         """These options as canonical JSON (sorted keys), as kept in the loads registry."""
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def same_options(cls, stored: str, canonical: str) -> bool:
+        """Whether options kept in the registry (perhaps before newer options existed, which
+        then held their defaults) equal these canonical options."""
+        defaults = asdict(cls())
+        return {**defaults, **json.loads(stored)} == {**defaults, **json.loads(canonical)}
 
 
 def _find_column(names: Sequence[str], wanted: str) -> str | None:
@@ -146,7 +156,23 @@ def resolve_roles(names: Sequence[str], mapping: ColumnMapping, source: str) -> 
     for role in REQUIRED_ROLES:
         if role not in roles:
             _missing_role(names, roles, role, source)
+    if mapping.device_col:
+        found = _find_column(names, mapping.device_col)
+        if found is None:
+            raise IngestError(
+                source,
+                f"no column {mapping.device_col!r} for --device-col",
+                f"columns are: {', '.join(names)}; use --device-col with one of them",
+            )
+        roles["device"] = found
     return roles
+
+
+def person_candidates(names: Sequence[str], roles: dict[str, str]) -> list[str]:
+    """Columns named like a person id that no role took (for the fill-rate check)."""
+    taken = set(roles.values())
+    found = [_find_alias(names, alias) for alias in ROLE_ALIASES["person"]]
+    return [name for name in dict.fromkeys(f for f in found if f) if name not in taken]
 
 
 def _missing_role(names: Sequence[str], roles: dict[str, str], role: str, source: str) -> None:

@@ -1,12 +1,14 @@
 """The store's tables and the few statements both the store and ingest run on them.
 
 Layout of the ``events`` table: core columns (``event_id``, ``person_id``, ``event``,
-``timestamp``, ``session_id``, ``load_id``, ``person_key``) and then **one typed column per event
-property** (BIGINT, DOUBLE, BOOLEAN or VARCHAR), added with ALTER TABLE as new properties appear.
-A filter on a property then reads one typed, compressed column that DuckDB can push into the
-scan, instead of parsing a JSON blob on every row. ``event_properties`` maps each property name
-to its column; ``persons`` gives every person id an integer key; ``loads`` registers each load
-of a file and ``quarantine`` keeps the rows that could not be loaded.
+``timestamp``, ``session_id``, ``load_id``, ``person_key``, ``distinct_id``) and then **one typed
+column per event property** (BIGINT, DOUBLE, BOOLEAN or VARCHAR), added with ALTER TABLE as new
+properties appear. A filter on a property then reads one typed, compressed column that DuckDB
+can push into the scan, instead of parsing a JSON blob on every row. ``event_properties`` maps
+each property name to its column; ``persons`` gives every person id an integer key; ``loads``
+registers each load of a file and ``quarantine`` keeps the rows that could not be loaded.
+``distinct_id`` is the id an event was sent with and ``person_id`` the person it resolves to; the
+``identity_*`` tables hold the links between ids (store/identities.py).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def create_schema(con: Connection) -> None:
             "timestamp" TIMESTAMP NOT NULL,
             session_id VARCHAR,
             load_id INTEGER,
-            person_key BIGINT
+            person_key BIGINT,
+            distinct_id VARCHAR
         );
         CREATE TABLE IF NOT EXISTS persons (person_key BIGINT, person_id VARCHAR);
         CREATE TABLE IF NOT EXISTS event_properties (
@@ -49,6 +52,12 @@ def create_schema(con: Connection) -> None:
             load_id INTEGER
         );
         CREATE SEQUENCE IF NOT EXISTS load_ids START 1;
+        CREATE TABLE IF NOT EXISTS identity_links (
+            from_id VARCHAR NOT NULL, to_id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+            linked_at TIMESTAMP NOT NULL, source VARCHAR, load_id INTEGER, line BIGINT
+        );
+        CREATE TABLE IF NOT EXISTS identity_apart (id VARCHAR, unmerged_at TIMESTAMP);
+        CREATE TABLE IF NOT EXISTS identity_map (distinct_id VARCHAR, person_id VARCHAR);
         CREATE TABLE IF NOT EXISTS loads (
             load_id INTEGER, source VARCHAR, size BIGINT, options VARCHAR,
             loaded_at TIMESTAMP, rows_loaded BIGINT
@@ -89,6 +98,11 @@ def upgrade_schema(con: Connection) -> None:
             con.execute("ALTER TABLE events ADD COLUMN load_id INTEGER")
     if not has_column(con, "quarantine", "load_id"):
         con.execute("ALTER TABLE quarantine ADD COLUMN load_id INTEGER")
+    if not has_core_column(con, "distinct_id"):
+        with transaction(con):
+            _move_property_column(con, "distinct_id")
+            con.execute("ALTER TABLE events ADD COLUMN distinct_id VARCHAR")
+            con.execute("UPDATE events SET distinct_id = person_id")
     if not has_core_column(con, "person_key"):
         with transaction(con):
             _move_property_column(con, "person_key")
@@ -161,6 +175,7 @@ def remove_loads(con: Connection, load_ids: Sequence[int]) -> int:
     con.execute(f"DELETE FROM events WHERE load_id IN ({marks})", params)
     con.execute(f"DELETE FROM quarantine WHERE load_id IN ({marks})", params)
     con.execute(f"DELETE FROM loads WHERE load_id IN ({marks})", params)
+    con.execute(f"DELETE FROM identity_links WHERE load_id IN ({marks})", params)
     return removed
 
 
