@@ -22,15 +22,10 @@ from funnelscope.model.spec import Funnel, Order
 from funnelscope.store.event_columns import EventColumns
 from funnelscope.store.ingest_sql import TIMEZONE_HINT, blank, reason_sql, value_sql
 from funnelscope.store.mapping import ColumnMapping, resolve_roles
-from funnelscope.store.readers import (
-    VARCHAR,
-    StagedColumn,
-    detect_format,
-    drop_stage,
-    stage_file,
-)
+from funnelscope.store.readers import detect_format, stage_file
 from funnelscope.store.sources import OwnConnection
 from funnelscope.store.sql_text import quote_ident, sql_string
+from funnelscope.store.staging import VARCHAR, StagedColumn, drop_stage
 from funnelscope.store.timeparse import epoch_unit_sql, time_sql
 
 SHOWN_SKIPPED = 5

@@ -1,0 +1,174 @@
+"""The JSON Lines reader: one event object per line, flattened to dotted keys, staged through
+Arrow in chunks, each key typed from the JSON kinds of its values."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
+import duckdb
+
+from funnelscope.store.staging import (
+    BIGINT,
+    BOOLEAN,
+    CHUNK_ROWS,
+    DOUBLE,
+    EXACT_DOUBLE,
+    STAGE,
+    VARCHAR,
+    Malformed,
+    StagedColumn,
+    StagedFile,
+    append_chunk,
+    column_ident,
+    create_stage,
+)
+
+
+def flatten_event(obj: dict[str, Any]) -> dict[str, Any]:
+    """Flatten one JSON event: nested objects become dotted keys (``item.category``).
+
+    The keys of a nested ``properties`` object are lifted to the top level; where one collides
+    with a top-level key the top-level key wins and the nested one keeps its ``properties.`` prefix.
+
+    Nothing is lost when two keys flatten to the same name (a top-level ``"item.cat"`` and a
+    nested ``{"item": {"cat": ...}}``): the first one in the object keeps the name and each later
+    one is stored as ``name#2``, ``name#3``, ... (the first such name that is still free).
+    """
+    out: dict[str, Any] = {}
+    nested = obj.get("properties")
+    lifted = nested if isinstance(nested, dict) else None
+    for key, value in obj.items():
+        if key == "properties" and lifted is not None:
+            continue
+        _put(out, key, value)
+    if lifted is not None:
+        for key, value in lifted.items():
+            _put(out, key if key not in out else f"properties.{key}", value)
+    return out
+
+
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for sub, inner in value.items():
+            _put(out, f"{key}.{sub}", inner)
+        return
+    name, suffix = key, 2
+    while name in out:
+        name = f"{key}#{suffix}"
+        suffix += 1
+    out[name] = value
+
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+
+def _json_kind(value: Any) -> str:
+    """bool, int, wideint (an int64 beyond 2**53: exact as BIGINT, not as DOUBLE), float, str."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            return "str"
+        return "int" if -EXACT_DOUBLE <= value <= EXACT_DOUBLE else "wideint"
+    if isinstance(value, float):
+        return "float" if math.isfinite(value) else "str"
+    return "str"
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _kinds_type(kinds: set[str]) -> str | None:
+    if not kinds:
+        return None
+    if kinds == {"bool"}:
+        return BOOLEAN
+    if kinds <= {"int", "wideint"}:
+        return BIGINT
+    if kinds <= {"int", "float"}:
+        return DOUBLE
+    return VARCHAR  # also ints beyond 2**53 mixed with floats: kept digit for digit
+
+
+class _JsonStager:
+    """Accumulates flattened JSON rows and appends them to the staging table in chunks."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.idents: dict[str, str] = {}  # key -> staging column
+        self.kinds: dict[str, set[str]] = {}
+        self.lines: list[int] = []
+        self.rows: list[dict[str, Any]] = []
+        create_stage(con, [])
+
+    def add(self, line: int, row: dict[str, Any]) -> None:
+        for key, value in row.items():
+            if key not in self.idents:
+                ident = column_ident(len(self.idents))
+                self.idents[key] = ident
+                self.kinds[key] = set()
+                self.con.execute(f"ALTER TABLE {STAGE} ADD COLUMN {ident} VARCHAR")
+            if value is not None:
+                self.kinds[key].add(_json_kind(value))
+        self.lines.append(line)
+        self.rows.append(row)
+
+    def flush(self) -> None:
+        if not self.lines:
+            return
+        keys = {key for row in self.rows for key in row}
+        columns: dict[str, list[str | None]] = {}
+        for key in keys:
+            columns[self.idents[key]] = [
+                None if (v := row.get(key)) is None else _json_text(v) for row in self.rows
+            ]
+        append_chunk(self.con, self.lines, columns)
+        self.lines, self.rows = [], []
+
+    def columns(self) -> list[StagedColumn]:
+        return [
+            StagedColumn(key, ident, VARCHAR, _kinds_type(self.kinds[key]))
+            for key, ident in self.idents.items()
+        ]
+
+
+def stage_jsonl(
+    con: duckdb.DuckDBPyConnection, text: io.TextIOWrapper, report: Callable[[], None]
+) -> StagedFile:
+    stager = _JsonStager(con)
+    malformed: list[Malformed] = []
+    rows_read = 0
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        rows_read += 1
+        raw = line.rstrip("\r\n")
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
+            malformed.append(Malformed(number, reason, raw))
+            continue
+        if not isinstance(obj, dict):
+            kind = type(obj).__name__ if not isinstance(obj, list) else "an array"
+            reason = f"not a JSON object (got {kind}); each line must be one event object"
+            malformed.append(Malformed(number, reason, raw))
+            continue
+        stager.add(number, flatten_event(obj))
+        if len(stager.lines) >= CHUNK_ROWS:
+            stager.flush()
+            report()
+    stager.flush()
+    return StagedFile(stager.columns(), rows_read, malformed)
