@@ -4,7 +4,6 @@ Arrow in chunks, and each column typed from its values in one SQL pass."""
 from __future__ import annotations
 
 import csv
-import io
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
@@ -29,7 +28,13 @@ from funnelscope.store.staging import (
     create_stage,
     first_row,
 )
-from funnelscope.store.text_files import detect_delimiter
+from funnelscope.store.text_files import (
+    Lines,
+    decode_problem,
+    detect_delimiter,
+    has_undecodable,
+    show_bytes,
+)
 
 
 class _LineTracker:
@@ -39,7 +44,7 @@ class _LineTracker:
     new line is read, so parsing can restart after a record that ran to the end of the file.
     """
 
-    def __init__(self, text: io.TextIOWrapper, first: Sequence[str] = ()) -> None:
+    def __init__(self, text: Lines, first: Sequence[str] = ()) -> None:
         self._text = text
         self._replay: deque[str] = deque(first)  # lines read ahead (the header), fed first
         self.lines_read = 0
@@ -122,7 +127,7 @@ def _header_names(header: list[str], source: str) -> list[str]:
 
 def stage_csv(
     con: duckdb.DuckDBPyConnection,
-    text: io.TextIOWrapper,
+    text: Lines,
     source: str,
     delimiter: str | None,
     report: Callable[[], None],
@@ -134,6 +139,10 @@ def stage_csv(
     the end of the file (or the field size limit) inside quotes, or whose quote is "closed" by a
     stray quote followed by more text, is quarantined as an unterminated quote on its first line
     only, and parsing restarts at the next physical line.
+
+    A record with bytes that are not UTF-8 is quarantined naming the columns that hold them
+    (whether the file as a whole is refused is :func:`~funnelscope.store.readers.stage_file`'s
+    rule); a header with such bytes refuses the file here.
     """
     if delimiter is None:
         first = text.readline()
@@ -152,6 +161,13 @@ def stage_csv(
             'close the quote (a " inside a quoted name is written "")',
             line=1,
         )
+    if text.undecodable:
+        raise IngestError(
+            source,
+            f"not UTF-8 text in the header ({decode_problem(tracker.take_raw())})",
+            "save the file with UTF-8 encoding",
+            line=1,
+        )
     names = _header_names(header, source)
     tracker.take_raw()
     width = len(names)
@@ -159,7 +175,7 @@ def stage_csv(
     create_stage(con, idents)
     lines: list[int] = []
     values: list[list[str | None]] = [[] for _ in range(width)]
-    malformed: list[Malformed] = []
+    bad = _BadRecords()
     rows_read = 0
     while True:
         start = tracker.lines_read + 1
@@ -175,7 +191,7 @@ def stage_csv(
             tracker.replay(pending[1:])
             reader = csv.reader(tracker, delimiter=delimiter)
             rows_read += 1
-            malformed.append(Malformed(start, _UNTERMINATED, pending[0].rstrip("\r\n")))
+            bad.add(start, _UNTERMINATED, pending[0].rstrip("\r\n"))
             continue
         if error is not None:
             raw = tracker.take_raw()
@@ -184,7 +200,7 @@ def stage_csv(
             else:
                 reason = f"malformed CSV record: {error}"
             rows_read += 1
-            malformed.append(Malformed(start, reason, raw))
+            bad.add(start, reason, raw)
             reader = csv.reader(tracker, delimiter=delimiter)
             continue
         if record is None:
@@ -198,12 +214,15 @@ def stage_csv(
             and _broken_quote(raw, delimiter, stray_close=False)
         ):
             rows_read += 1  # the last line opens a quote that never closes
-            malformed.append(Malformed(start, _UNTERMINATED, raw))
+            bad.add(start, _UNTERMINATED, raw)
             continue
         rows_read += 1
+        if text.undecodable and has_undecodable(raw):
+            bad.add(start, _undecodable_reason(record, names), raw)
+            continue
         if len(record) != width:
             reason = f"malformed CSV record: expected {width} fields, got {len(record)}"
-            malformed.append(Malformed(start, reason, raw))
+            bad.add(start, reason, raw)
             continue
         lines.append(start)
         for column, value in zip(values, record, strict=True):
@@ -215,7 +234,39 @@ def stage_csv(
     if lines:
         append_chunk(con, lines, dict(zip(idents, values, strict=True)))
     columns = _infer_text_types(con, names, idents)
-    return StagedFile(columns, rows_read, malformed)
+    return StagedFile(columns, rows_read, bad.records, bad.undecodable)
+
+
+class _BadRecords:
+    """The records set aside, their raw text with bytes that are not UTF-8 shown as \\xNN."""
+
+    def __init__(self) -> None:
+        self.records: list[Malformed] = []
+        self.undecodable = 0
+
+    def add(self, line: int, reason: str, raw: str) -> None:
+        if has_undecodable(raw):
+            self.undecodable += 1
+            raw = show_bytes(raw)
+        self.records.append(Malformed(line, reason, raw))
+
+
+UTF8_FIX: Final = "save the file with UTF-8 encoding or correct the value"
+
+
+def _undecodable_reason(record: list[str], names: list[str]) -> str:
+    """Which columns of ``record`` hold bytes that are not UTF-8, with their values."""
+    found = [
+        (f"column {names[i]!r}" if i < len(names) else f"field {i + 1}", show_bytes(value))
+        for i, value in enumerate(record)
+        if has_undecodable(value)
+    ]
+    where = ", ".join(f"{name} ({_shorten(value)})" for name, value in found)
+    return f"not UTF-8 text in {where}; {UTF8_FIX}"
+
+
+def _shorten(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
 def _infer_text_types(

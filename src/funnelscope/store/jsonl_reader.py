@@ -3,7 +3,6 @@ Arrow in chunks, each key typed from the JSON kinds of its values."""
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from funnelscope.store.staging import (
     column_ident,
     create_stage,
 )
+from funnelscope.store.text_files import Lines, decode_problem, has_undecodable, show_bytes
 
 
 def flatten_event(obj: dict[str, Any]) -> dict[str, Any]:
@@ -145,30 +145,86 @@ class _JsonStager:
 
 
 def stage_jsonl(
-    con: duckdb.DuckDBPyConnection, text: io.TextIOWrapper, report: Callable[[], None]
+    con: duckdb.DuckDBPyConnection, text: Lines, report: Callable[[], None]
 ) -> StagedFile:
+    """Stage a JSON Lines file: one event object per non-blank line.
+
+    A bad line is quarantined on its own, naming the key at fault where there is one: a line that
+    is not a JSON object or holds bytes that are not UTF-8 (kept with them shown as ``\\xNN``).
+    """
     stager = _JsonStager(con)
     malformed: list[Malformed] = []
-    rows_read = 0
+    rows_read = undecodable = 0
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
         rows_read += 1
         raw = line.rstrip("\r\n")
+        bad_bytes = bool(text.undecodable) and has_undecodable(raw)
+        undecodable += bad_bytes
         try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            reason = f"invalid JSON: {exc.msg} at column {exc.colno}"
-            malformed.append(Malformed(number, reason, raw))
+            row = _parse_line(raw, bad_bytes)
+        except _BadLine as exc:
+            malformed.append(Malformed(number, str(exc), show_bytes(raw) if bad_bytes else raw))
             continue
-        if not isinstance(obj, dict):
-            kind = type(obj).__name__ if not isinstance(obj, list) else "an array"
-            reason = f"not a JSON object (got {kind}); each line must be one event object"
-            malformed.append(Malformed(number, reason, raw))
-            continue
-        stager.add(number, flatten_event(obj))
+        stager.add(number, row)
         if len(stager.lines) >= CHUNK_ROWS:
             stager.flush()
             report()
     stager.flush()
-    return StagedFile(stager.columns(), rows_read, malformed)
+    return StagedFile(stager.columns(), rows_read, malformed, undecodable)
+
+
+class _BadLine(Exception):
+    """A line to quarantine; the message is the reason."""
+
+
+UTF8_FIX: Final = "save the file with UTF-8 encoding"
+
+
+def _parse_line(raw: str, bad_bytes: bool) -> dict[str, Any]:
+    """The flattened event of one line; raises :class:`_BadLine` with the reason."""
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        if bad_bytes:
+            problem = decode_problem(raw)
+            raise _BadLine(
+                f"not UTF-8 text ({problem}) and not valid JSON; {UTF8_FIX} or correct the line"
+            ) from None
+        raise _BadLine(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        kind = type(obj).__name__ if not isinstance(obj, list) else "an array"
+        raise _BadLine(f"not a JSON object (got {kind}); each line must be one event object")
+    row = flatten_event(obj)
+    if bad_bytes:
+        raise _BadLine(_undecodable_reason(row))
+    return row
+
+
+def _shown(key: str) -> str:
+    """A key quoted for a reason, any byte that is not UTF-8 as \\xNN."""
+    return "'" + show_bytes(key).replace("'", "\\'") + "'"
+
+
+def _shorten(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def _offending(row: dict[str, Any], bad: Callable[[str], bool]) -> tuple[str, str] | None:
+    """The first key whose name or value text is ``bad``, with that text."""
+    for key, value in row.items():
+        if bad(key):
+            return key, key
+        if isinstance(value, str | list) and bad(text := _json_text(value)):
+            return key, text
+    return None
+
+
+def _undecodable_reason(row: dict[str, Any]) -> str:
+    found = _offending(row, has_undecodable)
+    if found is None:  # not reached: a bad byte that parsed sits in a key or a string
+        return f"not UTF-8 text; {UTF8_FIX}"
+    key, text = found
+    value = "" if text is key else f" ({_shorten(show_bytes(text))})"
+    return f"not UTF-8 text in key {_shown(key)}{value}; {UTF8_FIX} or correct the value"

@@ -8,6 +8,7 @@ line) and appended in chunks through Arrow; Parquet is read by DuckDB directly, 
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from funnelscope.store.staging import (
     drop_stage,
     first_row,
 )
-from funnelscope.store.text_files import open_text
+from funnelscope.store.text_files import open_lines
 
 SUPPORTED: Final = (
     ".csv, .tsv, .jsonl, .ndjson, .json (JSON Lines), each optionally .gz; .parquet, .pq"
@@ -82,10 +83,17 @@ def stage_file(
     fmt: SourceFormat,
     on_progress: ProgressCallback | None = None,
 ) -> StagedFile:
-    """Create the staging relation ``STAGE`` for ``path`` (inside the caller's transaction)."""
+    """Create the staging relation ``STAGE`` for ``path`` (inside the caller's transaction).
+
+    Text files are decoded as UTF-8 line by line: a record with bytes that are not UTF-8 is
+    quarantined on its own (its raw text shows them as ``\\xNN``) and the rest loads. A file
+    that is mostly in another encoding is refused as a whole instead, naming its first bad line
+    and asking for UTF-8: when its header (CSV) is not UTF-8, or when more than half of its
+    records are not (one bad record in two still loads the other).
+    """
     if fmt.kind == "parquet":
         return _stage_parquet(con, path, source)
-    with open_text(path, fmt.gzipped, "" if fmt.kind == "csv" else "\n") as (text, raw):
+    with open_lines(path, fmt.gzipped, split_cr=fmt.kind == "csv") as (lines, raw):
 
         def report() -> None:
             if on_progress is not None:
@@ -93,19 +101,24 @@ def stage_file(
 
         try:
             if fmt.kind == "csv":
-                staged = stage_csv(con, text, source, fmt.delimiter, report)
+                staged = stage_csv(con, lines, source, fmt.delimiter, report)
             else:
-                staged = stage_jsonl(con, text, report)
-        except UnicodeDecodeError as exc:
-            raise IngestError(
-                source, f"not UTF-8 text ({exc.reason})", "save the file with UTF-8 encoding"
-            ) from exc
-        except (gzip.BadGzipFile, EOFError, OSError) as exc:
+                staged = stage_jsonl(con, lines, report)
+        except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as exc:
             raise IngestError(
                 source, f"cannot decompress: {exc}", "check the file is a complete gzip file"
             ) from exc
         report()
-        return staged
+    if staged.undecodable * 2 > staged.rows_read and lines.first_error is not None:
+        line, problem = lines.first_error
+        raise IngestError(
+            source,
+            f"not UTF-8 text ({problem})",
+            f"save the file with UTF-8 encoding ({staged.undecodable:,} of "
+            f"{staged.rows_read:,} rows are not UTF-8 text)",
+            line=line,
+        )
+    return staged
 
 
 # ---------------------------------------------------------------- Parquet

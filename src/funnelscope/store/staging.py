@@ -51,6 +51,7 @@ class StagedFile:
     columns: list[StagedColumn]
     rows_read: int
     malformed: list[Malformed] = field(default_factory=list)
+    undecodable: int = 0  # records among ``malformed`` set aside for bytes that are not UTF-8
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,242 @@
+"""One bad field quarantines its row, never the whole file, and never ends in a traceback.
+
+Each case builds a file with one faulty row among good ones, loads it through the public API and
+checks the exact counts, the quarantined line (its first physical line; the row number for
+Parquet), that the reason names the field and says how to fix it, and that the raw text is kept
+(bytes that are not UTF-8 shown as ``\\xNN``). One CLI run per family checks the exit code and
+that no traceback is printed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from funnelscope.cli.main import cli
+from funnelscope.errors import IngestError
+from funnelscope.store.event_store import EventStore
+from funnelscope.store.ingest import FileReport
+
+UTF8_FIX = "save the file with UTF-8 encoding or correct the value"
+TIME_HINT = "use ISO 8601 like 2024-01-31T10:00:00Z or epoch seconds/milliseconds"
+
+
+def load(tmp_path: Path, path: Path) -> tuple[FileReport, list[tuple[int, str, str]], list[str]]:
+    """Ingest ``path`` into a fresh store: its report, the quarantine (line, reason, raw) and the
+    persons loaded."""
+    with EventStore(tmp_path / "s.duckdb") as store:
+        file = store.ingest([path]).files[0]
+        quarantined = store.connection.execute(
+            "SELECT line, reason, raw FROM quarantine ORDER BY line"
+        ).fetchall()
+        persons = store.connection.execute(
+            "SELECT person_id FROM events ORDER BY person_id"
+        ).fetchall()
+    return file, [tuple(row) for row in quarantined], [p for (p,) in persons]
+
+
+def counts(file: FileReport) -> tuple[int, int, int]:
+    return file.rows_read, file.rows_loaded, file.rows_quarantined
+
+
+def run_cli(tmp_path: Path, path: Path) -> tuple[int, str]:
+    """``funnelscope ingest path``: the exit code and everything printed."""
+    db = str(tmp_path / "cli.duckdb")
+    result = CliRunner().invoke(cli, ["ingest", str(path), "--db", db, "--no-progress"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+# ------------------------------------------------------------------ CSV: a byte that is not UTF-8
+
+CSV_ROWS = [
+    b"person_id,event,time,name\n",  # 1
+    b'a,view,2024-01-31T10:00:00Z,"two\n',  # 2 a quoted field over two lines...
+    b'lines"\n',  # 3
+    b"b,view,2024-01-31T10:01:00Z,Ren\xe9\n",  # 4 Latin-1 e-acute
+    b"c,view,2024-01-31T10:02:00Z,Zo\xc3\xab\n",  # 5 UTF-8 e-diaeresis
+]
+
+
+def write_text_file(path: Path, data: bytes) -> Path:
+    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
+    return path
+
+
+@pytest.mark.parametrize("name", ["events.csv", "events.csv.gz", "events.tsv", "events.tsv.gz"])
+def test_csv_row_with_a_latin1_byte_is_quarantined(tmp_path: Path, name: str) -> None:
+    data = b"".join(CSV_ROWS)
+    if ".tsv" in name:
+        data = data.replace(b",", b"\t")
+    file, quarantined, persons = load(tmp_path, write_text_file(tmp_path / name, data))
+    assert counts(file) == (3, 2, 1)
+    raw = "b,view,2024-01-31T10:01:00Z,Ren\\xe9"
+    if ".tsv" in name:
+        raw = raw.replace(",", "\t")
+    assert quarantined == [(4, f"not UTF-8 text in column 'name' (Ren\\xe9); {UTF8_FIX}", raw)]
+    assert persons == ["a", "c"]
+
+
+def test_csv_bad_byte_in_a_multi_line_field_keeps_every_line(tmp_path: Path) -> None:
+    path = tmp_path / "multi.csv"
+    path.write_bytes(
+        b"person_id,event,time,note\n"  # 1
+        b'a,view,2024-01-31T10:00:00Z,"caf\xe9\n'  # 2 the bad record spans lines 2-3
+        b'au lait"\n'  # 3
+        b"b,view,2024-01-31T10:01:00Z,ok\n"  # 4
+        b"c,view,2024-01-31T10:02:00Z,fine\r"  # 5 a bare CR ends a CSV line too
+        b"d,view,2024-01-31T10:03:00Z,x\xff\r\n"  # 6
+        b"e,view,2024-01-31T10:04:00Z,y\r\n"  # 7
+    )
+    file, quarantined, persons = load(tmp_path, path)
+    assert counts(file) == (5, 3, 2)
+    assert [(line, raw) for line, _, raw in quarantined] == [
+        (2, 'a,view,2024-01-31T10:00:00Z,"caf\\xe9\nau lait"'),
+        (6, "d,view,2024-01-31T10:03:00Z,x\\xff"),
+    ]
+    assert all("column 'note'" in reason for _, reason, _ in quarantined)
+    assert persons == ["b", "c", "e"]
+
+
+def test_csv_bad_byte_in_a_record_with_extra_fields_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_bytes(
+        b"person_id,event,time\na,view,2024-01-31T10:00:00Z,\xe9\nb,view,2024-01-31T10:01:00Z\n"
+    )
+    file, quarantined, _ = load(tmp_path, path)
+    assert counts(file) == (2, 1, 1)
+    assert quarantined == [
+        (2, f"not UTF-8 text in field 4 (\\xe9); {UTF8_FIX}", "a,view,2024-01-31T10:00:00Z,\\xe9")
+    ]
+
+
+def test_csv_with_a_byte_order_mark_reads_the_first_column_name(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfperson_id,event,time\na,view,2024-01-31T10:00:00Z\n")
+    file, _, persons = load(tmp_path, path)
+    assert counts(file) == (1, 1, 0)
+    assert file.columns["person"] == "person_id"
+    assert persons == ["a"]
+
+
+# ------------------------------------------------------------------ mostly not UTF-8: refused
+
+
+def latin1_csv(path: Path, bad_rows: int, good_rows: int) -> Path:
+    lines = ["person_id,event,time,city\n"]
+    lines += [f"b{i},view,2024-01-31T10:00:00Z,M\xfcnchen\n" for i in range(bad_rows)]
+    lines += [f"g{i},view,2024-01-31T10:00:00Z,Berlin\n" for i in range(good_rows)]
+    path.write_bytes("".join(lines).encode("latin-1"))
+    return path
+
+
+def test_a_file_mostly_not_utf8_fails_as_a_whole(tmp_path: Path) -> None:
+    path = latin1_csv(tmp_path / "latin.csv", bad_rows=3, good_rows=2)
+    with EventStore(tmp_path / "s.duckdb") as store:
+        with pytest.raises(IngestError) as caught:
+            store.ingest([path])
+        assert store.count_events() == 0
+        assert store.quarantine() == []
+    assert str(caught.value) == (
+        f"{path}:2: not UTF-8 text (invalid start byte); save the file with UTF-8 encoding "
+        "(3 of 5 rows are not UTF-8 text)"
+    )
+
+
+def test_a_file_half_not_utf8_loads_its_good_half(tmp_path: Path) -> None:
+    file, quarantined, persons = load(tmp_path, latin1_csv(tmp_path / "half.csv", 2, 2))
+    assert counts(file) == (4, 2, 2)
+    assert [line for line, _, _ in quarantined] == [2, 3]
+    assert persons == ["g0", "g1"]
+
+
+def test_a_header_not_utf8_fails_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "head.csv"
+    path.write_bytes(b"person_id,event,time,stra\xdfe\n" + b"a,view,2024-01-31T10:00:00Z,x\n" * 5)
+    with EventStore(tmp_path / "s.duckdb") as store, pytest.raises(IngestError) as caught:
+        store.ingest([path])
+    assert str(caught.value) == (
+        f"{path}:1: not UTF-8 text in the header (invalid continuation byte); "
+        "save the file with UTF-8 encoding"
+    )
+
+
+def test_cli_csv_with_one_latin1_row(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"".join(CSV_ROWS))
+    code, output = run_cli(tmp_path, path)
+    assert code == 0
+    assert "2 loaded, 0 duplicates skipped, 1 quarantined (of 3 rows)" in output
+    assert f"{path}:4: not UTF-8 text in column 'name'" in output
+    assert "Traceback" not in output
+    latin = latin1_csv(tmp_path / "latin.csv", bad_rows=3, good_rows=0)
+    code, output = run_cli(tmp_path, latin)
+    assert code == 1
+    assert f"{latin}:2: not UTF-8 text (invalid start byte)" in output
+    assert "Traceback" not in output
+
+
+# ------------------------------------------------------------------ JSON Lines
+
+
+def good_event(person: str) -> str:
+    return json.dumps({"person_id": person, "event": "view", "time": "2024-01-31T10:00:00Z"})
+
+
+def jsonl(path: Path, middle: bytes | str) -> Path:
+    """A JSON Lines file: a good event, ``middle`` on line 2, a good event."""
+    data = middle if isinstance(middle, bytes) else middle.encode()
+    path.write_bytes(good_event("a").encode() + b"\n" + data + b"\n" + good_event("c").encode())
+    return path
+
+
+BAD_NAME = b'{"person_id": "b", "event": "view", "time": "2024-01-31T10:00:00Z", "name": "Ren\xe9"}'
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.jsonl.gz"])
+def test_jsonl_line_with_a_latin1_byte_is_quarantined(tmp_path: Path, name: str) -> None:
+    path = jsonl(tmp_path / "plain.jsonl", BAD_NAME)
+    if name.endswith(".gz"):
+        path = write_text_file(tmp_path / name, path.read_bytes())
+    file, quarantined, persons = load(tmp_path, path)
+    assert counts(file) == (3, 2, 1)
+    raw = BAD_NAME.decode("latin-1").replace("\xe9", "\\xe9")
+    assert quarantined == [(2, f"not UTF-8 text in key 'name' (Ren\\xe9); {UTF8_FIX}", raw)]
+    assert persons == ["a", "c"]
+
+
+def test_jsonl_bad_byte_outside_a_string_is_quarantined(tmp_path: Path) -> None:
+    file, quarantined, _ = load(tmp_path, jsonl(tmp_path / "e.jsonl", b'{"person_id": \xff}'))
+    assert counts(file) == (3, 2, 1)
+    assert quarantined == [
+        (
+            2,
+            "not UTF-8 text (invalid start byte) and not valid JSON; "
+            "save the file with UTF-8 encoding or correct the line",
+            '{"person_id": \\xff}',
+        )
+    ]
+
+
+def test_cli_jsonl_with_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(
+        b"\n".join(
+            [
+                good_event("a").encode(),
+                BAD_NAME,  # 2
+                good_event("c").encode(),
+                good_event("e").encode(),
+                good_event("f").encode(),
+            ]
+        )
+    )
+    code, output = run_cli(tmp_path, path)
+    assert code == 0
+    assert "4 loaded, 0 duplicates skipped, 1 quarantined (of 5 rows)" in output
+    assert f"{path}:2: not UTF-8 text in key 'name'" in output
+    assert "Traceback" not in output
