@@ -20,6 +20,7 @@ from funnelscope.cli.main import cli
 from funnelscope.errors import IngestError
 from funnelscope.store.event_store import EventStore
 from funnelscope.store.ingest import FileReport
+from funnelscope.store.jsonl_reader import MAX_DEPTH, NestingTooDeep, flatten_event
 
 UTF8_FIX = "save the file with UTF-8 encoding or correct the value"
 TIME_HINT = "use ISO 8601 like 2024-01-31T10:00:00Z or epoch seconds/milliseconds"
@@ -222,6 +223,94 @@ def test_jsonl_bad_byte_outside_a_string_is_quarantined(tmp_path: Path) -> None:
     ]
 
 
+def test_jsonl_lone_surrogate_escape_is_quarantined(tmp_path: Path) -> None:
+    line = '{"person_id": "b", "event": "view", "time": "2024-01-31", "item": {"name": "\\ud800"}}'
+    file, quarantined, persons = load(tmp_path, jsonl(tmp_path / "s.jsonl", line))
+    assert counts(file) == (3, 2, 1)
+    reason = (
+        "key 'item.name' holds a lone surrogate escape (\\ud800), which is not Unicode text; "
+        "write the character itself or remove the escape"
+    )
+    assert quarantined == [(2, reason, line)]
+    assert persons == ["a", "c"]
+
+
+def test_jsonl_surrogate_pair_and_escaped_backslash_load(tmp_path: Path) -> None:
+    line = '{"person_id": "b", "event": "view", "time": "2024-01-31", '
+    line += '"e": "\\ud83d\\ude00 \\\\ud800"}'
+    file, _, _ = load(tmp_path, jsonl(tmp_path / "pair.jsonl", line))
+    assert counts(file) == (3, 3, 0)
+    with EventStore(tmp_path / "s.duckdb") as store:
+        assert store.connection.execute("SELECT e FROM events WHERE e IS NOT NULL").fetchall() == [
+            ("\U0001f600 \\ud800",)
+        ]
+
+
+def nested(kind: str, depth: int) -> str:
+    """A value ``depth`` levels deep: objects ``{"a": ...}`` or arrays ``[...]``."""
+    if kind == "object":
+        return '{"a":' * depth + "1" + "}" * depth
+    return "[" * depth + "1" + "]" * depth
+
+
+@pytest.mark.parametrize("kind", ["object", "array"])
+def test_jsonl_line_nested_5000_deep_is_quarantined(tmp_path: Path, kind: str) -> None:
+    line = '{"person_id": "b", "event": "view", "time": "2024-01-31", "x": ' + nested(kind, 5000)
+    line += "}"
+    file, quarantined, persons = load(tmp_path, jsonl(tmp_path / "deep.jsonl", line))
+    assert counts(file) == (3, 2, 1)
+    reason = (
+        f"key 'x' is nested deeper than {MAX_DEPTH} levels; keep events at most {MAX_DEPTH} "
+        "levels deep (store a deeper part as a JSON string)"
+    )
+    assert quarantined == [(2, reason, line)]
+    assert persons == ["a", "c"]
+
+
+@pytest.mark.parametrize("kind", ["object", "array"])
+def test_jsonl_nesting_limit_is_exact(tmp_path: Path, kind: str) -> None:
+    def line(person: str, depth: int) -> str:  # the event object is level 1
+        event = {"person_id": person, "event": "view", "time": "2024-01-31"}
+        return json.dumps(event)[:-1] + ', "x": ' + nested(kind, depth - 1) + "}"
+
+    path = tmp_path / "limit.jsonl"
+    path.write_text(line("b", MAX_DEPTH) + "\n" + line("c", MAX_DEPTH + 1) + "\n")
+    file, quarantined, persons = load(tmp_path, path)
+    assert counts(file) == (2, 1, 1)
+    assert [line for line, _, _ in quarantined] == [2]
+    assert persons == ["b"]
+
+
+def test_flatten_applies_the_same_nesting_limit() -> None:
+    event: dict[str, object] = {"person_id": "a"}  # level 1
+    inner = event
+    for _ in range(MAX_DEPTH - 1):
+        inner["x"] = inner = {}
+    inner["y"] = 1  # in the object at level 64
+    assert flatten_event(event) == {"person_id": "a", "x." * (MAX_DEPTH - 1) + "y": 1}
+    inner["z"] = {"y": 1}  # an object at level 65
+    with pytest.raises(NestingTooDeep) as caught:
+        flatten_event(event)
+    assert caught.value.key == "x." * (MAX_DEPTH - 1) + "z"
+
+
+def test_jsonl_number_too_long_for_python_is_quarantined(tmp_path: Path) -> None:
+    line = '{"person_id": "b", "event": "view", "time": "2024-01-31", "n": ' + "9" * 5000 + "}"
+    file, quarantined, _ = load(tmp_path, jsonl(tmp_path / "digits.jsonl", line))
+    assert counts(file) == (3, 2, 1)
+    assert [line for line, _, _ in quarantined] == [2]
+    assert quarantined[0][1].startswith("invalid JSON: ")
+
+
+def test_jsonl_huge_string_loads_without_a_traceback(tmp_path: Path) -> None:
+    line = '{"person_id": "b", "event": "view", "time": "2024-01-31", "blob": "'
+    line += "x" * 50_000_000 + '"}'
+    file, quarantined, persons = load(tmp_path, jsonl(tmp_path / "huge.jsonl", line))
+    assert counts(file) == (3, 3, 0)
+    assert quarantined == []
+    assert persons == ["a", "b", "c"]
+
+
 def test_cli_jsonl_with_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_bytes(
@@ -229,6 +318,8 @@ def test_cli_jsonl_with_bad_lines(tmp_path: Path) -> None:
             [
                 good_event("a").encode(),
                 BAD_NAME,  # 2
+                b'{"person_id": "s", "event": "v", "time": "2024-01-31", "n": "\\udfff"}',  # 3
+                b'{"person_id": "d", "x": ' + nested("object", 5000).encode() + b"}",  # 4
                 good_event("c").encode(),
                 good_event("e").encode(),
                 good_event("f").encode(),
@@ -237,6 +328,8 @@ def test_cli_jsonl_with_bad_lines(tmp_path: Path) -> None:
     )
     code, output = run_cli(tmp_path, path)
     assert code == 0
-    assert "4 loaded, 0 duplicates skipped, 1 quarantined (of 5 rows)" in output
+    assert "4 loaded, 0 duplicates skipped, 3 quarantined (of 7 rows)" in output
     assert f"{path}:2: not UTF-8 text in key 'name'" in output
+    assert f"{path}:3: key 'n' holds a lone surrogate escape" in output
+    assert f"{path}:4: key 'x' is nested deeper than {MAX_DEPTH} levels" in output
     assert "Traceback" not in output

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any, Final
 
 import duckdb
@@ -27,6 +29,17 @@ from funnelscope.store.staging import (
 )
 from funnelscope.store.text_files import Lines, decode_problem, has_undecodable, show_bytes
 
+MAX_DEPTH: Final = 64
+"""How deep objects and arrays may nest in one event (the event object is level 1)."""
+
+
+class NestingTooDeep(ValueError):
+    """An event nests objects deeper than :data:`MAX_DEPTH` levels; ``key`` is where."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key!r} is nested deeper than {MAX_DEPTH} levels")
+        self.key = key
+
 
 def flatten_event(obj: dict[str, Any]) -> dict[str, Any]:
     """Flatten one JSON event: nested objects become dotted keys (``item.category``).
@@ -37,6 +50,9 @@ def flatten_event(obj: dict[str, Any]) -> dict[str, Any]:
     Nothing is lost when two keys flatten to the same name (a top-level ``"item.cat"`` and a
     nested ``{"item": {"cat": ...}}``): the first one in the object keeps the name and each later
     one is stored as ``name#2``, ``name#3``, ... (the first such name that is still free).
+
+    An object nested deeper than :data:`MAX_DEPTH` levels raises :class:`NestingTooDeep` (the
+    reader refuses such lines before parsing them; this bounds the recursion for any caller).
     """
     out: dict[str, Any] = {}
     nested = obj.get("properties")
@@ -44,17 +60,20 @@ def flatten_event(obj: dict[str, Any]) -> dict[str, Any]:
     for key, value in obj.items():
         if key == "properties" and lifted is not None:
             continue
-        _put(out, key, value)
+        _put(out, key, value, 2)
     if lifted is not None:
         for key, value in lifted.items():
-            _put(out, key if key not in out else f"properties.{key}", value)
+            _put(out, key if key not in out else f"properties.{key}", value, 3)
     return out
 
 
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
+def _put(out: dict[str, Any], key: str, value: Any, level: int) -> None:
+    """Put ``value`` (at nesting ``level``) into ``out`` under ``key``, flattening objects."""
     if isinstance(value, dict):
+        if level > MAX_DEPTH:
+            raise NestingTooDeep(key)
         for sub, inner in value.items():
-            _put(out, f"{key}.{sub}", inner)
+            _put(out, f"{key}.{sub}", inner, level + 1)
         return
     name, suffix = key, 2
     while name in out:
@@ -150,7 +169,10 @@ def stage_jsonl(
     """Stage a JSON Lines file: one event object per non-blank line.
 
     A bad line is quarantined on its own, naming the key at fault where there is one: a line that
-    is not a JSON object or holds bytes that are not UTF-8 (kept with them shown as ``\\xNN``).
+    is not a JSON object, holds bytes that are not UTF-8 (kept with them shown as ``\\xNN``), holds
+    a lone surrogate escape (``"\\ud800"``: Python reads it, but it is not Unicode text and cannot
+    be stored), or nests objects or arrays deeper than :data:`MAX_DEPTH` levels (found before
+    parsing, so a line nested 5,000 deep costs no recursion).
     """
     stager = _JsonStager(con)
     malformed: list[Malformed] = []
@@ -184,27 +206,103 @@ UTF8_FIX: Final = "save the file with UTF-8 encoding"
 
 def _parse_line(raw: str, bad_bytes: bool) -> dict[str, Any]:
     """The flattened event of one line; raises :class:`_BadLine` with the reason."""
+    deep = _too_deep(raw)
+    if deep is not None:
+        raise _BadLine(_deep_reason(deep))
     try:
         obj = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or an integer too long for Python to read
         if bad_bytes:
             problem = decode_problem(raw)
             raise _BadLine(
                 f"not UTF-8 text ({problem}) and not valid JSON; {UTF8_FIX} or correct the line"
             ) from None
-        raise _BadLine(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+        if isinstance(exc, json.JSONDecodeError):
+            raise _BadLine(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+        problem = str(exc).split(";")[0]
+        raise _BadLine(f"invalid JSON: {problem}; write such a number as a string") from None
+    except RecursionError:  # not reached after the depth check; never let it escape
+        raise _BadLine(_deep_reason("")) from None
     if not isinstance(obj, dict):
         kind = type(obj).__name__ if not isinstance(obj, list) else "an array"
         raise _BadLine(f"not a JSON object (got {kind}); each line must be one event object")
-    row = flatten_event(obj)
+    try:
+        row = flatten_event(obj)
+    except NestingTooDeep as exc:
+        raise _BadLine(_deep_reason(exc.key)) from None
     if bad_bytes:
         raise _BadLine(_undecodable_reason(row))
+    if _SURROGATE_ESCAPE.search(raw):
+        reason = _lone_surrogate_reason(row)
+        if reason is not None:
+            raise _BadLine(reason)
     return row
 
 
+# ---------------------------------------------------------------- nesting depth
+
+_JSON_STRING: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET: Final = re.compile(r"[^\[\]{}]+")
+_KEY_OR_BRACKET: Final = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")(\s*:)?|[\[\]{}]')
+_DEPTH_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _too_deep(raw: str) -> str | None:
+    """None when the JSON text ``raw`` nests at most :data:`MAX_DEPTH` levels; otherwise the
+    top-level key under which it goes deeper ("" when there is none).
+
+    Only a line with more than MAX_DEPTH opening brackets is looked at closely: brackets inside
+    strings are dropped and the running depth of the rest is measured, all without recursion.
+    """
+    if raw.count("{") + raw.count("[") <= MAX_DEPTH:
+        return None
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", raw))
+    if max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) <= MAX_DEPTH:
+        return None
+    depth, key = 0, ""
+    for match in _KEY_OR_BRACKET.finditer(raw):
+        text, colon = match.group(1), match.group(2)
+        if text is not None:
+            if colon is not None and depth == 1:
+                key = _string_text(text)
+        elif match.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return key
+        else:
+            depth -= 1
+    return ""
+
+
+def _string_text(quoted: str) -> str:
+    try:
+        text = json.loads(quoted)
+    except ValueError:
+        return quoted[1:-1]
+    return text if isinstance(text, str) else quoted[1:-1]
+
+
+def _deep_reason(key: str) -> str:
+    where = f"key {_shown(key)} is nested" if key else "nested"
+    return (
+        f"{where} deeper than {MAX_DEPTH} levels; keep events at most {MAX_DEPTH} levels deep "
+        "(store a deeper part as a JSON string)"
+    )
+
+
+# ---------------------------------------------------------------- text that cannot be stored
+
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogates(text: str) -> str:
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _shown(key: str) -> str:
-    """A key quoted for a reason, any byte that is not UTF-8 as \\xNN."""
-    return "'" + show_bytes(key).replace("'", "\\'") + "'"
+    """A key quoted for a reason, any byte that is not UTF-8 as \\xNN, any surrogate as \\uNNNN."""
+    return "'" + _escape_surrogates(show_bytes(key)).replace("'", "\\'") + "'"
 
 
 def _shorten(value: str, limit: int = 40) -> str:
@@ -228,3 +326,14 @@ def _undecodable_reason(row: dict[str, Any]) -> str:
     key, text = found
     value = "" if text is key else f" ({_shorten(show_bytes(text))})"
     return f"not UTF-8 text in key {_shown(key)}{value}; {UTF8_FIX} or correct the value"
+
+
+def _lone_surrogate_reason(row: dict[str, Any]) -> str | None:
+    found = _offending(row, lambda text: _SURROGATE.search(text) is not None)
+    if found is None:  # the escapes formed pairs (one character) or were escaped themselves
+        return None
+    key, text = found
+    return (
+        f"key {_shown(key)} holds a lone surrogate escape ({_shorten(_escape_surrogates(text))}), "
+        "which is not Unicode text; write the character itself or remove the escape"
+    )
