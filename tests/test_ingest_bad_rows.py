@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -332,4 +333,34 @@ def test_cli_jsonl_with_bad_lines(tmp_path: Path) -> None:
     assert f"{path}:2: not UTF-8 text in key 'name'" in output
     assert f"{path}:3: key 'n' holds a lone surrogate escape" in output
     assert f"{path}:4: key 'x' is nested deeper than {MAX_DEPTH} levels" in output
+    assert "Traceback" not in output
+
+
+# ------------------------------------------------------------------ gzip data without .gz
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("events.csv", lambda: b"".join(CSV_ROWS[:3]) + b"b,view,2024-01-31T10:01:00Z,x\n"),
+        ("events.jsonl", lambda: (good_event("a") + "\n" + good_event("b") + "\n").encode()),
+    ],
+)
+def test_gzip_data_named_without_gz_is_read(
+    tmp_path: Path, name: str, make: Callable[[], bytes]
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(make()))
+    file, quarantined, persons = load(tmp_path, path)
+    assert counts(file) == (2, 2, 0)
+    assert quarantined == []
+    assert persons == ["a", "b"]
+
+
+def test_cli_gzip_data_named_csv(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_bytes(gzip.compress(b"".join(CSV_ROWS[:3])))
+    code, output = run_cli(tmp_path, path)
+    assert code == 0
+    assert "1 loaded, 0 duplicates skipped, 0 quarantined (of 1 rows)" in output
     assert "Traceback" not in output

@@ -89,7 +89,8 @@ def stage_file(
     quarantined on its own (its raw text shows them as ``\\xNN``) and the rest loads. A file
     that is mostly in another encoding is refused as a whole instead, naming its first bad line
     and asking for UTF-8: when its header (CSV) is not UTF-8, or when more than half of its
-    records are not (one bad record in two still loads the other).
+    records are not (one bad record in two still loads the other). Gzip data is read as such
+    whatever the file name says.
     """
     if fmt.kind == "parquet":
         return _stage_parquet(con, path, source)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Final
 
 CSV_DELIMITERS: Final = (",", ";", "\t", "|")
+GZIP_MAGIC: Final = b"\x1f\x8b"
 _BOM: Final = b"\xef\xbb\xbf"
 _BARE_CR: Final = re.compile(rb"(?<=\r)(?!\n)")  # splits after a \r not followed by \n
 _ESCAPED_BYTE: Final = re.compile("[\udc80-\udcff]")  # a byte surrogateescape could not decode
@@ -113,8 +114,14 @@ class Lines:
 
 @contextmanager
 def open_lines(path: Path, gzipped: bool, *, split_cr: bool) -> Iterator[tuple[Lines, IO[bytes]]]:
-    """Open a possibly gzipped file as :class:`Lines`; also hand out the raw file for progress."""
+    """Open a possibly gzipped file as :class:`Lines`; also hand out the raw file for progress.
+
+    A file whose bytes start with the gzip magic number is read as gzip whatever its name
+    (``events.csv`` that is really ``events.csv.gz``).
+    """
     with open(path, "rb") as raw:
+        gzipped = gzipped or raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
         yield Lines(stream, split_cr=split_cr), raw
 
