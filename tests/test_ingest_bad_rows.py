@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -333,6 +335,78 @@ def test_cli_jsonl_with_bad_lines(tmp_path: Path) -> None:
     assert f"{path}:2: not UTF-8 text in key 'name'" in output
     assert f"{path}:3: key 'n' holds a lone surrogate escape" in output
     assert f"{path}:4: key 'x' is nested deeper than {MAX_DEPTH} levels" in output
+    assert "Traceback" not in output
+
+
+# ------------------------------------------------------------------ Parquet times
+
+PARQUET_EXPECTED = [
+    (2, f"unparseable time 'nan' in column 'ts'; {TIME_HINT}"),
+    (3, f"unparseable time 'inf' in column 'ts'; {TIME_HINT}"),
+    (4, "missing time (column 'ts'); every event needs a time"),
+    (5, f"unparseable time '-inf' in column 'ts'; {TIME_HINT}"),
+]
+
+
+def float_times_parquet(path: Path) -> Path:
+    seconds = 1_706_695_200.5  # 2024-01-31T10:00:00.5Z
+    times = [seconds, float("nan"), float("inf"), None, float("-inf"), seconds + 60]
+    pq.write_table(
+        pa.table(
+            {
+                "person_id": ["a", "b", "c", "d", "e", "f"],
+                "event": ["view"] * 6,
+                "ts": pa.array(times, pa.float64()),
+            }
+        ),
+        path,
+    )
+    return path
+
+
+@pytest.mark.parametrize("unit", ["auto", "s"])
+def test_parquet_nan_inf_and_null_times_are_quarantined(tmp_path: Path, unit: str) -> None:
+    from funnelscope.store import ColumnMapping
+
+    path = float_times_parquet(tmp_path / "float.parquet")
+    with EventStore(tmp_path / "s.duckdb") as store:
+        file = store.ingest([path], ColumnMapping(time_unit=unit)).files[0]
+        loaded = store.connection.execute(
+            'SELECT person_id, epoch_ms("timestamp") FROM events ORDER BY 1'
+        ).fetchall()
+    assert counts(file) == (6, 2, 4)
+    assert [(b.line, b.reason) for b in file.bad_rows] == PARQUET_EXPECTED
+    assert loaded == [("a", 1_706_695_200_500), ("f", 1_706_695_260_500)]
+
+
+def test_parquet_timestamp_column_with_a_null(tmp_path: Path) -> None:
+    path = tmp_path / "stamps.parquet"
+    micros = 1_706_695_200_000_000
+    pq.write_table(
+        pa.table(
+            {
+                "person_id": ["a", "b", "c"],
+                "event": ["view"] * 3,
+                "ts": pa.array([micros, None, micros + 1], pa.timestamp("us")),
+            }
+        ),
+        path,
+    )
+    file, quarantined, persons = load(tmp_path, path)
+    assert counts(file) == (3, 2, 1)
+    assert [(line, reason) for line, reason, _ in quarantined] == [
+        (2, "missing time (column 'ts'); every event needs a time")
+    ]
+    assert json.loads(quarantined[0][2]) == {"person_id": "b", "event": "view", "ts": None}
+    assert persons == ["a", "c"]
+
+
+def test_cli_parquet_with_bad_times(tmp_path: Path) -> None:
+    path = float_times_parquet(tmp_path / "float.parquet")
+    code, output = run_cli(tmp_path, path)
+    assert code == 0
+    assert "2 loaded, 0 duplicates skipped, 4 quarantined (of 6 rows)" in output
+    assert f"{path}:2: unparseable time 'nan' in column 'ts'" in output
     assert "Traceback" not in output
 
 
