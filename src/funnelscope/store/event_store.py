@@ -35,7 +35,6 @@ from funnelscope.store.identities import (
 )
 from funnelscope.store.ingest import IngestReport, Loader, check_mapping
 from funnelscope.store.mapping import ColumnMapping
-from funnelscope.store.readers import first_row
 from funnelscope.store.schema import (
     absolute,
     check_schema,
@@ -50,6 +49,7 @@ from funnelscope.store.schema import (
 )
 from funnelscope.store.sources import OwnConnection
 from funnelscope.store.sql_text import quote_ident
+from funnelscope.store.staging import first_row
 
 DEFAULT_MAPPING: Final = ColumnMapping()  # every column detected, times read in UTC
 

@@ -24,16 +24,10 @@ from funnelscope.store.ingest_sql import TIMEZONE_HINT, blank, reason_sql, value
 from funnelscope.store.layout_staging import first_record
 from funnelscope.store.layouts import GENERIC, recognise
 from funnelscope.store.mapping import SPARSE_PERSON, ColumnMapping, person_candidates, resolve_roles
-from funnelscope.store.readers import (
-    VARCHAR,
-    StagedColumn,
-    detect_format,
-    drop_stage,
-    first_row,
-    stage_file,
-)
+from funnelscope.store.readers import detect_format, stage_file
 from funnelscope.store.sources import OwnConnection
 from funnelscope.store.sql_text import quote_ident, sql_string
+from funnelscope.store.staging import VARCHAR, StagedColumn, drop_stage, first_row
 from funnelscope.store.timeparse import epoch_unit_sql, time_sql
 
 SHOWN_SKIPPED = 5

@@ -42,20 +42,7 @@ from funnelscope.store.mapping import (
     person_candidates,
     resolve_roles,
 )
-from funnelscope.store.readers import (
-    BIGINT,
-    DOUBLE,
-    STAGE,
-    VARCHAR,
-    Malformed,
-    SourceFormat,
-    StagedColumn,
-    StagedFile,
-    detect_format,
-    drop_stage,
-    first_row,
-    stage_file,
-)
+from funnelscope.store.readers import SourceFormat, detect_format, stage_file
 from funnelscope.store.schema import (
     absolute,
     add_persons,
@@ -65,10 +52,21 @@ from funnelscope.store.schema import (
     remove_loads,
 )
 from funnelscope.store.sql_text import quote_ident, sql_string
+from funnelscope.store.staging import (
+    BIGINT,
+    DOUBLE,
+    EXACT_DOUBLE,
+    STAGE,
+    VARCHAR,
+    Malformed,
+    StagedColumn,
+    StagedFile,
+    drop_stage,
+    first_row,
+)
 from funnelscope.store.timeparse import TIME_UNITS
 
 MAX_BAD_ROWS_REPORTED: Final = 20
-_EXACT_DOUBLE: Final = 2**53  # integers beyond this magnitude do not survive a DOUBLE
 
 
 @dataclass(frozen=True)
@@ -404,7 +402,7 @@ class Loader:
 
     def _beyond_double(self, value: str, table: str = "events") -> bool:
         """Whether an integer ``value`` in ``table`` has a magnitude beyond 2**53."""
-        limit = _EXACT_DOUBLE
+        limit = EXACT_DOUBLE
         return bool(
             count(
                 self._con,

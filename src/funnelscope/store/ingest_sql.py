@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from funnelscope.store.readers import BIGINT, DOUBLE, STAGE, VARCHAR, StagedColumn
 from funnelscope.store.sql_text import sql_string
+from funnelscope.store.staging import BIGINT, DOUBLE, STAGE, VARCHAR, StagedColumn
 from funnelscope.store.timeparse import (
     UNIT_NAMES,
     epoch_unit_sql,

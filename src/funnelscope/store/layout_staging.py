@@ -17,22 +17,27 @@ from typing import Any, Final
 import duckdb
 
 from funnelscope.errors import IngestError
+from funnelscope.store.jsonl_reader import BadLine, JsonStager, check_row, read_object
 from funnelscope.store.layouts import Layout, LayoutError
-from funnelscope.store.readers import (
-    Malformed,
-    ProgressCallback,
-    SourceFormat,
-    StagedFile,
-    _JsonStager,
+from funnelscope.store.readers import ProgressCallback, SourceFormat
+from funnelscope.store.staging import Malformed, StagedFile
+from funnelscope.store.text_files import (
+    Lines,
+    decode_problem,
+    detect_delimiter,
+    has_undecodable,
+    open_lines,
+    show_bytes,
 )
-from funnelscope.store.text_files import detect_delimiter, open_text
 
 RAW: Final = "$fs:raw"  # the record as it was in the file, kept for the quarantine
 _PARQUET_BATCH: Final = 10_000
 _FLUSH_ROWS: Final = 50_000
 _MAX_RECORD_LINES: Final = 1_000
 
-Record = tuple[int, str, dict[str, Any] | None, str | None]  # line, raw, record, why unreadable
+# line, raw text, the record (None: unreadable), why it is unreadable, whether it has bytes
+# that are not UTF-8
+Record = tuple[int, str, dict[str, Any] | None, str | None, bool]
 
 
 def first_record(path: Path, fmt: SourceFormat) -> dict[str, Any] | None:
@@ -46,7 +51,7 @@ def first_record(path: Path, fmt: SourceFormat) -> dict[str, Any] | None:
                 rows = batch.to_pylist()
                 return rows[0] if rows else None
             return {name: None for name in parquet.schema_arrow.names}
-        for _, _, record, _ in _records(path, fmt, None, limit=50):
+        for _, _, record, _, _ in _records(path, fmt, None, limit=50):
             if record is not None:
                 return record
     except (OSError, UnicodeDecodeError, ValueError, csv.Error):
@@ -63,22 +68,24 @@ def stage_layout(
     on_progress: ProgressCallback | None = None,
 ) -> StagedFile:
     """Create the staging relation from `path`, each record flattened by `layout`."""
-    stager = _JsonStager(con)
+    stager = JsonStager(con)
     malformed: list[Malformed] = []
     rows_read = 0
     try:
-        for line, raw, record, problem in _records(path, fmt, on_progress):
+        for line, raw, record, problem, bad_bytes in _records(path, fmt, on_progress):
             rows_read += 1
+            shown = show_bytes(raw) if bad_bytes else raw
             if record is None:
-                malformed.append(Malformed(line, problem or "unreadable record", raw))
+                malformed.append(Malformed(line, problem or "unreadable record", shown))
                 continue
             try:
                 row = layout.transform(record)
-            except LayoutError as exc:
-                malformed.append(Malformed(line, str(exc), raw))
+                check_row(row, raw, bad_bytes)
+            except (LayoutError, BadLine) as exc:
+                malformed.append(Malformed(line, str(exc), shown))
                 continue
             except RecursionError:
-                malformed.append(Malformed(line, "nested too deeply to read", raw[:10_000]))
+                malformed.append(Malformed(line, "nested too deeply to read", shown[:10_000]))
                 continue
             row[RAW] = raw
             stager.add(line, row)
@@ -86,9 +93,11 @@ def stage_layout(
                 stager.flush()
     except UnicodeDecodeError as exc:
         raise IngestError(
-            source, f"not UTF-8 text ({exc.reason})", "save the file with UTF-8 encoding"
+            source,
+            f"not UTF-8 text in the header ({exc.reason})",
+            "save the file with UTF-8 encoding",
         ) from exc
-    except OSError as exc:
+    except (OSError, EOFError) as exc:
         raise IngestError(source, f"cannot read: {exc}", "check the file is complete") from exc
     stager.flush()
     return StagedFile(stager.columns(), rows_read, malformed)
@@ -100,7 +109,7 @@ def _records(
     if fmt.kind == "parquet":
         yield from _parquet_records(path, limit)
         return
-    with open_text(path, fmt.gzipped, "" if fmt.kind == "csv" else "\n") as (text, raw_file):
+    with open_lines(path, fmt.gzipped, split_cr=fmt.kind == "csv") as (text, raw_file):
 
         def report() -> None:
             if on_progress is not None:
@@ -116,27 +125,21 @@ def _records(
         report()
 
 
-def _json_records(text: io.TextIOWrapper, _: str | None) -> Iterator[Record]:
+def _json_records(text: Lines, _: str | None) -> Iterator[Record]:
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
         raw = line.rstrip("\r\n")
+        bad_bytes = has_undecodable(raw)
         try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            yield number, raw, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+            obj = read_object(raw, bad_bytes)
+        except BadLine as exc:
+            yield number, raw, None, str(exc), bad_bytes
             continue
-        except RecursionError:
-            yield number, raw[:10_000], None, "invalid JSON: nested too deeply to read"
-            continue
-        if not isinstance(obj, dict):
-            kind = "an array" if isinstance(obj, list) else type(obj).__name__
-            yield number, raw, None, f"not a JSON object (got {kind}); each line must be one event"
-            continue
-        yield number, raw, obj, None
+        yield number, raw, obj, None, bad_bytes
 
 
-def _csv_records(text: io.TextIOWrapper, delimiter: str | None) -> Iterator[Record]:
+def _csv_records(text: Lines, delimiter: str | None) -> Iterator[Record]:
     """CSV rows as dicts (header -> value, empty -> None) with their first line's number.
 
     A quoted field may span lines; a quote still open after ``_MAX_RECORD_LINES`` lines or at the
@@ -145,6 +148,8 @@ def _csv_records(text: io.TextIOWrapper, delimiter: str | None) -> Iterator[Reco
     first = text.readline()
     if not first:
         return
+    if has_undecodable(first):
+        raise UnicodeDecodeError("utf-8", b"", 0, 1, decode_problem(first))
     sep = delimiter or detect_delimiter(first.rstrip("\r\n"))
     header = [name.strip() for name in next(csv.reader([first], delimiter=sep), [])]
     pending: deque[tuple[int, str]] = deque()
@@ -175,20 +180,21 @@ def _csv_records(text: io.TextIOWrapper, delimiter: str | None) -> Iterator[Reco
             extra = [(line_no + i, line) for i, line in enumerate(taken[1:], start=1)]
             pending.extendleft(reversed(extra))
             reason = "malformed CSV record: unterminated quote (starts here)"
-            yield line_no, chunk.rstrip("\r\n"), None, reason
+            yield line_no, chunk.rstrip("\r\n"), None, reason, has_undecodable(chunk)
             continue
         raw = buffered.rstrip("\r\n")
+        bad_bytes = has_undecodable(raw)
         try:
             record = next(csv.reader(io.StringIO(buffered), delimiter=sep), [])
         except csv.Error as exc:
-            yield line_no, raw, None, f"malformed CSV record: {exc}"
+            yield line_no, raw, None, f"malformed CSV record: {exc}", bad_bytes
             continue
         if len(record) != len(header):
             reason = f"malformed CSV record: expected {len(header)} fields, got {len(record)}"
-            yield line_no, raw, None, reason
+            yield line_no, raw, None, reason, bad_bytes
             continue
         values = {name: value or None for name, value in zip(header, record, strict=True)}
-        yield line_no, raw, values, None
+        yield line_no, raw, values, None, bad_bytes
 
 
 def _parquet_records(path: Path, limit: int | None) -> Iterator[Record]:
@@ -199,6 +205,6 @@ def _parquet_records(path: Path, limit: int | None) -> Iterator[Record]:
         for row in batch.to_pylist():
             number += 1
             raw = json.dumps(row, default=str, ensure_ascii=False, sort_keys=True)
-            yield number, raw, row, None
+            yield number, raw, row, None, False
             if limit is not None and number >= limit:
                 return

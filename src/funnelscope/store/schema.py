@@ -22,8 +22,8 @@ import duckdb
 
 from funnelscope.errors import FunnelscopeError
 from funnelscope.model.events import CORE_COLUMNS
-from funnelscope.store.readers import first_row
 from funnelscope.store.sql_text import quote_ident
+from funnelscope.store.staging import first_row
 
 REQUIRED_COLUMNS: Final = CORE_COLUMNS[:5]  # stores made before the loads registry lack load_id
 

@@ -1,0 +1,104 @@
+"""The staging relation every reader fills, and the types that describe what was staged.
+
+Every reader yields the same shape: a relation named ``STAGE`` with a ``__line`` column (the exact
+physical line of the record in the source; the 1-based row number for Parquet) and one column per
+source column, named ``c0``, ``c1``, ... so that any header text (spaces, quotes, names that differ
+only in case) is safe. :class:`StagedFile` maps those back to the source names and says which
+property type each column carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+
+STAGE: Final = "_fs_stage"
+CHUNK_ROWS: Final = 50_000
+
+BIGINT: Final = "BIGINT"
+DOUBLE: Final = "DOUBLE"
+BOOLEAN: Final = "BOOLEAN"
+VARCHAR: Final = "VARCHAR"
+
+EXACT_DOUBLE: Final = 2**53  # integers beyond this magnitude do not survive a DOUBLE
+
+
+@dataclass(frozen=True)
+class StagedColumn:
+    """One source column in the staging relation."""
+
+    name: str  # as in the source (header, JSON key, Parquet field)
+    ident: str  # quoted identifier in the staging relation
+    source_type: str  # DuckDB type of the staged values
+    value_type: str | None  # property type: BIGINT, DOUBLE, BOOLEAN, VARCHAR; None = no values
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A record the reader could not split into fields."""
+
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class StagedFile:
+    columns: list[StagedColumn]
+    rows_read: int
+    malformed: list[Malformed] = field(default_factory=list)
+    undecodable: int = 0  # records among ``malformed`` set aside for bytes that are not UTF-8
+
+
+def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the staging relation, whether a reader made it a table or a view."""
+    row = first_row(
+        con, "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [STAGE]
+    )
+    if row is not None:
+        kind = "VIEW" if "VIEW" in str(row[0]).upper() else "TABLE"
+        con.execute(f"DROP {kind} {STAGE}")
+
+
+def create_stage(con: duckdb.DuckDBPyConnection, idents: list[str]) -> None:
+    """(Re)create ``STAGE`` as a table: ``__line`` and one VARCHAR column per ident."""
+    drop_stage(con)
+    cols = "".join(f", {ident} VARCHAR" for ident in idents)
+    con.execute(f"CREATE TEMP TABLE {STAGE} (__line BIGINT{cols})")
+
+
+def append_chunk(
+    con: duckdb.DuckDBPyConnection,
+    lines: list[int],
+    columns: dict[str, list[str | None]],
+) -> None:
+    """Append rows (their lines and each staging column's values) to the ``STAGE`` table."""
+    arrays: dict[str, pa.Array] = {"__line": pa.array(lines, pa.int64())}
+    for name, values in columns.items():
+        arrays[name] = pa.array(values, pa.string())
+    con.register("_fs_chunk", pa.table(arrays))
+    try:
+        con.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM _fs_chunk")
+    finally:
+        con.unregister("_fs_chunk")
+
+
+def first_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()
+) -> tuple[Any, ...] | None:
+    """The first row of a query, reading the result to the end.
+
+    DuckDB 2 refuses new work on a connection while a result is only partly fetched, so
+    ``fetchone()`` on its own would leave the connection busy.
+    """
+    rows = con.execute(sql, list(params)).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+def column_ident(index: int) -> str:
+    """The name of the staging column of the source column at ``index``."""
+    return f"c{index}"
