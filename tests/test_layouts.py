@@ -33,7 +33,7 @@ def ga4_event(
     name: str, offset_s: int, pseudo: str, user: str | None = None, **params: Any
 ) -> dict[str, Any]:
     def value(v: Any) -> dict[str, Any]:
-        if isinstance(v, bool) or isinstance(v, str):
+        if isinstance(v, bool | str):
             return {"string_value": str(v)}
         if isinstance(v, int):
             return {"int_value": str(v)}  # BigQuery's JSON writes INT64 as text
@@ -118,7 +118,7 @@ e1,$pageview,"{""utm_source"": ""google"", ""$session_id"": ""s1""}",2024-03-01 
 e2,$identify,"{""$anon_distinct_id"": ""anon1"", ""$set"": {""plan"": ""pro""}}",2024-03-01 10:01:00+00:00,ann,,2024-03-01,p-1,"{""email"": ""a@x.io""}"
 e3,purchase,"{""utm_source"": ""google"", ""price"": 12.5",2024-03-01 10:02:00+00:00,ann,,2024-03-01,p-1,{}
 e4,purchase,"{""price"": 3}",2024-03-01 10:03:00+00:00,ann,,2024-03-01,p-1,{}
-"""
+"""  # noqa: E501
 
 
 def test_posthog_csv_expands_properties_and_quarantines_broken_json(tmp_path: Path) -> None:
