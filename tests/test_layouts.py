@@ -363,3 +363,38 @@ def test_a_layout_file_is_never_read_in_place(tmp_path: Path) -> None:
     assert run.result.counts() == (1, 1)
     assert run.people == ("U1",)
     assert "export layout that ingest flattens and stitches" in run.where
+
+
+@pytest.mark.parametrize("engine", ["reference", "kernel"])
+def test_a_person_export_gives_traits_that_person_scope_reads(tmp_path: Path, engine: str) -> None:
+    from funnelscope.analyses.funnel import run_funnel
+    from funnelscope.model.spec import parse_funnel
+
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,event,timestamp,plan\nann,view,2024-03-01T10:00:00Z,free\n"
+        "bob,view,2024-03-01T10:00:00Z,\nbob,buy,2024-03-01T10:01:00Z,\n"
+    )
+    persons = tmp_path / "persons.csv"
+    persons.write_text("user_id,plan,age\nann,pro,41\nbob,,\n")
+    posthog_persons = jsonl(
+        tmp_path / "posthog_persons.jsonl",
+        [{"id": "uuid-1", "distinct_ids": ["bob", "bob-phone"], "properties": {"plan": "team"}}],
+    )
+    with EventStore(tmp_path / "s.duckdb") as store:
+        store.ingest([events])
+        report = store.ingest([persons], ColumnMapping(layout="persons")).files[0]
+        assert (report.layout, report.rows_loaded) == ("persons", 2)
+        assert store.ingest([posthog_persons]).files[0].layout == "persons"
+        assert store.identity("bob-phone").person_id == "bob"
+        funnel = parse_funnel(
+            {
+                "steps": [{"event": "view"}, {"event": "buy"}],
+                "breakdown": {"property": "plan", "scope": "person"},
+            }
+        )
+        result = run_funnel(funnel, store, engine=engine)
+        assert [(r.label, tuple(s.count for s in r.steps)) for r in result.breakdown] == [
+            ("pro", (1, 0)),
+            ("team", (1, 1)),
+        ]

@@ -11,7 +11,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = ("table", "json", "csv")
 # the export layouts (store/layouts), spelled here so that `--help` imports no reader
-LAYOUT_CHOICES = ("ga4", "segment", "amplitude", "posthog", "mixpanel", "generic")
+LAYOUT_CHOICES = ("ga4", "segment", "amplitude", "posthog", "mixpanel", "persons", "generic")
 
 
 def db_option(func: F) -> F:

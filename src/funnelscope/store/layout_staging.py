@@ -19,6 +19,7 @@ import duckdb
 from funnelscope.errors import IngestError
 from funnelscope.store.jsonl_reader import BadLine, JsonStager, check_row, read_object
 from funnelscope.store.layouts import Layout, LayoutError
+from funnelscope.store.layouts.core import FILE_TIME
 from funnelscope.store.readers import ProgressCallback, SourceFormat
 from funnelscope.store.staging import Malformed, StagedFile
 from funnelscope.store.text_files import (
@@ -69,6 +70,7 @@ def stage_layout(
 ) -> StagedFile:
     """Create the staging relation from `path`, each record flattened by `layout`."""
     stager = JsonStager(con)
+    file_time = path.stat().st_mtime_ns // 1_000
     malformed: list[Malformed] = []
     rows_read = 0
     try:
@@ -78,17 +80,21 @@ def stage_layout(
             if record is None:
                 malformed.append(Malformed(line, problem or "unreadable record", shown))
                 continue
+            record[FILE_TIME] = file_time
             try:
-                row = layout.transform(record)
-                check_row(row, raw, bad_bytes)
+                made = layout.transform(record)
+                flat = made if isinstance(made, list) else [made]
+                for row in flat:
+                    check_row(row, raw, bad_bytes)
             except (LayoutError, BadLine) as exc:
                 malformed.append(Malformed(line, str(exc), shown))
                 continue
             except RecursionError:
                 malformed.append(Malformed(line, "nested too deeply to read", shown[:10_000]))
                 continue
-            row[RAW] = raw
-            stager.add(line, row)
+            for row in flat:
+                row[RAW] = raw
+                stager.add(line, row)
             if len(stager.lines) >= _FLUSH_ROWS:
                 stager.flush()
     except UnicodeDecodeError as exc:

@@ -25,7 +25,8 @@ from funnelscope.store.layouts.core import (
     LayoutError,
 )
 
-Transform = Callable[[dict[str, Any]], dict[str, Any]]
+Transform = Callable[[dict[str, Any]], dict[str, Any] | list[dict[str, Any]]]
+"""One record to its flat row (or rows: a person export links several ids)."""
 
 
 @dataclass(frozen=True)
@@ -44,24 +45,30 @@ GENERIC: Final = "generic"
 
 
 def _registry() -> dict[str, Layout]:
-    from funnelscope.store.layouts import amplitude, ga4, mixpanel, posthog, segment
+    from types import ModuleType
 
-    layouts = [  # the order recognition tries them in: most specific first
-        Layout(ga4.NAME, ga4.TITLE, ga4.recognises, ga4.transform, ga4.FIELDS, "us"),
-        Layout(segment.NAME, segment.TITLE, segment.recognises, segment.transform, segment.FIELDS),
-        Layout(
-            amplitude.NAME,
-            amplitude.TITLE,
-            amplitude.recognises,
-            amplitude.transform,
-            amplitude.FIELDS,
-        ),
-        Layout(posthog.NAME, posthog.TITLE, posthog.recognises, posthog.transform, posthog.FIELDS),
-        Layout(
-            mixpanel.NAME, mixpanel.TITLE, mixpanel.recognises, mixpanel.transform, mixpanel.FIELDS
-        ),
+    from funnelscope.store.layouts import amplitude, ga4, mixpanel, persons, posthog, segment
+
+    def layout(module: ModuleType, time_unit: str = "auto") -> Layout:
+        return Layout(
+            module.NAME,
+            module.TITLE,
+            module.recognises,
+            module.transform,
+            module.FIELDS,
+            time_unit,
+        )
+
+    # the order recognition tries them in: most specific first
+    layouts = [
+        layout(ga4, "us"),
+        layout(segment),
+        layout(amplitude),
+        layout(posthog),
+        layout(mixpanel),
+        layout(persons),
     ]
-    return {layout.name: layout for layout in layouts}
+    return {item.name: item for item in layouts}
 
 
 LAYOUTS: Final = _registry()

@@ -13,7 +13,8 @@ EVENT: Final = "$fs:event"
 TIME: Final = "$fs:time"
 EVENT_ID: Final = "$fs:id"
 SESSION: Final = "$fs:session"
-CORE: Final = (PERSON, DEVICE, LINK_KIND, EVENT, TIME, EVENT_ID, SESSION)
+FILE_TIME: Final = "$fs:file_time"  # put in every record: the file's modification time (µs)
+CORE: Final = (PERSON, DEVICE, LINK_KIND, EVENT, TIME, EVENT_ID, SESSION, FILE_TIME)
 
 
 class LayoutError(ValueError):
@@ -50,6 +51,23 @@ def put_all(out: dict[str, Any], values: Any, prefix: str = "") -> None:
     if isinstance(values, dict):
         for key, value in values.items():
             put(out, f"{prefix}{key}", value)
+
+
+def json_list(value: Any, field: str) -> list[Any]:
+    """A list given as a list or as JSON text (CSV exports); [] when empty."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise LayoutError(
+                f"invalid JSON in field {field!r}: {exc.msg} at column {exc.colno}; "
+                "fix the quoting of that field or remove the row"
+            ) from exc
+    if not isinstance(value, list):
+        raise LayoutError(f"field {field!r} is not a JSON list")
+    return value
 
 
 def json_object(value: Any, field: str) -> dict[str, Any]:
