@@ -47,10 +47,11 @@ class IdentityChange:
 
 
 def stored_links(con: Connection) -> list[Link]:
-    """Every recorded link, once per (from, to, kind, time, source)."""
+    """Every recorded pair of ids once, at the first time it was linked (the rule takes only an
+    id's earliest link to a person, so later repeats of the same pair change nothing)."""
     rows = con.execute(
-        "SELECT DISTINCT from_id, to_id, kind, epoch_us(linked_at), coalesce(source, '') "
-        "FROM identity_links"
+        "SELECT from_id, to_id, kind, epoch_us(min(linked_at)), "
+        "coalesce(arg_min(source, linked_at), '') FROM identity_links GROUP BY ALL"
     ).fetchall()
     return [Link(str(a), str(b), str(kind), int(at), str(src)) for a, b, kind, at, src in rows]
 
@@ -115,19 +116,29 @@ def _updated(con: Connection, sql: str) -> int:
 
 
 def add_links_from_staging(con: Connection, norm: str, source: str, load_id: int) -> int:
-    """Record the links of this file's valid rows: each row's device id to its own id."""
-    before = count(con, "SELECT count(*) FROM identity_links")
+    """Record the links of this file's valid rows: each row's device id to its own id, once
+    per pair of ids and load, at the pair's first time (its line kept)."""
     kind = "coalesce(NULLIF(trim(n.__link_kind), ''), 'identify')"
-    con.execute(
-        f'INSERT INTO identity_links SELECT n.__device, n.person_id, {kind}, n."timestamp", '
-        f"?, ?, min(n.__line) FROM {norm} n "
-        "WHERE n.__reason IS NULL AND NULLIF(trim(n.__device), '') IS NOT NULL "
-        "AND n.__device <> n.person_id AND NOT EXISTS (SELECT 1 FROM identity_links l "
-        "WHERE l.load_id = ? AND l.from_id = n.__device AND l.to_id = n.person_id "
-        f'AND l.kind = {kind} AND l.linked_at = n."timestamp") GROUP BY ALL',
-        [source, load_id, load_id],
+    firsts = (
+        f"SELECT n.__device AS from_id, n.person_id AS to_id, {kind} AS kind, "
+        'min(n."timestamp") AS linked_at, arg_min(n.__line, n."timestamp") AS line '
+        f"FROM {norm} n WHERE n.__reason IS NULL AND NULLIF(trim(n.__device), '') IS NOT NULL "
+        "AND n.__device <> n.person_id GROUP BY ALL"
     )
-    return count(con, "SELECT count(*) FROM identity_links") - before
+    inserted = con.execute(
+        "INSERT INTO identity_links SELECT f.from_id, f.to_id, f.kind, f.linked_at, ?, ?, f.line "
+        f"FROM ({firsts}) f WHERE NOT EXISTS (SELECT 1 FROM identity_links l "
+        "WHERE l.load_id = ? AND l.from_id = f.from_id AND l.to_id = f.to_id "
+        "AND l.kind = f.kind AND l.linked_at <= f.linked_at)",
+        [source, load_id, load_id],
+    ).fetchone()
+    con.execute(  # a re-load that found an earlier time for a pair keeps only that one
+        "DELETE FROM identity_links l WHERE l.load_id = ? AND EXISTS (SELECT 1 FROM "
+        "identity_links m WHERE m.load_id = l.load_id AND m.from_id = l.from_id "
+        "AND m.to_id = l.to_id AND m.kind = l.kind AND m.linked_at < l.linked_at)",
+        [load_id],
+    )
+    return int(inserted[0]) if inserted else 0
 
 
 def add_link(con: Connection, link: Link, load_id: int | None = None, line: int = 0) -> None:
