@@ -215,7 +215,7 @@ def test_i4_a_loop_is_set_aside_and_a_person_is_named_by_the_end_of_its_chain(
         ],
     )
     with store_of(tmp_path, file) as store:
-        assert persons_of(store) == {"x": "b", "a": "b", "b": "b"}
+        assert persons_of(store) == {"x": "b", "a": "b"}
         rejected = store.identities().rejected
         assert [(r.link.from_id, r.link.to_id) for r in rejected] == [("b", "a")]
         assert "loop" in rejected[0].reason
@@ -424,3 +424,23 @@ def test_identities_command_lists_shows_unmerges_and_rejoins(
     assert code == 1 and "nobody: is not an id of any event or link in the store" in err
     code, _, err = run("identities", "--merge", "a1")
     assert code == 2 and "--merge ID needs --into ID" in err
+
+
+def test_i2_an_alias_of_an_id_that_already_belongs_to_someone_is_set_aside(
+    tmp_path: Path,
+) -> None:
+    file = jsonl(
+        tmp_path / "seg.jsonl",
+        [
+            track("view", 1, anon="shared"),
+            identify(2, "first", "shared"),
+            alias(3, "shared", "second"),  # later: refused, as PostHog and Mixpanel do
+            track("view", 4, anon="fresh"),
+            alias(5, "fresh", "second"),
+        ],
+    )
+    with store_of(tmp_path, file) as store:
+        assert persons_of(store) == {"shared": "first", "first": "first", "fresh": "second"}
+        (rejected,) = store.identities().rejected
+        assert (rejected.link.from_id, rejected.link.kind) == ("shared", "alias")
+        assert rejected.reason == "shared already belongs to first"

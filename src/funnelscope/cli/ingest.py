@@ -108,7 +108,9 @@ def report_load(load: FileLoad) -> None:
     click.echo(
         f"{file.source}: {file.rows_loaded:,} loaded, "
         f"{file.duplicates_skipped:,} duplicates skipped, "
-        f"{file.rows_quarantined:,} quarantined (of {file.rows_read:,} rows)",
+        f"{file.rows_quarantined:,} quarantined"
+        + (f", {file.link_rows:,} only linking ids" if file.link_rows else "")
+        + f" (of {file.rows_read:,} rows)",
         err=True,
     )
     for bad in file.bad_rows[:SHOWN_BAD_ROWS]:

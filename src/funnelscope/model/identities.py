@@ -10,13 +10,14 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Final
 
-# Link kinds, strongest first: an explicit merge beats what a tracking call implied.
+# Link kinds. What the user stated (by hand, in a mapping file) is taken before what tracking
+# calls said; those (alias and identify) are taken in the order they happened.
 MANUAL: Final = "manual"  # funnelscope identities --merge
 MAPPING: Final = "mapping"  # a mapping file (funnelscope identities --load)
 ALIAS: Final = "alias"  # Segment alias, PostHog $create_alias / $merge_dangerously
 IDENTIFY: Final = "identify"  # an anonymous/device id seen with a known id
 KINDS: Final = (MANUAL, MAPPING, ALIAS, IDENTIFY)
-EXPLICIT: Final = frozenset({MANUAL, MAPPING, ALIAS})
+_RANK: Final = {MANUAL: 0, MAPPING: 1, ALIAS: 2, IDENTIFY: 2}
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,15 @@ class Resolution:
 
 
 def _order(link: Link) -> tuple[int, int, str, str]:
-    return (KINDS.index(link.kind), link.at_us, link.from_id, link.to_id)
+    return (_RANK[link.kind], link.at_us, link.from_id, link.to_id)
 
 
 def resolve(links: Iterable[Link], apart: Collection[str] = ()) -> Resolution:
     """Resolve links into persons by the identity rule.
 
-    Links are taken strongest kind first, then earliest, then by id text, so the result does not
-    depend on the order in which files were loaded. Each id follows at most one link (the first
+    Manual links are taken first, then mapping links, then alias and identify links together;
+    each group earliest first, then by id text, so the result does not depend on the order in
+    which files were loaded. Each id follows at most one link (the first
     taken); an implied (identify) link never moves a known id, that is one that some identify link
     points to; a link that would close a loop is set aside; ids in `apart` (unmerged) ignore every
     link from or to them. A person is named by the id at the end of its chain of links.

@@ -33,7 +33,15 @@ from funnelscope.store.ingest_sql import (
 )
 from funnelscope.store.layout_staging import RAW, first_record, stage_layout
 from funnelscope.store.layouts import GENERIC, LAYOUT_NAMES, LAYOUTS, Layout, recognise
-from funnelscope.store.layouts.core import CORE, DEVICE, EVENT, EVENT_ID, LINK_KIND, PERSON
+from funnelscope.store.layouts.core import (
+    CORE,
+    DEVICE,
+    EVENT,
+    EVENT_ID,
+    LINK_KIND,
+    LINK_ONLY,
+    PERSON,
+)
 from funnelscope.store.layouts.core import SESSION as SESSION_KEY
 from funnelscope.store.layouts.core import TIME as TIME_KEY
 from funnelscope.store.mapping import (
@@ -81,6 +89,7 @@ class FileReport:
     layout: str = GENERIC  # the export layout the file was read as
     notes: tuple[str, ...] = ()  # choices made that the user should know of
     links_added: int = 0  # identity links this file added
+    link_rows: int = 0  # rows that only link ids (Segment alias calls): no event
     identities: IdentityChange | None = None  # the store's identities after this file
 
 
@@ -277,7 +286,7 @@ class Loader:
         roles: dict[str, str] = {}
         role_columns: dict[str, StagedColumn] = {}
         notes: list[str] = []
-        good = loaded = links = 0
+        good = loaded = links = link_rows = 0
         plans: list[PropertyPlan] = []
         if staged.columns:  # else the file held only blank or malformed lines
             by_name = {c.name: c for c in staged.columns}
@@ -308,7 +317,12 @@ class Loader:
             )
             if id_col is not None:
                 self._quarantine_id_conflicts(source)
-            good = count(self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NULL")
+            good = count(
+                self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NULL AND NOT __link_only"
+            )
+            link_rows = count(
+                self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NULL AND __link_only"
+            )
         bad_count = self._quarantine_bad_rows(source, staged, load_id)
         if staged.columns:
             loaded = self._insert_events(plans, load_id)
@@ -331,6 +345,7 @@ class Loader:
             layout=GENERIC if layout is None else layout.name,
             notes=tuple(notes),
             links_added=links,
+            link_rows=link_rows,
         )
 
     def _fill_person(
@@ -514,6 +529,7 @@ class Loader:
             'SELECT n.event_id, n.person_id, n.event, n."timestamp", n.session_id, '
             f"{int(load_id)}, k.person_key, n.person_id{values} "
             f"FROM {NORM} n JOIN persons k ON k.person_id = n.person_id WHERE __reason IS NULL "
+            "AND NOT n.__link_only "
             "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id) "
             "QUALIFY row_number() OVER (PARTITION BY n.event_id ORDER BY __line) = 1"
         ).fetchone()
@@ -524,6 +540,7 @@ _ROLE_KEYS: Final = {
     "person": PERSON,
     "device": DEVICE,
     "link_kind": LINK_KIND,
+    "link_only": LINK_ONLY,
     "event": EVENT,
     "time": TIME_KEY,
     "id": EVENT_ID,

@@ -204,6 +204,7 @@ def normalize_sql(
                 {person_sql(roles)} AS person_id,
                 {text_sql(roles.get("device"))} AS __device,
                 {text_sql(roles.get("link_kind"))} AS __link_kind,
+                {text_sql(roles.get("link_only"))} IS NOT NULL AS __link_only,
                 {text_sql(roles["event"])} AS event,
                 {text_sql(time)} AS __time_text,
                 {time_sql(time.ident, time.source_type, unit)} AS __ts,

@@ -14,7 +14,8 @@ TIME: Final = "$fs:time"
 EVENT_ID: Final = "$fs:id"
 SESSION: Final = "$fs:session"
 FILE_TIME: Final = "$fs:file_time"  # put in every record: the file's modification time (µs)
-CORE: Final = (PERSON, DEVICE, LINK_KIND, EVENT, TIME, EVENT_ID, SESSION, FILE_TIME)
+LINK_ONLY: Final = "$fs:link_only"  # set: the row only links ids and is not an event
+CORE: Final = (PERSON, DEVICE, LINK_KIND, LINK_ONLY, EVENT, TIME, EVENT_ID, SESSION, FILE_TIME)
 
 
 class LayoutError(ValueError):

@@ -19,6 +19,7 @@ from funnelscope.store.layouts.core import (
     EVENT,
     FILE_TIME,
     LINK_KIND,
+    LINK_ONLY,
     PERSON,
     TIME,
     LayoutError,
@@ -69,7 +70,14 @@ def transform(record: dict[str, Any]) -> list[dict[str, Any]]:
             if name not in (key, FILE_TIME) and value is not None:
                 put(row, name, value)
     links = [
-        {PERSON: ids[0], DEVICE: other, LINK_KIND: ALIAS, EVENT: IDENTIFY, TIME: at}
+        {
+            PERSON: ids[0],
+            DEVICE: other,
+            LINK_KIND: ALIAS,
+            LINK_ONLY: True,
+            EVENT: IDENTIFY,
+            TIME: at,
+        }
         for other in ids[1:]
     ]
     return [row, *links]

@@ -3,7 +3,7 @@ calls, as a warehouse or S3 export writes them one JSON object per line).
 
 track -> its ``event``; page -> ``Page Viewed`` with ``page_name``; screen -> ``Screen Viewed``
 with ``screen_name``; identify -> ``$identify`` carrying the traits; group -> ``$group``;
-alias -> ``$alias``, linking ``previousId`` to ``userId`` explicitly. ``anonymousId`` on a call
+alias links ``previousId`` to ``userId`` explicitly and is not an event. ``anonymousId`` on a call
 with a ``userId`` links that device to the user.
 """
 
@@ -18,6 +18,7 @@ from funnelscope.store.layouts.core import (
     EVENT,
     EVENT_ID,
     LINK_KIND,
+    LINK_ONLY,
     PERSON,
     TIME,
     LayoutError,
@@ -80,6 +81,7 @@ def transform(record: dict[str, Any]) -> dict[str, Any]:
         out[EVENT] = "$alias"
         out[DEVICE] = text(record.get("previousId"))
         out[LINK_KIND] = ALIAS
+        out[LINK_ONLY] = True
         if out[DEVICE] is None:
             raise LayoutError("alias call without 'previousId'; it names the id being merged")
     else:
