@@ -142,10 +142,9 @@ def _instant(raw: Any, zone: dt.tzinfo, path: str, *, end_of_day: bool) -> tuple
     if isinstance(raw, int) and not isinstance(raw, bool) and len(str(raw)) == 8:
         raw = str(raw)  # YAML reads an unquoted 20240131 as a number
     if isinstance(raw, dt.datetime):
-        moment, text = raw, raw.isoformat()
+        moment = raw
     elif isinstance(raw, dt.date):
-        moment, text = None, raw.isoformat()
-        day = raw
+        moment, day = None, raw
     elif isinstance(raw, str) and raw.strip():
         text = raw.strip()
         try:
@@ -160,10 +159,12 @@ def _instant(raw: Any, zone: dt.tzinfo, path: str, *, end_of_day: bool) -> tuple
     else:
         raise SpecError(path, f"{raw!r} is not a date or time", _FORM_HINT)
     if moment is None:
+        text = day.isoformat()
         if end_of_day:
             day += dt.timedelta(days=1)
         moment = dt.datetime.combine(day, dt.time(), zone)
         return _micros(moment), text
+    text = moment.isoformat().replace("+00:00", "Z")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return _micros(moment) + (1 if end_of_day else 0), text
