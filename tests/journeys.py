@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+from hypothesis import strategies as st
 
 Journey = list[tuple[Any, ...]]
 
@@ -43,3 +44,39 @@ def journeys(people: dict[str, Journey]) -> pa.Table:
         {k: pa.array(v, type=pa.int64() if k == "ts" else None) for k, v in columns.items()}
     )
     return table
+
+
+def instant(second: int, form: int = 0) -> str:
+    """BASE_US + `second` as ISO text: in UTC (``Z``), at +01:00, or without an offset (read
+    in the range's zone, UTC unless it says otherwise)."""
+    minutes, seconds = divmod(second, 60)
+    if form == 1:
+        return f"2024-01-01T01:{minutes:02d}:{seconds:02d}+01:00"
+    if form == 2:
+        return f"2024-01-01 00:{minutes:02d}:{seconds:02d}"
+    return f"2024-01-01T00:{minutes:02d}:{seconds:02d}Z"
+
+
+@st.composite
+def date_ranges(draw: st.DrawFn, last_second: int = 15) -> dict[str, Any]:
+    """A random date range over the journeys' seconds (either end open), now and then whole
+    days in a zone (which hold every event, or none)."""
+    if draw(st.integers(0, 5)) == 0:
+        return draw(
+            st.sampled_from(
+                [
+                    {"from": "2024-01-01"},
+                    {"to": "2023-12-31"},
+                    {"from": "2024-01-01", "to": "2024-01-01", "timezone": "Europe/Berlin"},
+                    {"to": "2023-12-31", "timezone": "America/New_York"},
+                ]
+            )
+        )
+    start = draw(st.one_of(st.none(), st.integers(0, last_second)))
+    end = draw(st.one_of(st.none(), st.integers(start or 0, last_second)))
+    out: dict[str, Any] = {}
+    if start is not None:
+        out["from"] = instant(start, draw(st.integers(0, 2)))
+    if end is not None or start is None:
+        out["to"] = instant(last_second if end is None else end, draw(st.integers(0, 2)))
+    return out

@@ -432,3 +432,61 @@ def test_explain_says_how_depth_features_run(funnel) -> None:  # type: ignore[no
     assert "sorted by person, time and event_id" in sorted_scan
     assert "per session, the best attempt" in sorted_scan
     assert "ORDER BY person, ts, eid" in sorted_scan
+
+
+# --- date ranges and person-scope filters on the command line (docs/semantics.md [R5]) --------
+
+
+def test_r5_from_and_to_replace_the_specs_ends_and_the_output_names_the_range(funnel) -> None:  # type: ignore[no-untyped-def]
+    ranged = PLAIN + "date_range: {from: 2024-03-01, to: 2024-03-01}\n"
+    data = as_json(funnel("--format", "json", spec=ranged))
+    assert counts(data) == [6, 4, 3]
+    # only alice enters on March 2 (her second journey: view, cart)
+    data = as_json(
+        funnel("--format", "json", "--from", "2024-03-02", "--to", "2024-03-02", spec=ranged)
+    )
+    assert counts(data) == [1, 1, 0]
+    assert data["date_range"] == {
+        "from": "2024-03-02",
+        "to": "2024-03-02",
+        "timezone": "UTC",
+        "start": "2024-03-02T00:00:00Z",
+        "end_exclusive": "2024-03-03T00:00:00Z",
+    }
+    table = funnel("--to", "2024-03-02", spec=ranged).stdout
+    assert "entering 2024-03-01..2024-03-02" in table
+    # an instant: dave (08:00) and carol (09:00) enter by 09:00; carol converts later
+    early = as_json(funnel("--format", "json", "--to", "2024-03-01T10:00:00+01:00", spec=PLAIN))
+    assert counts(early) == [2, 1, 1]
+    assert early["date_range"]["end_exclusive"] == "2024-03-01T09:00:00.000001Z"
+    assert "date_range" not in as_json(funnel("--format", "json", spec=PLAIN))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--from", "soon"], "--from: 'soon' is not a date or time; write a day as 2024-01-31"),
+        (["--from", "2024-03-05", "--to", "2024-03-01"], "--from: from 2024-03-05 is after to"),
+    ],
+)
+def test_r5_bad_dates_are_usage_errors_naming_the_flag(
+    funnel, flags: list[str], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    result = funnel(*flags, spec=PLAIN)
+    assert result.exit_code == 2
+    assert f"Error: {message}" in result.stderr
+
+
+def test_r6_a_where_on_timestamp_says_to_use_a_date_range(funnel) -> None:  # type: ignore[no-untyped-def]
+    spec = PLAIN + "where: [{property: timestamp, op: gte, value: '2024-03-02'}]\n"
+    with pytest.raises(SpecError, match=r"use date_range: \{from:, to:\} or --from/--to"):
+        funnel(spec=spec)  # main() prints it as one line, exit code 1
+
+
+def test_person_scope_filters_run_from_files(funnel) -> None:  # type: ignore[no-untyped-def]
+    # the latest channel is email for alice (her second view), carol (her buy) and frank
+    spec = PLAIN + "where: [{property: channel, op: eq, value: email, scope: person}]\n"
+    data = as_json(funnel("--format", "json", spec=spec))
+    assert counts(data) == [3, 2, 2]
+    explained = funnel("--engine", "kernel", "--explain", spec=spec).stdout
+    assert "person values (channel)" in explained and "person's channel eq 'email'" in explained

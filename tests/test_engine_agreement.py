@@ -2,8 +2,8 @@
 
 Journeys are drawn so the hard cases are common: second-granular times in a short span (ties and
 window edges), event ids that disagree with the listed order, repeated step names, overlapping
-step definitions (the same event with different filters), filters of every kind, and all three
-order modes with 2 to 20 steps.
+step definitions (the same event with different filters), filters of every kind (on the event's
+value or the person's), date ranges, and all three order modes with 2 to 20 steps.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from funnelscope.engines import ENGINE_NAMES
 from funnelscope.model.results import FunnelResult
 from funnelscope.model.spec import Funnel, parse_funnel
 from funnelscope.store.sources import TableSource
+
+from journeys import date_ranges
 
 FAST_ENGINES = [name for name in ENGINE_NAMES if name != "reference"]
 NAMES = ["a", "b", "c", "d", "x"]
@@ -87,10 +89,17 @@ filters = st.one_of(
 
 
 @st.composite
+def scoped_filters(draw: st.DrawFn) -> dict[str, Any]:
+    """A filter on the event's value, or one time in four on the person's ([P1])."""
+    f: dict[str, Any] = draw(filters)
+    return {**f, "scope": "person"} if draw(st.integers(0, 3)) == 0 else f
+
+
+@st.composite
 def step_dicts(draw: st.DrawFn) -> dict[str, Any]:
     step: dict[str, Any] = {"event": draw(st.sampled_from(NAMES[:3]))}
     if draw(st.integers(0, 3)) == 0:  # a filter on one step in four
-        step["where"] = draw(st.lists(filters, min_size=1, max_size=2))
+        step["where"] = draw(st.lists(scoped_filters(), min_size=1, max_size=2))
     return step
 
 
@@ -103,7 +112,9 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         "window": f"{draw(st.integers(1, 12))}s",
     }
     if draw(st.integers(0, 4)) == 0:
-        spec["where"] = [draw(filters)]
+        spec["where"] = [draw(scoped_filters())]
+    if draw(st.integers(0, 3)) == 0:
+        spec["date_range"] = draw(date_ranges())
     return spec
 
 

@@ -1,6 +1,7 @@
 """The kernel against the reference on random journeys with every depth feature: exclusions,
-held values, sessions (a column or a gap), totals, optional steps, per-step limits and
-breakdowns of every attribution and scope. Zero differences allowed.
+held values, sessions (a column or a gap), totals, optional steps, per-step limits,
+breakdowns of every attribution and scope, person-scope filters and date ranges. Zero
+differences allowed.
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ from funnelscope.model.spec import Funnel, parse_funnel
 from funnelscope.store import ColumnMapping, EventStore
 from funnelscope.store.sources import TableSource
 
+from journeys import date_ranges, instant
+
 NAMES = ["a", "b", "c", "x"]
 CHANNELS = ["ads", "seo", "mail", None]
-BASE_US = 1_704_067_200 * 1_000_000
+BASE_US = 1_704_067_200 * 1_000_000  # 2024-01-01T00:00:00Z
+
+
+def person_scope(filters: list[dict[str, Any]], draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Each filter, now and then on the person's value instead of the event's ([P1])."""
+    return [{**f, "scope": "person"} if draw(st.integers(0, 2)) == 0 else f for f in filters]
 
 
 @st.composite
@@ -33,9 +41,9 @@ def depth_specs(draw: st.DrawFn) -> dict[str, Any]:
     for k in range(n_steps):
         step: dict[str, Any] = {"event": draw(st.sampled_from(NAMES[:3]))}
         if draw(st.integers(0, 4)) == 0:
-            step["where"] = [
-                {"property": "n", "op": draw(st.sampled_from(["gt", "lte"])), "value": 1}
-            ]
+            step["where"] = person_scope(
+                [{"property": "n", "op": draw(st.sampled_from(["gt", "lte"])), "value": 1}], draw
+            )
         if order == "ordered" and 0 < k < n_steps - 1 and draw(st.integers(0, 2)) == 0:
             step["optional"] = True
         if order != "any" and k and draw(st.integers(0, 3)) == 0:
@@ -51,7 +59,7 @@ def depth_specs(draw: st.DrawFn) -> dict[str, Any]:
         j = draw(st.integers(i + 1, n_steps))
         exclusion: dict[str, Any] = {"event": draw(st.sampled_from(["x", "c"])), "between": [i, j]}
         if draw(st.booleans()):
-            exclusion["where"] = [{"property": "n", "op": "lte", "value": 2}]
+            exclusion["where"] = person_scope([{"property": "n", "op": "lte", "value": 2}], draw)
         spec["exclusions"] = [exclusion]
     if draw(st.integers(0, 3)) == 0:
         spec["hold_constant"] = draw(st.sampled_from([["ch"], ["n"], ["ch", "n"]]))
@@ -74,6 +82,13 @@ def depth_specs(draw: st.DrawFn) -> dict[str, Any]:
         else:
             breakdown["attribution"] = attribution
         spec["breakdown"] = breakdown
+    if draw(st.integers(0, 5)) == 0:
+        spec["where"] = [
+            {"property": "ch", "op": draw(st.sampled_from(["eq", "neq"])), "value": "ads",
+             "scope": "person"}
+        ]  # fmt: skip
+    if draw(st.integers(0, 2)) == 0:
+        spec["date_range"] = draw(date_ranges())
     return spec
 
 
@@ -187,6 +202,9 @@ def _seeded_spec(rng: random.Random) -> dict[str, Any]:
         spec["exclusions"] = [{"event": "x", "between": [1, 3]}]
     if rng.random() < 0.5:
         spec["hold_constant"] = ["n"]
+    if rng.random() < 0.5:
+        start, end = rng.randrange(0, 200), rng.randrange(200, 500)
+        spec["date_range"] = {"from": instant(start, start % 3), "to": instant(end, end % 3)}
     return spec
 
 
@@ -280,6 +298,9 @@ def test_the_store_path_agrees_with_reference(seed: int, tmp_path: Path) -> None
         spec["breakdown"] = {"property": ["ch", "n"], "scope": "person", "limit": 5}
     if seed % 4 == 1:
         spec["count"] = "sessions"
+    if seed % 3 == 0:
+        spec["where"] = [{"property": "ch", "op": "neq", "value": "seo", "scope": "person"}]
+
     funnel = parse_funnel(spec)
     expected = snapshot(computed("reference", funnel, table, True))
     mapping = ColumnMapping(

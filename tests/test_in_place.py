@@ -36,6 +36,12 @@ SPECS = {
         "window": "1h",
     },
     "repeated": {"steps": ["visit", "view", "visit", "buy"], "window": "1h"},
+    "ranged": {
+        "steps": ["visit", "view", "buy"],
+        "window": "30m",
+        "order": "strict",
+        "date_range": {"from": "2024-03-01T00:30:00Z", "to": "2024-03-01T01:15:00+00:00"},
+    },
 }
 
 

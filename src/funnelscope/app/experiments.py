@@ -14,15 +14,33 @@ if TYPE_CHECKING:
 
 
 def run_experiment(
-    spec_path: str | Path, db_path: str, engine: str = DEFAULT_ENGINE
+    spec_path: str | Path,
+    db_path: str,
+    engine: str = DEFAULT_ENGINE,
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
 ) -> ExperimentResult:
     """Read the experiment spec, count every variant's funnel in the store at `db_path` and
-    compare each step with control (the spec is checked before the store is opened)."""
-    from funnelscope.analyses.experiments import load_experiment
-
-    spec = load_experiment(spec_path)
+    compare each step with control (the spec is checked before the store is opened).
+    `date_from` / `date_to` replace the ends of its funnel's date range (``--from``/``--to``;
+    errors name the flag)."""
+    spec = _with_dates(spec_path, date_from, date_to)
     with open_store(db_path) as store:
         return _compare(spec, store, engine)
+
+
+def _with_dates(
+    spec_path: str | Path, date_from: str | None, date_to: str | None
+) -> ExperimentSpec:
+    from dataclasses import replace
+
+    from funnelscope.analyses.experiments import load_experiment
+    from funnelscope.model.overrides import with_overrides
+
+    spec = load_experiment(spec_path)
+    funnel = with_overrides(spec.funnel, date_from=date_from, date_to=date_to)
+    return spec if funnel is spec.funnel else replace(spec, funnel=funnel)
 
 
 def run_experiment_on(

@@ -30,7 +30,31 @@ if TYPE_CHECKING:
     help="The engine that computes each variant's funnel.",
 )
 @format_option
-def experiment(spec: str, db_path: str, engine: str, output_format: str) -> None:
+@click.option(
+    "--from",
+    "date_from",
+    metavar="DATE",
+    help="Only persons first exposed on or after DATE (2024-01-31, or a time with an offset); "
+    "replaces the start of the funnel's date_range.",
+)
+@click.option(
+    "--to",
+    "date_to",
+    metavar="DATE",
+    help="Only persons first exposed on or before DATE (the whole day); replaces the end of "
+    "the funnel's date_range.",
+)
+@click.pass_context
+def experiment(
+    ctx: click.Context,
+    /,
+    spec: str,
+    db_path: str,
+    engine: str,
+    output_format: str,
+    date_from: str | None,
+    date_to: str | None,
+) -> None:
     """Which funnel step an A/B test moved, by how much, and whether it is safe to decide.
 
     SPEC is an experiment file: a funnel (inline or a spec file), the exposure event with its
@@ -42,12 +66,19 @@ def experiment(spec: str, db_path: str, engine: str, output_format: str) -> None
     \b
     funnelscope experiment experiment.yaml
     funnelscope experiment experiment.yaml --format json
+    funnelscope experiment experiment.yaml --from 2024-03-01 --to 2024-03-31
     """
     from rich.console import Console
 
     from funnelscope.app.experiments import run_experiment
+    from funnelscope.errors import SpecError
 
-    result = run_experiment(spec, db_path, engine)
+    try:
+        result = run_experiment(spec, db_path, engine, date_from=date_from, date_to=date_to)
+    except SpecError as exc:
+        if exc.path in ("--from", "--to"):  # a command-line mistake: the parser's exit code 2
+            raise click.UsageError(str(exc), ctx) from exc
+        raise
     if output_format == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     elif output_format == "csv":
@@ -81,8 +112,12 @@ def _table(result: ExperimentResult, console: Console) -> None:
     counts = result.counts
     spec = counts.spec
     exposed = ", ".join(f"{v.variant} {v.exposed:,}" for v in counts.variants)
+    dates = spec.funnel.date_range
+    first = "" if dates is None else f" (first exposed {dates.text})"
     console.print(
-        Text.assemble(("Experiment ", "bold"), (spec.name, "bold cyan"), f": exposed {exposed}")
+        Text.assemble(
+            ("Experiment ", "bold"), (spec.name, "bold cyan"), f": exposed {exposed}{first}"
+        )
     )
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column("step", no_wrap=True, min_width=10, max_width=20, overflow="ellipsis")

@@ -84,6 +84,20 @@ def feature_options(func: F) -> F:
             multiple=True,
             help="STEP at most DURATION after the step before it, e.g. 3=1h (repeatable).",
         ),
+        click.option(
+            "--from",
+            "date_from",
+            metavar="DATE",
+            help="Attempts start on or after DATE (2024-01-01, or a time with an offset); "
+            "replaces the start of the spec's date_range.",
+        ),
+        click.option(
+            "--to",
+            "date_to",
+            metavar="DATE",
+            help="Attempts start on or before DATE (the whole day; later steps may follow "
+            "within the window); replaces the end of the spec's date_range.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -156,6 +170,7 @@ def funnel(
     funnelscope funnel checkout.yaml --people 3 --status dropped --format csv
     funnelscope funnel checkout.yaml --breakdown channel --attribution last_touch
     funnelscope funnel checkout.yaml --count sessions --session-gap 30m --exclude refund:1-3
+    funnelscope funnel checkout.yaml --from 2024-01-01 --to 2024-01-31
     """
     from rich.console import Console
 

@@ -73,6 +73,8 @@ def funnel_title(result: FunnelResult) -> str:
     )
     if funnel.breakdown is not None:
         title += f", by {breakdown_text(funnel.breakdown)}"
+    if funnel.date_range is not None:
+        title += f", entering {funnel.date_range.text}"
     return title
 
 

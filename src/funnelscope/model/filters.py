@@ -11,6 +11,7 @@ positive op (``eq``, ``in``, ``contains``, ordering) and always matches a negati
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import difflib
 import math
@@ -30,15 +31,24 @@ POSITIVE_OPS = ("eq", "in", "contains", "gt", "gte", "lt", "lte")
 NEGATIVE_OPS = ("neq", "not_in", "not_contains")
 PRESENCE_OPS = ("is_set", "is_not_set")
 OPS = POSITIVE_OPS + NEGATIVE_OPS + PRESENCE_OPS
+SCOPES = ("event", "person")
+TIME_FIELDS = ("timestamp", "time")  # the event's own time: a date range, never a filter
 
 
 @dataclass(frozen=True)
 class Filter:
-    """``{property, op, value}``: holds for an event when its property value passes `op`."""
+    """``{property, op, value, scope}``: holds for an event when its property value passes
+    `op`; with scope ``person``, the person's value of the property is tested instead
+    (docs/semantics.md [P1])."""
 
     property: str
     op: str = "eq"
     value: Scalar | tuple[Scalar, ...] | None = None
+    scope: str = "event"
+
+    @builtins.property  # (`property` is a field here)
+    def on_person(self) -> bool:
+        return self.scope == "person"
 
     def matches(self, value: PropertyValue) -> bool:
         """Whether a property value (``None`` = not set) passes this filter."""
@@ -55,6 +65,8 @@ class Filter:
         out: dict[str, Any] = {"property": self.property, "op": self.op}
         if self.op not in PRESENCE_OPS:
             out["value"] = list(self.value) if isinstance(self.value, tuple) else self.value
+        if self.on_person:
+            out["scope"] = self.scope
         return out
 
 
@@ -148,16 +160,34 @@ def parse_filter(raw: Any, path: str) -> Filter:
         raise SpecError(
             path, f"{raw!r} is not a filter", "write {property: channel, op: eq, value: ads}"
         )
-    unknown = set(raw) - {"property", "op", "value"}
+    unknown = set(raw) - {"property", "op", "value", "scope"}
     if unknown:
         raise SpecError(
             f"{path}.{sorted(unknown)[0]}",
             "unknown filter key",
-            "filter keys are property, op, value",
+            "filter keys are property, op, value, scope",
         )
     prop = raw.get("property")
     if not isinstance(prop, str) or not prop.strip():
         raise SpecError(f"{path}.property", "is required", "name the event property to filter on")
+    if prop.strip() in TIME_FIELDS:  # docs/semantics.md [R6]
+        raise SpecError(
+            f"{path}.property",
+            f"{prop!r} is the event's time, not a property, so a filter on it matches nothing",
+            "to keep a period use date_range: {from:, to:} or --from/--to",
+        )
+    scope = raw.get("scope", "event")
+    if scope not in SCOPES:
+        raise SpecError(
+            f"{path}.scope",
+            f"{scope!r} is not a filter scope",
+            "use event (the event's own value, the default) or person (the person's latest)",
+        )
+    return _parse_test(raw, prop, path, scope)
+
+
+def _parse_test(raw: Mapping[str, Any], prop: str, path: str, scope: str) -> Filter:
+    """The op and value of a filter on `prop`."""
     op = raw.get("op", "eq")
     if op not in OPS:
         close = difflib.get_close_matches(str(op), OPS, n=1)
@@ -167,7 +197,7 @@ def parse_filter(raw: Any, path: str) -> Filter:
     if op in PRESENCE_OPS:
         if value is not None:
             raise SpecError(f"{path}.value", f"{op} takes no value", "remove value")
-        return Filter(prop, op, None)
+        return Filter(prop, op, None, scope)
     if op in ("in", "not_in"):
         if isinstance(value, _SCALARS):
             value = [value]
@@ -175,14 +205,14 @@ def parse_filter(raw: Any, path: str) -> Filter:
             raise SpecError(f"{path}.value", f"{op} needs a list of values", "write value: [a, b]")
         for i, item in enumerate(value):
             _check_scalar(item, f"{path}.value[{i + 1}]")
-        return Filter(prop, op, tuple(value))
+        return Filter(prop, op, tuple(value), scope)
     if isinstance(value, list | tuple) and op in ("eq", "neq"):
         wanted = "in" if op == "eq" else "not_in"
         raise SpecError(f"{path}.value", f"{op} takes one value, not a list", f"use op: {wanted}")
     _check_scalar(value, f"{path}.value")
     if op in ("gt", "gte", "lt", "lte") and isinstance(value, bool):
         raise SpecError(f"{path}.value", f"{op} compares numbers or text, not booleans", "use eq")
-    return Filter(prop, op, value)
+    return Filter(prop, op, value, scope)
 
 
 _SCALARS = (str, int, float, bool)

@@ -2,7 +2,9 @@
 
 A flag given replaces what the spec says for that key (``--breakdown``, ``--hold-constant`` and
 ``--exclude`` replace the spec's whole list); ``--optional`` and ``--within`` set single steps,
-and the other steps keep the spec's settings. Errors are SpecErrors whose path is the flag.
+and the other steps keep the spec's settings; ``--from`` and ``--to`` set one end of the date
+range each, and the other end and the time zone stay the spec's. Errors are SpecErrors whose
+path is the flag.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from funnelscope.errors import SpecError
+from funnelscope.model.date_range import DateRange, date_range_of
 from funnelscope.model.durations import parse_duration
 from funnelscope.model.spec import (
     DEFAULT_BREAKDOWN_LIMIT,
@@ -47,6 +50,8 @@ def with_overrides(
     exclude: Sequence[str] = (),
     optional: Sequence[int] = (),
     within: Sequence[str] = (),
+    date_from: str | None = None,
+    date_to: str | None = None,
 ) -> Funnel:
     """`funnel` with the command line's values in place of the spec's (empty or None: keep the
     spec's). The result is validated like any spec; errors name the flag and the fix."""
@@ -97,12 +102,29 @@ def with_overrides(
         flags["steps"] = "--optional" if optional else "--within"
         flags["optional"], flags["within"] = "--optional", "--within"
 
+    if date_from is not None or date_to is not None:
+        changes["date_range"] = with_dates(funnel.date_range, date_from, date_to)
+
     if not changes:
         return funnel
     try:
         return dataclasses.replace(funnel, **changes)
     except SpecError as exc:
         raise _flag_error(exc, flags, exclude) from exc
+
+
+def with_dates(
+    spec: DateRange | None, date_from: str | None, date_to: str | None
+) -> DateRange | None:
+    """The spec's date range with ``--from`` / ``--to`` in place of its ends (None: keep); the
+    time zone stays the spec's (UTC without one)."""
+    if date_from is None and date_to is None:
+        return spec
+    start = date_from if date_from is not None else spec and spec.start_text
+    end = date_to if date_to is not None else spec and spec.end_text
+    zone = spec.timezone if spec is not None else None
+    flag = "--from" if date_from is not None else "--to"
+    return date_range_of(start, end, zone, ("--from", "--to"), flag)
 
 
 def _breakdown(

@@ -320,4 +320,6 @@ class FunnelResult:
         if self.funnel.breakdown is not None:
             out["breakdown_by"] = self.funnel.breakdown.to_dict()
             out["breakdown"] = [row.to_dict() for row in self.breakdown]
+        if self.funnel.date_range is not None:
+            out["date_range"] = self.funnel.date_range.bounds_dict()
         return out

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from funnelscope.errors import SpecError
+from funnelscope.model.date_range import DateRange, parse_date_range
 from funnelscope.model.durations import format_duration, parse_duration
 from funnelscope.model.filters import Filter, parse_filter
 
@@ -125,6 +126,7 @@ class Funnel:
     count: str = "persons"  # persons | sessions | totals
     session_gap_seconds: int | None = None  # sessions by inactivity, else the session_id column
     breakdown: Breakdown | None = None
+    date_range: DateRange | None = None  # when attempts may start (docs/semantics.md [R1])
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.steps) <= MAX_STEPS:
@@ -157,11 +159,29 @@ class Funnel:
     @property
     def reads_all_events(self) -> bool:
         """Whether events of any name matter: strict (any event breaks a sequence), sessions by
-        inactivity (any event continues one), person-scope breakdowns (the latest value)."""
+        inactivity (any event continues one), person values (the latest event carrying one)."""
         return (
             self.order == Order.STRICT
             or (self.count == "sessions" and self.session_gap_seconds is not None)
-            or (self.breakdown is not None and self.breakdown.scope == "person")
+            or bool(self.person_properties)
+        )
+
+    @property
+    def person_properties(self) -> tuple[str, ...]:
+        """Properties read as the person's value ([B5]): a person-scope breakdown's and those
+        of person-scope filters ([P1]), in first-use order."""
+        names = [f.property for f in self._all_filters if f.on_person]
+        if self.breakdown is not None and self.breakdown.scope == "person":
+            names.extend(self.breakdown.properties)
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def _all_filters(self) -> tuple[Filter, ...]:
+        """Top-level, step and exclusion filters, in that order."""
+        return (
+            *self.where,
+            *(f for step in self.steps for f in step.where),
+            *(f for x in self.exclusions for f in x.where),
         )
 
     @property
@@ -171,12 +191,7 @@ class Funnel:
     @property
     def filter_properties(self) -> tuple[str, ...]:
         """Every property a step, top-level or exclusion filter reads, in first-use order."""
-        names = [f.property for f in self.where]
-        for step in self.steps:
-            names.extend(f.property for f in step.where)
-        for exclusion in self.exclusions:
-            names.extend(f.property for f in exclusion.where)
-        return tuple(dict.fromkeys(names))
+        return tuple(dict.fromkeys(f.property for f in self._all_filters))
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -244,6 +259,8 @@ class Funnel:
             out["session_gap"] = format_duration(self.session_gap_seconds)
         if self.breakdown is not None:
             out["breakdown"] = self.breakdown.to_dict()
+        if self.date_range is not None:
+            out["date_range"] = self.date_range.to_dict()
         return out
 
     @classmethod
@@ -262,6 +279,7 @@ _FUNNEL_KEYS = (
     "count",
     "session_gap",
     "breakdown",
+    "date_range",
 )
 _STEP_KEYS = ("event", "label", "where", "optional", "within")
 _EXCLUSION_KEYS = ("event", "where", "between")
@@ -537,6 +555,7 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
     count = data.get("count", "persons")
     gap = data.get("session_gap")
     breakdown = data.get("breakdown")
+    date_range = data.get("date_range")
     return Funnel(
         steps=steps,
         name=name,
@@ -548,6 +567,7 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
         count=count,
         session_gap_seconds=None if gap is None else parse_duration(gap, "session_gap"),
         breakdown=None if breakdown is None else parse_breakdown(breakdown),
+        date_range=None if date_range is None else parse_date_range(date_range),
     )
 
 

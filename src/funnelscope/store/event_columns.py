@@ -28,6 +28,8 @@ class EventColumns:
     invalid: str | None = None  # a row ingest would quarantine (files read in place)
     integer_person: bool = False  # person is an integer key (the source's person key)
     session: str | None = None  # the session id column, when the source has one
+    # each person's value of a property (docs/semantics.md [B5]), when `source` joins them in
+    person_values: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def property_columns(

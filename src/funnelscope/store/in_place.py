@@ -50,6 +50,8 @@ def why_not_in_place(paths: Sequence[str], funnel: Funnel) -> str | None:
         return "an event fills several steps, and events repeated across files must be merged"
     if funnel.needs_id_order:
         return "an event fills several steps with different filters, so ties need event ids"
+    if funnel.person_properties:
+        return "a person's value is their latest event's, and events with equal times need ids"
     if funnel.needs_unit_machine:
         return (
             "exclusions, held or broken-down values, sessions, totals, optional steps and "

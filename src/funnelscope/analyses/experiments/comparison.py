@@ -127,6 +127,7 @@ class ExperimentResult:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.counts
+        dates = c.spec.funnel.date_range
         return {
             "experiment": c.spec.name,
             "control": c.spec.control,
@@ -155,6 +156,7 @@ class ExperimentResult:
             "overall": [s.to_dict() for s in self.overall],
             "safe_to_decide": self.safe_to_decide,
             "verdict": self.verdict(),
+            "date_range": None if dates is None else dates.bounds_dict(),
         }
 
 

@@ -39,9 +39,12 @@ class Assignment:
     """Exposure events without a variant value: ignored."""
 
 
-def assign(exposures: pa.Table, exposure: Exposure) -> Assignment:
+def assign(exposures: pa.Table, exposure: Exposure, since_us: int | None = None) -> Assignment:
     """Each person's variant and first exposure time from their exposure events (scan format:
-    person_id, event_id, event, ts, then the variant property)."""
+    person_id, event_id, event, ts, then the variant property). With `since_us` (a date range's
+    start, docs/semantics.md [R7]) only persons first exposed then or later take part: the
+    others, crossovers among them, are left out and not counted, and so are unnamed exposures
+    before it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -55,7 +58,12 @@ def assign(exposures: pa.Table, exposure: Exposure) -> Assignment:
     named = pc.is_valid(variant)
     # Only exposure events without a value are "unnamed"; with a person property, events
     # without it are simply not exposures.
-    unnamed = 0 if exposure.event is None else table.num_rows - int(pc.sum(named).as_py() or 0)
+    unnamed = 0
+    if exposure.event is not None:
+        late = pc.invert(named)
+        if since_us is not None:
+            late = pc.and_(late, pc.greater_equal(table.column("ts"), since_us))
+        unnamed = int(pc.sum(late).as_py() or 0)
     table = table.filter(named)
     persons = np.asarray(table.column("person_id").cast("string").to_pylist(), dtype=object)
     ts = table.column("ts").to_numpy()
@@ -71,11 +79,12 @@ def assign(exposures: pa.Table, exposure: Exposure) -> Assignment:
     pairs = np.unique(group * max(len(labels), 1) + codes.reshape(-1))
     per_person = np.bincount(pairs // max(len(labels), 1), minlength=len(starts))
     single = per_person == 1
+    inside = np.ones(len(starts), dtype=bool) if since_us is None else ts[starts] >= since_us
     return Assignment(
-        persons=persons[starts][single],
-        variants=names[starts][single],
-        since_us=ts[starts][single].astype(np.int64),
-        crossovers=int((~single).sum()),
+        persons=persons[starts][single & inside],
+        variants=names[starts][single & inside],
+        since_us=ts[starts][single & inside].astype(np.int64),
+        crossovers=int((~single & inside).sum()),
         unnamed=unnamed,
     )
 
@@ -112,7 +121,8 @@ def experiment_counts(
     spec: ExperimentSpec, source: EventSource, engine: str = DEFAULT_ENGINE
 ) -> ExperimentCounts:
     """Assign persons from the exposure events, keep each person's events from their first
-    exposure on, and run the funnel per variant with the named engine."""
+    exposure on, and run the funnel per variant with the named engine. Under a date range only
+    persons first exposed inside it take part (exposures after it are not read, [R7])."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -120,7 +130,11 @@ def experiment_counts(
 
     exposure = spec.exposure
     names_read = None if exposure.event is None else [exposure.event]
-    assignment = assign(source.scan(names_read, [exposure.variant_property]), exposure)
+    exposures = source.scan(names_read, [exposure.variant_property])
+    dates = spec.funnel.date_range
+    if dates is not None and dates.end_us is not None:
+        exposures = exposures.filter(pc.less(exposures.column("ts"), dates.end_us))
+    assignment = assign(exposures, exposure, None if dates is None else dates.start_us)
     if not len(assignment.persons):
         what = "event" if exposure.event is None else f"{exposure.event!r} event"
         raise SpecError(

@@ -14,6 +14,17 @@ def explain_plan_text(plan: Plan, source: EventSource) -> str:
     """The phases, the filters, the scan query with its parameters and DuckDB's plan; for the
     grouped route also the sorted query that re-runs persons whose ties matter."""
     lines = ["engine: kernel", *_phases(plan)]
+    dates = plan.funnel.date_range
+    if dates is not None:
+        lines.append(
+            f"  date range {dates.text}: the scan reads events from its start to its end plus "
+            "the window; attempts start only inside it"
+        )
+    if plan.funnel.person_properties:
+        lines.append(
+            f"  person values ({', '.join(plan.funnel.person_properties)}): each person's latest, "
+            "joined beside every event"
+        )
     lines += [
         "",
         "filters:",

@@ -8,32 +8,103 @@ Given the :class:`EventColumns` of a source, filters become SQL in two ways:
   read once, tested with the very :meth:`Filter.matches` the reference engine uses, and the scan
   keeps the values that passed (``IN (...)``). So every filter is exact by construction, and the
   per-row work stays in DuckDB.
+
+A person-scope filter ([P1]) reads the person's value, which :func:`with_person_values` joins
+beside every event; a date range ([R1]-[R3]) bounds the scan's times (:func:`range_sql`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import duckdb
 
 from funnelscope.engines.plan import Params
+from funnelscope.errors import EngineError
+from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.filters import Filter, as_bool
 from funnelscope.model.spec import Exclusion, Funnel
 from funnelscope.store.event_columns import EventColumns
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_LISTED = 8  # matched values shown by --explain
+PERSON_VALUE = "__fs_person_value"  # columns of the person values joined beside each event
 
 
-def value_sql(cols: EventColumns, prop: str) -> str:
-    """A property's value as compared for "the same value" ([H2]): -0.0 is 0.0."""
-    column = cols.properties.get(prop)
+def value_sql(cols: EventColumns, prop: str, person: bool = False) -> str:
+    """A property's value as compared for "the same value" ([H2]): -0.0 is 0.0; with `person`,
+    the person's value ([B5]) from :func:`with_person_values`."""
+    column = (cols.person_values if person else cols.properties).get(prop)
     if column is None:
         return "CAST(NULL AS VARCHAR)"
     expr, kind = column
     if kind == "DOUBLE":
         return f"(CASE WHEN {expr} = 0 THEN 0.0 ELSE {expr} END)"
     return expr
+
+
+def entry_end_us(funnel: Funnel) -> int:
+    """The machines' bound on entry times: an attempt starts only before it ([R1])."""
+    r = funnel.date_range
+    return INT64_MAX if r is None or r.end_us is None else r.end_us
+
+
+def range_sql(funnel: Funnel, cols: EventColumns) -> str | None:
+    """The scan's time bounds under a date range (None: none). Events before its start are not
+    in the data ([R3]); events after the last moment an attempt entering in it can reach (the
+    end plus the window) cannot change a result ([R2]: steps, strict gaps and exclusions all
+    lie inside an attempt's window, and a session is cut by the gap before an event, never
+    after), so the scan leaves them out. Rows a source flags invalid stay, to be reported."""
+    r = funnel.date_range
+    if r is None:
+        return None
+    bounds = []
+    if r.start_us is not None:
+        bounds.append(f"{cols.ts} >= {int(r.start_us)}")
+    last = r.last_use_us(funnel.window_seconds * US_PER_SECOND)
+    if last is not None:
+        bounds.append(f"{cols.ts} <= {int(last)}")
+    test = " AND ".join(bounds)
+    return f"({cols.invalid} OR ({test}))" if cols.invalid is not None else f"({test})"
+
+
+def with_person_values(funnel: Funnel, cols: EventColumns) -> EventColumns:
+    """`cols` over a FROM clause that joins, beside every event, the person's value of each of
+    the funnel's person properties ([B5]: the latest event of any name, by time then event_id,
+    that carries it; events after the date range's end do not count, [R4]). Person-scope
+    filters ([P1]) and breakdowns read them as ``cols.person_values``."""
+    props = [p for p in funnel.person_properties if p in cols.properties]
+    if not props or all(p in cols.person_values for p in props):
+        return cols
+    if cols.event_id is None:
+        raise EngineError(
+            "person values need event ids to order events with equal times; load the files "
+            "into a store first (EventStore(':memory:').ingest(paths)), as the CLI does"
+        )
+    r = funnel.date_range
+    until = []
+    if r is not None and r.end_us is not None:
+        until.append(f"{cols.ts} < {int(r.end_us)}")
+    if cols.invalid is not None:
+        until.append(f"NOT {cols.invalid}")
+    where = f" WHERE {' AND '.join(until)}" if until else ""
+    reads = ", ".join(f"{cols.properties[p][0]} AS v{i}" for i, p in enumerate(props))
+    latest = ", ".join(
+        f"arg_max(v{i}, (pv_ts, pv_eid)) FILTER (WHERE v{i} IS NOT NULL) AS {PERSON_VALUE}{i}"
+        for i in range(len(props))
+    )
+    values = (
+        f"SELECT pv_person AS {PERSON_VALUE}_person, {latest} FROM "
+        f"(SELECT {cols.person} AS pv_person, {cols.ts} AS pv_ts, {cols.event_id} AS pv_eid, "
+        f"{reads} FROM {cols.source}{where}) GROUP BY pv_person"
+    )
+    source = (
+        f"(SELECT * FROM {cols.source} LEFT JOIN ({values}) "
+        f"ON {cols.person} = {PERSON_VALUE}_person) AS with_person_values"
+    )
+    person_values = {p: (f"{PERSON_VALUE}{i}", cols.properties[p][1]) for i, p in enumerate(props)}
+    return replace(cols, source=source, person_values=person_values)
 
 
 def names_where(cols: EventColumns, names: Sequence[str], params: Params) -> str:
@@ -92,17 +163,24 @@ def _filter_sql(
     params: Params,
     notes: list[str],
 ) -> str:
-    column = cols.properties.get(f.property)
+    column = (cols.person_values if f.on_person else cols.properties).get(f.property)
+    if f.on_person and column is None and f.property in cols.properties:
+        raise EngineError(f"person values of {f.property!r} were not joined (with_person_values)")
     if column is None:  # never ingested: every value is "not set"
         holds = f.matches(None)
-        notes.append(f"{f.property} {f.op}: property never seen, filter is {holds}")
+        notes.append(f"{_named(f)} {f.op}: property never seen, filter is {holds}")
         return "true" if holds else "false"
     expr, kind = column
     exact = _exact_sql(f, expr, kind, params)
     if exact is not None:
-        notes.append(f"{f.property} {f.op} {f.value!r}: pushed down as SQL ({kind})")
+        notes.append(f"{_named(f)} {f.op} {f.value!r}: pushed down as SQL ({kind})")
         return exact
     return _matched_values_sql(con, f, column, cols, names, params, notes)
+
+
+def _named(f: Filter) -> str:
+    """The property as --explain names it: ``plan`` or ``person's plan``."""
+    return f"person's {f.property}" if f.on_person else f.property
 
 
 def _values(f: Filter) -> tuple[object, ...]:
@@ -174,7 +252,7 @@ def _matched_values_sql(
     shown = ", ".join(repr(v) for v in passing[:MAX_LISTED])
     more = f" and {len(passing) - MAX_LISTED} more" if len(passing) > MAX_LISTED else ""
     notes.append(
-        f"{f.property} {f.op} {f.value!r}: distinct values tested in Python, "
+        f"{_named(f)} {f.op} {f.value!r}: distinct values tested in Python, "
         f"{len(passing)} pass ({shown}{more})" + ("; not set passes" if null_passes else "")
     )
     test = f"list_contains({params.add(passing)}, {expr})" if passing else "false"

@@ -58,15 +58,17 @@ def _upper_bound(ts: np.ndarray, lo: int, hi: int, value: int) -> int:
 @njit(cache=True, nogil=True)
 def _sequential_person(
     ts: np.ndarray, mask: np.ndarray, s: int, e: int, n_steps: int, window_us: int,
-    strict: bool, scratch: np.ndarray,
+    strict: bool, entry_end: int, scratch: np.ndarray,
 ) -> int:  # fmt: skip
     """ordered / strict for one person's events ts[s:e]: the best attempt's length (its times
-    and events in scratch). Every step-1 event starts an attempt; the first to reach furthest
-    wins."""
+    and events in scratch). Every step-1 event before `entry_end` starts an attempt; the first
+    to reach furthest wins."""
     used = scratch[USED]
     cur = scratch[CUR]
     best = 0
     for i in range(s, e):
+        if ts[i] >= entry_end:
+            break  # [R1] no attempt starts after the date range
         if (mask[i] & 1) == 0:
             continue
         last = ts[i]
@@ -164,7 +166,7 @@ def _augment(
 @njit(cache=True, nogil=True)
 def _any_order_person(
     ts: np.ndarray, mask: np.ndarray, s: int, e: int, n_steps: int, window_us: int,
-    scratch: np.ndarray,
+    entry_end: int, scratch: np.ndarray,
 ) -> int:  # fmt: skip
     """any for one person: per entry time, the times at which the k-th distinct step was done
     (and the event with which it was done), the best in scratch."""
@@ -187,6 +189,8 @@ def _any_order_person(
     previous_start = np.int64(0)
     have_previous = False
     for i in range(s, e):
+        if ts[i] >= entry_end:
+            break  # [R1] no attempt starts after the date range
         if mask[i] == 0:
             continue
         start = ts[i]
@@ -231,25 +235,30 @@ def _any_order_person(
 @njit(cache=True, nogil=True)
 def best_attempt(
     ts: np.ndarray, mask: np.ndarray, s: int, e: int, n_steps: int, window_us: int, mode: int,
-    scratch: np.ndarray,
+    entry_end: int, scratch: np.ndarray,
 ) -> int:  # fmt: skip
-    """The best attempt over one person's events ts[s:e] in order mode `mode`: its length; the
-    time of each step in scratch[BEST_TIMES], the event that did it in scratch[BEST_EVENTS]
-    (`scratch`: a SCRATCH_ROWS x n_steps array, reused from person to person)."""
+    """The best attempt over one person's events ts[s:e] in order mode `mode`, entering only
+    before `entry_end` (the date range's end, [R1]): its length; the time of each step in
+    scratch[BEST_TIMES], the event that did it in scratch[BEST_EVENTS] (`scratch`: a
+    SCRATCH_ROWS x n_steps array, reused from person to person)."""
     if mode == ANY:
-        return _any_order_person(ts, mask, s, e, n_steps, window_us, scratch)
-    return _sequential_person(ts, mask, s, e, n_steps, window_us, mode == STRICT, scratch)
+        return _any_order_person(ts, mask, s, e, n_steps, window_us, entry_end, scratch)
+    return _sequential_person(
+        ts, mask, s, e, n_steps, window_us, mode == STRICT, entry_end, scratch
+    )
 
 
 @njit(cache=True, nogil=True)
 def run_persons_block(
     starts: np.ndarray, ts: np.ndarray, mask: np.ndarray, first: int, last: int, n_steps: int,
-    window_us: int, mode: int, reached: np.ndarray, times: np.ndarray,
+    window_us: int, mode: int, entry_end: int, reached: np.ndarray, times: np.ndarray,
 ) -> None:  # fmt: skip
     """Best attempts of persons first..last of person-sorted rows (``starts``)."""
     scratch = np.empty((SCRATCH_ROWS, n_steps), np.int64)
     for p in range(first, last):
-        length = best_attempt(ts, mask, starts[p], starts[p + 1], n_steps, window_us, mode, scratch)
+        length = best_attempt(
+            ts, mask, starts[p], starts[p + 1], n_steps, window_us, mode, entry_end, scratch
+        )
         reached[p] = length
         times[:length, p] = scratch[BEST_TIMES, :length]
 
@@ -258,7 +267,8 @@ def run_persons_block(
 def run_buckets(
     b_keys: np.ndarray, b_ts: np.ndarray, b_mask: np.ndarray, bucket_start: np.ndarray,
     person_start: np.ndarray, local: np.ndarray, first: int, last: int, n_steps: int,
-    window_us: int, mode: int, reached: np.ndarray, times: np.ndarray, first_keys: np.ndarray,
+    window_us: int, mode: int, entry_end: int, reached: np.ndarray, times: np.ndarray,
+    first_keys: np.ndarray,
 ) -> None:  # fmt: skip
     """Every best attempt of the persons in radix buckets first..last (kernel/buckets.py)."""
     scratch = np.empty((SCRATCH_ROWS, n_steps), np.int64)
@@ -268,6 +278,8 @@ def run_buckets(
             b_keys, b_ts, b_mask, bucket_start, person_start, local, b, first_keys
         )
         for q in range(at.size - 1):
-            length = best_attempt(l_ts, l_mask, at[q], at[q + 1], n_steps, window_us, mode, scratch)
+            length = best_attempt(
+                l_ts, l_mask, at[q], at[q + 1], n_steps, window_us, mode, entry_end, scratch
+            )
             reached[p0 + q] = length
             times[:length, p0 + q] = scratch[BEST_TIMES, :length]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from funnelscope.engines.kernel.filter_sql import entry_end_us
 from funnelscope.engines.kernel.partition import THREADS, balanced, partition
 from funnelscope.engines.kernel.plain_scan import Segment, fetch_steps
 from funnelscope.engines.plan import Plan
@@ -32,14 +33,17 @@ def run_plain(plan: Plan, source: EventSource) -> Outcomes:
     compiled.join()
     n_steps, window_us = len(funnel.steps), funnel.window_seconds * US_PER_SECOND
     mode = ORDER_CODES[funnel.order]
+    entry_end = entry_end_us(funnel)
     with ThreadPoolExecutor(THREADS) as pool:
         if arrays.segments is not None:  # integer person keys in scan order: group them here
             segments, arrays.segments = arrays.segments, None
-            reached, times, keys = group_and_run(pool, segments, n_steps, window_us, mode)
+            reached, times, keys = group_and_run(
+                pool, segments, n_steps, window_us, mode, entry_end
+            )
         else:  # the scan sorted by person and time
             assert arrays.starts is not None
             reached, times = run_sorted(
-                pool, arrays.starts, arrays.ts, arrays.mask, n_steps, window_us, mode
+                pool, arrays.starts, arrays.ts, arrays.mask, n_steps, window_us, mode, entry_end
             )
             keys = arrays.person_keys
     warnings = []
@@ -50,11 +54,16 @@ def run_plain(plan: Plan, source: EventSource) -> Outcomes:
 
 
 def group_and_run(
-    pool: ThreadPoolExecutor, segments: list[Segment], n_steps: int, window_us: int, mode: int
+    pool: ThreadPoolExecutor,
+    segments: list[Segment],
+    n_steps: int,
+    window_us: int,
+    mode: int,
+    entry_end: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group rows by integer person key (kernel/partition.py) and find every person's best
-    attempt, bucket by bucket. Returns ``reached``, ``times`` (steps x persons) and each
-    person's key."""
+    attempt (entering before `entry_end`), bucket by bucket. Returns ``reached``, ``times``
+    (steps x persons) and each person's key."""
     from funnelscope.engines.kernel import plain_machine
 
     run_buckets: Any = plain_machine.run_buckets
@@ -69,7 +78,8 @@ def group_and_run(
         pool.map(
             lambda r: run_buckets(
                 parts.keys, parts.ts, parts.mask, parts.bucket_start, parts.person_start,
-                parts.local, *r, n_steps, window_us, mode, reached, times, first_keys,
+                parts.local, *r, n_steps, window_us, mode, entry_end, reached, times,
+                first_keys,
             ),
             parts.ranges,
         )
@@ -85,6 +95,7 @@ def run_sorted(
     n_steps: int,
     window_us: int,
     mode: int,
+    entry_end: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best attempts over rows already grouped by person (``starts``), persons split by thread."""
     from funnelscope.engines.kernel import plain_machine
@@ -97,7 +108,7 @@ def run_sorted(
     list(
         pool.map(
             lambda r: run_persons_block(
-                starts, ts, mask, *r, n_steps, window_us, mode, reached, times
+                starts, ts, mask, *r, n_steps, window_us, mode, entry_end, reached, times
             ),
             balanced(starts, THREADS * 4),
         )
@@ -120,21 +131,39 @@ def load_compiled_in_background(values: bool = False) -> threading.Thread:
         b.bucket_scatter(one, one, one, 0, one, one, one, one)
         b.number_persons(one, two, 0, 0, ints, one)
         if not values:
-            k.run_buckets(one, one, one, two, two, ints, 0, 0, 1, 1, 0, small, grid, one)
-            k.run_persons_block(two, one, one, 0, 0, 1, 1, 0, small, grid)
+            k.run_buckets(one, one, one, two, two, ints, 0, 0, 1, 1, 0, 0, small, grid, one)
+            k.run_persons_block(two, one, one, 0, 0, 1, 1, 0, 0, small, grid)
         else:
             from funnelscope.engines.kernel import unit_machine as d
 
             columns = np.zeros((2, 2), np.int64).T  # as _run_values lays times out
             flags = np.zeros(1, np.bool_)
             d.run_buckets_values(
-                one, one, one, two, two, ints, 0, 0, 1, 0, 1, 0, 0, small, columns, one, one, flags
+                one,
+                one,
+                one,
+                two,
+                two,
+                ints,
+                0,
+                0,
+                1,
+                0,
+                1,
+                0,
+                0,
+                0,
+                small,
+                columns,
+                one,
+                one,
+                flags,
             )
             fixed = np.zeros(1, np.int64)  # the sorted re-run of persons with ties, whose
             fixed.flags.writeable = False  # scanned columns are read-only (fetch.read_only_ints)
             d.run_units(
-                two, two, 0, 0, fixed, fixed, fixed, one, one, 0, 0, 1, False, flags, one, one,
-                one, one, 0, 0, small, grid, one, one,
+                two, two, 0, 0, fixed, fixed, fixed, one, one, 0, 0, 1, 0, False, flags, one,
+                one, one, one, 0, 0, small, grid, one, one,
             )  # fmt: skip
 
     thread = threading.Thread(target=load, daemon=True)

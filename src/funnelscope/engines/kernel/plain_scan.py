@@ -7,6 +7,7 @@ in microseconds, the event name and each property (filters: filter_sql.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -15,7 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from funnelscope.engines.kernel.fetch import chunk_numpy, fetch, numpy_column, run_starts
-from funnelscope.engines.kernel.filter_sql import names_where, step_mask_sql
+from funnelscope.engines.kernel.filter_sql import (
+    names_where,
+    range_sql,
+    step_mask_sql,
+    with_person_values,
+)
 from funnelscope.engines.plan import Params, Plan
 from funnelscope.model.spec import Funnel, Order
 from funnelscope.store.event_columns import EventColumns
@@ -34,11 +40,12 @@ def plain_plan(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
     notes: list[str] = []
     params = Params()
     names = list(funnel.event_names)
+    cols = with_person_values(funnel, cols)
     mask = step_mask_sql(con, funnel, cols, params, notes)
     if cols.invalid is not None:
         mask = f"CASE WHEN {cols.invalid} THEN -1 ELSE {mask} END"
     strict = funnel.order == Order.STRICT
-    where = "" if strict else names_where(cols, names, params)
+    where = scan_where(funnel, cols, None if strict else names, params)
     by_id = funnel.needs_id_order
     order = "person, ts" + (f", {cols.event_id}" if by_id else "")
     inner = (
@@ -51,6 +58,18 @@ def plain_plan(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
     sort = by_id or not cols.integer_person
     sql = f"SELECT person, ts, mask FROM ({inner}){keep}" + (f" ORDER BY {order}" if sort else "")
     return Plan("kernel", funnel, sql, params, tuple(notes), "plain", sort)
+
+
+def scan_where(
+    funnel: Funnel, cols: EventColumns, names: Sequence[str] | None, params: Params
+) -> str:
+    """The WHERE clause of a scan: the events of the given names (None: every event) inside
+    the date range's bounds (kernel/filter_sql.py `range_sql`)."""
+    where = "" if names is None else names_where(cols, names, params)
+    bounds = range_sql(funnel, cols)
+    if bounds is None:
+        return where
+    return f"{where} AND {bounds}" if where else f" WHERE {bounds}"
 
 
 @dataclass

@@ -223,7 +223,15 @@ def _any_attempt(
 
 @njit(cache=True, nogil=True)
 def _can_enter(mask: np.ndarray, j: int, mode: int) -> bool:
+    """Whether event j's steps let it start an attempt ([S6], [S14])."""
     return bool(mask[j] != 0) if mode == ANY else bool((mask[j] & 1) != 0)
+
+
+@njit(cache=True, nogil=True)
+def _enters(ts: np.ndarray, mask: np.ndarray, j: int, mode: int, entry_end: int) -> bool:
+    """Whether event j starts an attempt: its steps allow it, before the date range's end
+    ([R1]; events before its start were never read, [R3])."""
+    return ts[j] < entry_end and _can_enter(mask, j, mode)
 
 
 @njit(cache=True, nogil=True)
@@ -287,8 +295,9 @@ def _emit(  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def _unit_attempts(  # type: ignore[no-untyped-def]
-    ts, mask, xmask, hold, value, s, e, wanted, mode, count, window_us, has_hold, optional,
-    next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached, out_times,
+    ts, mask, xmask, hold, value, s, e, wanted, mode, count, window_us, entry_end, has_hold,
+    optional, next_required, within_us, ex_start, ex_end, attribution, at, row, u, out_reached,
+    out_times,
     out_group, out_unit, taken, work, matched, result,
 ):  # fmt: skip
     """The counted attempts of one unit for one value filter (`wanted`), written from `row` on;
@@ -303,7 +312,7 @@ def _unit_attempts(  # type: ignore[no-untyped-def]
             j = s if start == SKIPPED else _lower_bound(ts, s, e, int(start))
             while j < e:
                 if (
-                    _can_enter(mask, j, mode)
+                    _enters(ts, mask, j, mode, entry_end)
                     and not taken[j - s]
                     and (wanted == NO_VALUE or value[j] == wanted)
                 ):
@@ -329,7 +338,9 @@ def _unit_attempts(  # type: ignore[no-untyped-def]
     best = -1
     best_reached = 0
     for entry in range(s, e):
-        if not _can_enter(mask, entry, mode) or (wanted != NO_VALUE and value[entry] != wanted):
+        if not _enters(ts, mask, entry, mode, entry_end) or (
+            wanted != NO_VALUE and value[entry] != wanted
+        ):
             continue
         _attempt(
             ts, mask, xmask, hold, value, s, e, entry, taken, wanted, mode, window_us,
@@ -354,31 +365,32 @@ def _unit_attempts(  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def _unit_rows(  # type: ignore[no-untyped-def]
-    ts, mask, xmask, hold, value, s, e, unit, row, mode, count, window_us, has_hold, optional,
-    next_required, within_us, ex_start, ex_end, attribution, at, out_reached, out_times,
-    out_group, out_unit, taken, work, matched, result,
+    ts, mask, xmask, hold, value, s, e, unit, row, mode, count, window_us, entry_end, has_hold,
+    optional, next_required, within_us, ex_start, ex_end, attribution, at, out_reached,
+    out_times, out_group, out_unit, taken, work, matched, result,
 ):  # fmt: skip
     """The counted attempts of the unit ts[s:e] from output row `row` on (each value on its own
     under all_events, [B4]); returns the next free row."""
     if attribution != ALL_EVENTS:
         return _unit_attempts(
-            ts, mask, xmask, hold, value, s, e, NO_VALUE, mode, count, window_us, has_hold,
-            optional, next_required, within_us, ex_start, ex_end, attribution, at, row, unit,
-            out_reached, out_times, out_group, out_unit, taken, work, matched, result,
+            ts, mask, xmask, hold, value, s, e, NO_VALUE, mode, count, window_us, entry_end,
+            has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at, row,
+            unit, out_reached, out_times, out_group, out_unit, taken, work, matched, result,
         )  # fmt: skip
     for j in range(s, e):
-        if not _can_enter(mask, j, mode):
+        if not _enters(ts, mask, j, mode, entry_end):
             continue
         seen = False
         for q in range(s, j):
-            if value[q] == value[j] and _can_enter(mask, q, mode):
+            if value[q] == value[j] and _enters(ts, mask, q, mode, entry_end):
                 seen = True
                 break
         if not seen:
             row = _unit_attempts(
-                ts, mask, xmask, hold, value, s, e, value[j], mode, count, window_us, has_hold,
-                optional, next_required, within_us, ex_start, ex_end, attribution, at, row,
-                unit, out_reached, out_times, out_group, out_unit, taken, work, matched, result,
+                ts, mask, xmask, hold, value, s, e, value[j], mode, count, window_us, entry_end,
+                has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at,
+                row, unit, out_reached, out_times, out_group, out_unit, taken, work, matched,
+                result,
             )  # fmt: skip
     return row
 
@@ -386,7 +398,7 @@ def _unit_rows(  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def run_units(  # type: ignore[no-untyped-def]
     unit_start, row_start, first, last, ts, mask, xmask, hold, value, mode, count, window_us,
-    has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at,
+    entry_end, has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at,
     out_reached, out_times, out_group, out_unit,
 ):  # fmt: skip
     """Counted attempts of units first..last (``unit_start``: each unit's first event, + end),
@@ -405,8 +417,9 @@ def run_units(  # type: ignore[no-untyped-def]
         e = unit_start[u + 1]
         _unit_rows(
             ts, mask, xmask, hold, value, s, e, u, row_start[u], mode, count, window_us,
-            has_hold, optional, next_required, within_us, ex_start, ex_end, attribution, at,
-            out_reached, out_times, out_group, out_unit, taken, work, matched[: e - s], result,
+            entry_end, has_hold, optional, next_required, within_us, ex_start, ex_end,
+            attribution, at, out_reached, out_times, out_group, out_unit, taken, work,
+            matched[: e - s], result,
         )  # fmt: skip
 
 
@@ -455,9 +468,9 @@ def _ties_matter(ts, mask, xmask, hold, value, s, e, mode):  # type: ignore[no-u
 @njit(cache=True, nogil=True)
 def run_buckets_units(  # type: ignore[no-untyped-def]
     b_keys, b_ts, b_row, bucket_start, person_start, local, first, last, mask_all, xmask_all,
-    hold_all, value_all, gap_us, row_start, mode, count, window_us, has_hold, optional,
-    next_required, within_us, ex_start, ex_end, attribution, at, out_reached, out_times,
-    out_group, out_unit, first_keys, tied,
+    hold_all, value_all, gap_us, row_start, mode, count, window_us, entry_end, has_hold,
+    optional, next_required, within_us, ex_start, ex_end, attribution, at, out_reached,
+    out_times, out_group, out_unit, first_keys, tied,
 ):  # fmt: skip
     """The unit machine over radix buckets: each bucket's rows sorted by person and by
     time, each person split in units (sessions by `gap_us` when >= 0) and their counted
@@ -495,9 +508,9 @@ def run_buckets_units(  # type: ignore[no-untyped-def]
                 if i == e or (gap_us >= 0 and i > s and l_ts[i] - l_ts[i - 1] > gap_us):
                     row = _unit_rows(
                         l_ts, l_mask, l_xmask, l_hold, l_value, us, i, row, row, mode, count,
-                        window_us, has_hold, optional, next_required, within_us, ex_start,
-                        ex_end, attribution, at, out_reached, out_times, out_group, out_unit,
-                        taken, work, matched[: i - us], result,
+                        window_us, entry_end, has_hold, optional, next_required, within_us,
+                        ex_start, ex_end, attribution, at, out_reached, out_times, out_group,
+                        out_unit, taken, work, matched[: i - us], result,
                     )  # fmt: skip
                     us = i
 
@@ -526,7 +539,7 @@ def _has_twin(
 @njit(cache=True, nogil=True)
 def run_buckets_values(  # type: ignore[no-untyped-def]
     b_keys, b_ts, b_mask, bucket_start, person_start, local, first, last, n_steps, mode,
-    window_us, attribution, at_step, reached, times, groups, first_keys, tied,
+    window_us, entry_end, attribution, at_step, reached, times, groups, first_keys, tied,
 ):  # fmt: skip
     """The breakdown fast path over radix buckets (kernel/unit_run.py): each bucket's rows
     sorted by person and time (kernel/buckets.py), the value code unpacked from the mask's high
@@ -543,7 +556,7 @@ def run_buckets_values(  # type: ignore[no-untyped-def]
         for q in range(at.size - 1):
             s = at[q]
             e = at[q + 1]
-            length = best_attempt(l_ts, l_mask, s, e, n_steps, window_us, mode, scratch)
+            length = best_attempt(l_ts, l_mask, s, e, n_steps, window_us, mode, entry_end, scratch)
             reached[p0 + q] = length
             times[p0 + q, :length] = scratch[BEST_TIMES, :length]
             if length:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from funnelscope.engines.kernel.filter_sql import entry_end_us
 from funnelscope.engines.kernel.partition import THREADS, balanced, partition
 from funnelscope.engines.kernel.plain_run import load_compiled_in_background
 from funnelscope.engines.kernel.unit_scan import (
@@ -144,7 +145,7 @@ def _run_sorted(
             pool.map(
                 lambda r: run(
                     unit_start, row_start, *r, arrays.ts, arrays.mask, arrays.xmask,
-                    arrays.hold, arrays.value, mode, count, window_us,
+                    arrays.hold, arrays.value, mode, count, window_us, entry_end_us(funnel),
                     bool(funnel.hold_constant), optional, next_required, within_us, ex_start,
                     ex_end, attribution, at, reached, times, groups, units,
                 ),
@@ -199,7 +200,8 @@ def _run_grouped(plan: Plan, source: EventSource) -> Outcomes:
                 machine.run_buckets_units(
                     parts.keys, parts.ts, parts.mask, parts.bucket_start, parts.person_start,
                     parts.local, *r, scan.mask, scan.xmask, scan.hold, scan.value, gap_us,
-                    row_start, mode, count, window_us, bool(funnel.hold_constant), optional,
+                    row_start, mode, count, window_us, entry_end_us(funnel),
+                    bool(funnel.hold_constant), optional,
                     next_required, within_us, ex_start, ex_end, attribution, at, reached, times,
                     groups, units, first_keys, tied,
                 )  # fmt: skip
@@ -300,7 +302,8 @@ def _run_values(plan: Plan, source: EventSource) -> Outcomes:
                     lambda r: run_buckets_values(
                         parts.keys, parts.ts, parts.mask, parts.bucket_start,
                         parts.person_start, parts.local, *r, n_steps, mode, window_us,
-                        attribution, at, reached, times, groups, first_keys, tied,
+                        entry_end_us(funnel), attribution, at, reached, times, groups,
+                        first_keys, tied,
                     ),
                     parts.ranges,
                 )

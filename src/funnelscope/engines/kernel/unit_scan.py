@@ -25,11 +25,12 @@ import pyarrow.compute as pc
 from funnelscope.engines.kernel.fetch import fetch, read_only_ints
 from funnelscope.engines.kernel.filter_sql import (
     exclusion_mask_sql,
-    names_where,
+    range_sql,
     step_mask_sql,
     value_sql,
+    with_person_values,
 )
-from funnelscope.engines.kernel.plain_scan import Segment, fetch_steps
+from funnelscope.engines.kernel.plain_scan import Segment, fetch_steps, scan_where
 from funnelscope.engines.plan import Params, Plan
 from funnelscope.errors import EngineError
 from funnelscope.model.durations import US_PER_SECOND
@@ -82,19 +83,24 @@ def sorted_plan(
         )
     notes: list[str] = []
     params = Params()
+    cols = with_person_values(funnel, cols)
     mask = step_mask_sql(con, funnel, cols, params, notes)
     xmask = exclusion_mask_sql(con, cols, funnel.exclusions, params, notes)
     held = [f"{value_sql(cols, p)} AS h{i}" for i, p in enumerate(funnel.hold_constant)]
     b = funnel.breakdown
     values = []
-    if b is not None and b.scope == "event":
-        values = [f"{value_sql(cols, p)} AS b{i}" for i, p in enumerate(b.properties)]
+    if b is not None:  # [B2] each event's value, or [B5] the person's beside every event
+        person = b.scope == "person"
+        values = [f"{value_sql(cols, p, person)} AS b{i}" for i, p in enumerate(b.properties)]
     session = cols.session if funnel.sessions_by_column else None
     keep_all = _keeps_every_event(funnel)
     conditions = []
     if not keep_all:
         names = ", ".join(params.add(n) for n in funnel.scan_event_names)
         conditions.append(f"{cols.event} IN ({names})")
+    bounds = range_sql(funnel, cols)
+    if bounds is not None:
+        conditions.append(bounds)
     if persons is not None:
         conditions.append(f"{cols.person} IN (SELECT unnest({params.add(persons.tolist())}))")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -112,22 +118,6 @@ def sorted_plan(
     )
     sql = f"SELECT {inner} FROM {cols.source}{where}"
     outer_values = [f"b{i}" for i in range(len(values))]
-    if b is not None and b.scope == "person":  # [B5] the latest value each property was set to
-        latest = ", ".join(
-            f"arg_max(v{i}, (pv_ts, pv_eid)) FILTER (WHERE v{i} IS NOT NULL) AS b{i}"
-            for i in range(len(b.properties))
-        )
-        reads = ", ".join(f"{value_sql(cols, p)} AS v{i}" for i, p in enumerate(b.properties))
-        person_values = (
-            f"SELECT person AS pv_person, {latest} FROM "
-            f"(SELECT {cols.person} AS person, {cols.ts} AS pv_ts, {cols.event_id} AS pv_eid, "
-            f"{reads} FROM {cols.source}) GROUP BY person"
-        )
-        sql = (
-            f"SELECT e.*, {', '.join(f'pv.b{i}' for i in range(len(b.properties)))} "
-            f"FROM ({sql}) e LEFT JOIN ({person_values}) pv ON e.person = pv.pv_person"
-        )
-        outer_values = [f"b{i}" for i in range(len(b.properties))]
     keep = []
     if not keep_all:
         keep.append("(mask <> 0 OR xmask <> 0)")
@@ -194,12 +184,16 @@ def fetch_units(
 
 
 def _sessionless(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumns) -> int:
-    """Step events without a session id (all of them when the events have no session column)."""
+    """Step events without a session id (all of them when the events have no session column),
+    of those the date range lets the funnel use."""
     names = list(funnel.event_names)
     marks = ", ".join("?" * len(names))
     missing = f"{cols.session} IS NULL AND " if cols.session is not None else ""
+    bounds = range_sql(funnel, cols)
+    within = "" if bounds is None else f" AND {bounds}"
     ((count,),) = con.execute(
-        f"SELECT count(*) FROM {cols.source} WHERE {missing}{cols.event} IN ({marks})", names
+        f"SELECT count(*) FROM {cols.source} WHERE {missing}{cols.event} IN ({marks}){within}",
+        names,
     ).fetchall()
     return int(count)
 
@@ -256,11 +250,12 @@ def value_plan(con: duckdb.DuckDBPyConnection, funnel: Funnel, cols: EventColumn
     if b is None or not cols.integer_person or cols.invalid is not None:
         return None
     strict = funnel.order == Order.STRICT
+    cols = with_person_values(funnel, cols)
     parts = _masked_and_coded(con, funnel, cols, b.properties)
     if parts is None:
         return None
     params, notes, mask, code, group_values = parts
-    where = "" if strict else names_where(cols, funnel.event_names, params)
+    where = scan_where(funnel, cols, None if strict else funnel.event_names, params)
     inner = (
         f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask, "
         f"CAST({code} AS BIGINT) AS code FROM {cols.source}{where}"
@@ -307,6 +302,7 @@ def grouping_plan(
         return None
     keep_all = _keeps_every_event(funnel)
     names = funnel.scan_event_names
+    cols = with_person_values(funnel, cols)
     scope = "" if keep_all else f" WHERE {cols.event} IN ({', '.join('?' * len(names))})"
     hold = "0"
     if funnel.hold_constant:  # held values need equality only: a hash, checked to be exact
@@ -323,7 +319,7 @@ def grouping_plan(
         return None
     params, notes, mask, code, group_values = parts
     xmask = exclusion_mask_sql(con, cols, funnel.exclusions, params, notes)
-    where = "" if keep_all else names_where(cols, names, params)
+    where = scan_where(funnel, cols, None if keep_all else names, params)
     sql = (
         f"SELECT {cols.person} AS person, {cols.ts} AS ts, CAST({mask} AS BIGINT) AS mask, "
         f"CAST({xmask} AS BIGINT) AS xmask, {hold} AS hold, CAST({code} AS BIGINT) AS value "

@@ -26,6 +26,8 @@ def compile(funnel: Funnel, source: EventSource) -> Plan:
         f"scan: {reads} with the {len(funnel.properties)} filtered properties, "
         "sorted by person, time and event_id"
     )
+    if funnel.date_range is not None:
+        note += f"; attempts start only in {funnel.date_range.text}"
     return Plan(NAME, funnel, "", notes=(note,), route="scan")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.events import scan_column
+from funnelscope.model.filters import Filter
 from funnelscope.model.results import PersonOutcome, no_session_warning
 from funnelscope.model.spec import Funnel, Order
 
@@ -52,12 +53,16 @@ def people_outcomes(funnel: Funnel, table: Any) -> tuple[list[PersonOutcome], li
     """Every counted attempt of the persons in an Arrow `table`, and warnings about the data."""
     outcomes: list[PersonOutcome] = []
     sessionless = 0
+    r = funnel.date_range
+    last_use = None if r is None else r.last_use_us(funnel.window_seconds * US_PER_SECOND)
     for person_id, events, sessions in _persons(funnel, table):
-        if funnel.sessions_by_column:
+        if funnel.sessions_by_column:  # step events the funnel could use, without a session
             sessionless += sum(
                 1
                 for e, s in zip(events, sessions, strict=True)
-                if s is None and e.name in funnel.event_names
+                if s is None
+                and e.name in funnel.event_names
+                and (last_use is None or e.ts <= last_use)
             )
         for unit, unit_events in enumerate(_units(funnel, events, sessions)):
             for value, attempt in _unit_attempts(funnel, unit_events):
@@ -94,31 +99,34 @@ def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[_Named], li
         )
     )
     breakdown = funnel.breakdown
+    date_range = funnel.date_range
     for person_id, group in groupby(rows, key=lambda row: row[0]):
         events, sessions = [], []
         person_rows = [row for _, _, _, row in group]
+        # [B5] the person's value: their latest event carrying it, up to the range's end [R4]
+        known = [r for r in person_rows if date_range is None or date_range.end_us is None
+                 or columns["ts"][r] < date_range.end_us]  # fmt: skip
+        person = {
+            p: next((props[p][r] for r in reversed(known) if props[p][r] is not None), None)
+            for p in funnel.person_properties
+        }
         person_value: tuple[Any, ...] = ()
-        if breakdown is not None and breakdown.scope == "person":  # [B5] the latest value set
-            person_value = tuple(
-                next(
-                    (_same(props[p][r]) for r in reversed(person_rows) if props[p][r] is not None),
-                    None,
-                )
-                for p in breakdown.properties
-            )
+        if breakdown is not None and breakdown.scope == "person":
+            person_value = tuple(_same(person[p]) for p in breakdown.properties)
+        start = None if date_range is None else date_range.start_us
         for row in person_rows:
+            if start is not None and columns["ts"][row] < start:
+                continue  # [R3] events before the range are not in the data
             name = columns["event"][row]
             steps = frozenset(
                 k
                 for k, step in enumerate(funnel.steps)
-                if step.event == name
-                and all(f.matches(props[f.property][row]) for f in funnel.filters_for(k))
+                if step.event == name and _passes(funnel.filters_for(k), person, props, row)
             )
             excluded = frozenset(
                 x
                 for x, exclusion in enumerate(funnel.exclusions)
-                if exclusion.event == name
-                and all(f.matches(props[f.property][row]) for f in exclusion.where)
+                if exclusion.event == name and _passes(exclusion.where, person, props, row)
             )
             held = tuple(_same(props[p][row]) for p in funnel.hold_constant)
             value = person_value
@@ -127,6 +135,15 @@ def _persons(funnel: Funnel, table: Any) -> Iterator[tuple[str, list[_Named], li
             events.append(_Named(columns["ts"][row], steps, excluded, held, value, name))
             sessions.append(session_column[row])
         yield person_id, events, sessions
+
+
+def _passes(
+    filters: tuple[Filter, ...], person: dict[str, Any], props: dict[str, list[Any]], row: int
+) -> bool:
+    """[S4], [P1]: every filter holds, a person-scope one on the person's value."""
+    return all(
+        f.matches(person[f.property] if f.on_person else props[f.property][row]) for f in filters
+    )
 
 
 class _NaN:
@@ -208,6 +225,10 @@ def _attributed(funnel: Funnel, events: Sequence[Event], attempt: Attempt) -> tu
 
 
 def _can_enter(funnel: Funnel, event: Event) -> bool:
+    """[S6], [S14]; and [R1] only inside the date range (its start: [R3] left the rest out)."""
+    r = funnel.date_range
+    if r is not None and r.end_us is not None and event.ts >= r.end_us:
+        return False
     return bool(event.steps) if funnel.order == Order.ANY else 0 in event.steps
 
 
