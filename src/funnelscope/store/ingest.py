@@ -4,6 +4,8 @@ transaction, with its bad rows quarantined and the load registered."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,6 +77,7 @@ from funnelscope.store.staging import (
 from funnelscope.store.timeparse import TIME_UNITS
 
 MAX_BAD_ROWS_REPORTED: Final = 20
+LOAD_MEMORY_LIMIT: Final = "512MB"  # DuckDB's share of memory while loading; beyond, it spills
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,15 @@ class PartialIngestError(IngestError):
         self.report = report
 
 
+class _NeedsMemory(Exception):
+    """A file needed more memory than the load's budget (one huge value); it is loaded again
+    with DuckDB's default limit."""
+
+    def __init__(self, error: IngestError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def check_mapping(mapping: ColumnMapping) -> None:
     """Refuse mapping options no file could be read with, before anything is loaded."""
     if mapping.time_unit not in TIME_UNITS:
@@ -166,18 +178,53 @@ class Loader:
         """Load each file in its own transaction (see :meth:`EventStore.ingest`)."""
         reports: list[FileReport] = []
         failures: list[IngestError] = []
-        with LoadProgress(progress) as display, self._timezone(mapping.timezone):
+        with (
+            LoadProgress(progress) as display,
+            self._timezone(mapping.timezone),
+            self._memory_budget(),
+        ):
             for path in paths:
                 try:
-                    reports.append(
-                        self._ingest_file(Path(path), str(path), mapping, display, replace)
-                    )
+                    try:
+                        file = self._ingest_file(Path(path), str(path), mapping, display, replace)
+                    except _NeedsMemory:  # one huge value: give this file DuckDB's default
+                        with self._memory_budget(None):
+                            file = self._ingest_file(
+                                Path(path), str(path), mapping, display, replace
+                            )
+                    reports.append(file)
+                except _NeedsMemory as exc:
+                    failures.append(exc.error)
                 except IngestError as exc:
                     failures.append(exc)
         report = IngestReport(tuple(reports))
         if failures:
             raise PartialIngestError(failures, report)
         return report
+
+    @contextmanager
+    def _memory_budget(self, limit: str | None = LOAD_MEMORY_LIMIT) -> Iterator[None]:
+        """Hold DuckDB to `limit` while loading, spilling to disk beyond it (by default DuckDB
+        may take 80% of the machine's memory; None restores that default)."""
+        before = first_row(
+            self._con,
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')",
+        )
+        assert before is not None
+        if limit is None:
+            self._con.execute("RESET memory_limit")
+        else:
+            self._con.execute(f"SET memory_limit = {sql_string(limit)}")
+        spill = None
+        if not before[1]:  # an in-memory store has nowhere to spill by default
+            spill = tempfile.mkdtemp(prefix="funnelscope-spill-")
+            self._con.execute(f"SET temp_directory = {sql_string(spill)}")
+        try:
+            yield
+        finally:
+            self._con.execute(f"SET memory_limit = {sql_string(str(before[0]))}")
+            if spill is not None:
+                shutil.rmtree(spill, ignore_errors=True)
 
     @contextmanager
     def _timezone(self, zone: str) -> Iterator[None]:
@@ -221,6 +268,29 @@ class Loader:
                 "add --replace to remove that load's events and load it again",
             )
         shown = display.file(source, size)  # Parquet: full once DuckDB has read it
+        try:
+            # Staging appends the file chunk by chunk into a temporary table, outside the
+            # load's transaction: DuckDB keeps every append made inside one transaction in
+            # memory, so staging there would grow with the file. The temporary table is the
+            # connection's own, so a crash leaves nothing of it in the store.
+            layout = _layout_of(path, fmt, mapping)
+            if layout is None:
+                staged = stage_file(self._con, path, source, fmt, shown.callback())
+            else:
+                staged = stage_layout(self._con, path, source, fmt, layout, shown.callback())
+        except IngestError:
+            self._drop_temporaries()
+            shown.done(ok=False)
+            raise
+        except duckdb.Error as exc:
+            self._drop_temporaries()
+            shown.done(ok=False)
+            message = str(exc).splitlines()[0]
+            error = IngestError(source, f"could not read: {message}")
+            if isinstance(exc, duckdb.OutOfMemoryException):
+                raise _NeedsMemory(error) from exc
+            raise error from exc
+        shown.step("checking")
         self._con.execute("BEGIN TRANSACTION")
         try:
             if replace and earlier:
@@ -231,12 +301,6 @@ class Loader:
                     "DELETE FROM quarantine WHERE load_id IS NULL AND source = ?", [source]
                 )
             load_id = same[-1] if same else self._new_load(full, size, options)
-            layout = _layout_of(path, fmt, mapping)
-            if layout is None:
-                staged = stage_file(self._con, path, source, fmt, shown.callback())
-            else:
-                staged = stage_layout(self._con, path, source, fmt, layout, shown.callback())
-            shown.step("checking")
             report = self._load_staged(staged, source, mapping, load_id, layout)
             if report.links_added or (replace and earlier) or self._has_merged_ids():
                 report = dataclass_replace(report, identities=apply_identities(self._con))
@@ -245,17 +309,22 @@ class Loader:
                 "rows_loaded = rows_loaded + ? WHERE load_id = ?",
                 [size, report.rows_loaded, load_id],
             )
-            self._drop_temporaries()
             self._con.execute("COMMIT")
         except IngestError:
             self._con.execute("ROLLBACK")
+            self._drop_temporaries()
             shown.done(ok=False)
             raise
         except duckdb.Error as exc:
             self._con.execute("ROLLBACK")
+            self._drop_temporaries()
             shown.done(ok=False)
             message = str(exc).splitlines()[0]
-            raise IngestError(source, f"could not load: {message}") from exc
+            error = IngestError(source, f"could not load: {message}")
+            if isinstance(exc, duckdb.OutOfMemoryException):
+                raise _NeedsMemory(error) from exc
+            raise error from exc
+        self._drop_temporaries()
         shown.done(ok=True)
         return report
 
