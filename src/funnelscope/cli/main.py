@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     # on first touch (defrag=madvise, common), each fresh 100 MB costs ~3x more (measured
     # 0.18 s vs 0.05 s). A short-lived command allocates fresh memory throughout, so it opts out.
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+    from funnelscope.store.locking import report_waits_to
+
+    report_waits_to(_show_wait)
     try:
         code = cli.main(args=argv, prog_name="funnelscope", standalone_mode=False)
     except FunnelscopeError as exc:
@@ -64,6 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     return code if isinstance(code, int) else 0
+
+
+def _show_wait(holder: str, waited: float, allowed: float) -> None:
+    """A line on stderr when the wait begins and about every 10 s after."""
+    global _next_wait_note
+    if waited == 0 or waited >= _next_wait_note:
+        click.echo(
+            f"waiting for {holder}, which is writing the store ({waited:.0f} of "
+            f"{allowed:.0f} s; FUNNELSCOPE_WAIT sets how long)",
+            err=True,
+        )
+        _next_wait_note = waited + 10 if waited else 10
+
+
+_next_wait_note = 0.0
 
 
 def run() -> None:

@@ -34,6 +34,7 @@ from funnelscope.store.identities import (
     set_apart,
 )
 from funnelscope.store.ingest import IngestReport, Loader, check_mapping
+from funnelscope.store.locking import connect
 from funnelscope.store.mapping import ColumnMapping
 from funnelscope.store.schema import (
     absolute,
@@ -79,7 +80,7 @@ class EventStore(OwnConnection):
 
     def __init__(self, path: str | Path = "funnelscope.duckdb", *, read_only: bool = False) -> None:
         try:
-            self._con = duckdb.connect(str(path), read_only=read_only)
+            self._con = connect(path, read_only)
         except duckdb.Error as exc:
             raise FunnelscopeError(
                 f"cannot open the event store {path}: {exc}",

@@ -1,0 +1,83 @@
+"""Opening a store another process is writing: wait for it, saying so, instead of failing.
+
+DuckDB lets one process write a database file, and no other process open it meanwhile. A
+command that finds the store locked (usually by `funnelscope ingest`) waits, retrying, for up to
+``FUNNELSCOPE_WAIT`` seconds (default 60), reporting the wait through the hook a face installs
+with :func:`report_waits_to`; past that it fails with a message about funnelscope's options.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+import duckdb
+
+from funnelscope.errors import FunnelscopeError
+
+DEFAULT_WAIT_SECONDS: Final = 60.0
+WaitReporter = Callable[[str, float, float], None]
+"""Called while waiting with (what holds the store, seconds waited, seconds allowed)."""
+
+_reporter: WaitReporter | None = None
+_HOLDER: Final = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def report_waits_to(reporter: WaitReporter | None) -> None:
+    """Install how waits are shown (the CLI prints one line on stderr); None: silently."""
+    global _reporter
+    _reporter = reporter
+
+
+def wait_seconds() -> float:
+    """How long to wait for a locked store: ``FUNNELSCOPE_WAIT`` seconds, default 60."""
+    text = os.environ.get("FUNNELSCOPE_WAIT", "")
+    try:
+        return max(0.0, float(text)) if text else DEFAULT_WAIT_SECONDS
+    except ValueError as exc:
+        raise FunnelscopeError(
+            f"FUNNELSCOPE_WAIT={text!r} is not a number of seconds; set it to e.g. 600"
+        ) from exc
+
+
+def connect(path: str | Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open the store, waiting while another process holds it (see the module docstring)."""
+    allowed = wait_seconds()
+    started = time.monotonic()
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            holder = _holder(str(exc))
+            if holder is None:
+                raise
+            waited = time.monotonic() - started
+            if waited >= allowed:
+                raise FunnelscopeError(
+                    f"the event store {path} is being written by {holder} and stayed locked "
+                    f"for {waited:.0f} s; run this again when that finishes (a load shows its "
+                    "progress with funnelscope ingest --progress), wait longer with "
+                    "FUNNELSCOPE_WAIT=600, or work on a copy: cp the store file and pass "
+                    "--db COPY"
+                ) from exc
+            if _reporter is not None:
+                _reporter(holder, waited, allowed)
+            time.sleep(min(pause, max(0.0, allowed - waited)))
+            pause = min(pause * 2, 1.0)
+
+
+def _holder(message: str) -> str | None:
+    """Who holds the lock, from DuckDB's message ("process 1234 (python3)"), or None when the
+    error is not a lock conflict."""
+    if "Could not set lock" not in message:
+        return None
+    found = _HOLDER.search(message)
+    if found is None:
+        return "another process"
+    program = Path(found.group(1)).name
+    return f"process {found.group(2)} ({program})"
