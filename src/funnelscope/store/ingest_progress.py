@@ -11,6 +11,8 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 
 from funnelscope.store.readers import ProgressCallback
@@ -27,7 +29,11 @@ class LoadProgress:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 DownloadColumn(),
+                TransferSpeedColumn(),
+                TextColumn("{task.fields[rows]:>12,} rows {task.fields[rate]:>9,.0f} rows/s"),
                 TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
                 console=Console(stderr=True),  # stdout stays clean for --format json/csv
                 transient=False,
             )
@@ -44,7 +50,7 @@ class LoadProgress:
     def file(self, source: str, total_bytes: int | None) -> FileProgress:
         task = None
         if self._bar is not None:
-            task = self._bar.add_task(f"reading {source}", total=total_bytes)
+            task = self._bar.add_task(f"reading {source}", total=total_bytes, rows=0, rate=0.0)
         return FileProgress(self._bar, task, source)
 
 
@@ -54,9 +60,11 @@ class FileProgress:
         self._task = task
         self._source = source
 
-    def bytes_read(self, count: int) -> None:
+    def bytes_read(self, count: int, rows: int) -> None:
         if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, completed=count)
+            elapsed = self._bar.tasks[self._task].elapsed or 0.0
+            rate = rows / elapsed if elapsed > 0 else 0.0
+            self._bar.update(self._task, completed=count, rows=rows, rate=rate)
 
     def step(self, what: str) -> None:
         if self._bar is not None and self._task is not None:

@@ -119,7 +119,7 @@ def _records(
 
         def report() -> None:
             if on_progress is not None:
-                on_progress(raw_file.tell())
+                on_progress(raw_file.tell(), text.lines)
 
         reader = _csv_records if fmt.kind == "csv" else _json_records
         for count, record in enumerate(reader(text, fmt.delimiter), start=1):

@@ -38,7 +38,7 @@ SUPPORTED: Final = (
     ".csv, .tsv, .jsonl, .ndjson, .json (JSON Lines), each optionally .gz; .parquet, .pq"
 )
 
-ProgressCallback = Callable[[int], None]
+ProgressCallback = Callable[[int, int], None]
 """Called with the number of source bytes read so far."""
 
 
@@ -98,7 +98,7 @@ def stage_file(
 
         def report() -> None:
             if on_progress is not None:
-                on_progress(raw.tell())
+                on_progress(raw.tell(), lines.lines)
 
         try:
             if fmt.kind == "csv":
