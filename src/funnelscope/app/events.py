@@ -1,4 +1,5 @@
-"""Use cases over the event store: load files, list loads and quarantined rows, forget a file.
+"""Use cases over the event store: load files, list loads and quarantined rows, forget a file,
+forget persons for privacy, and delete old quarantined rows.
 
 Each function opens the store it needs, does one job and returns values; faces render them.
 """
@@ -14,6 +15,8 @@ from funnelscope.errors import FunnelscopeError, IngestError
 
 if TYPE_CHECKING:
     from funnelscope.store import BadRow, ColumnMapping, EventStore, FileReport, LoadInfo
+    from funnelscope.store.privacy import PersonsForgotten
+    from funnelscope.store.rewrite import Rewrite
 
 
 @dataclass(frozen=True)
@@ -128,12 +131,38 @@ class QuarantineList:
 
 
 def list_quarantine(
-    db_path: str, source: str | None = None, limit: int | None = None
+    db_path: str,
+    source: str | None = None,
+    limit: int | None = None,
+    older_than: int | None = None,
 ) -> QuarantineList:
-    """The rows ingest could not load (optionally of one file, at most `limit` of them)."""
+    """The rows ingest could not load (optionally of one file, quarantined more than
+    `older_than` seconds ago, at most `limit` of them)."""
     with open_store(db_path) as store:
-        rows = store.quarantine(source=source, limit=limit)
-        return QuarantineList(tuple(rows), store.quarantine_count(source=source))
+        rows = store.quarantine(source=source, limit=limit, older_than=older_than)
+        return QuarantineList(tuple(rows), store.quarantine_count(source, older_than))
+
+
+@dataclass(frozen=True)
+class QuarantineDeleted:
+    """How many quarantined rows were deleted, and the rewrite that took their bytes out of
+    the file (None for a store in memory)."""
+
+    rows: int
+    rewrite: Rewrite | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"deleted": self.rows, **_rewrite_dict(self.rewrite)}
+
+
+def delete_quarantine(
+    db_path: str, older_than: int, source: str | None = None
+) -> QuarantineDeleted:
+    """Delete the rows quarantined more than `older_than` seconds ago (optionally of one file)
+    and rewrite the store so their raw text leaves the file."""
+    with open_store(db_path, read_only=False) as store:
+        deleted = store.delete_quarantine(source, older_than)
+        return QuarantineDeleted(deleted, store.rewrite())
 
 
 def list_loads(db_path: str) -> list[LoadInfo]:
@@ -154,6 +183,56 @@ def forget_source(db_path: str, source: str) -> Forgotten:
     with open_store(db_path, read_only=False) as store:
         removed = store.forget(source)
         return Forgotten(source, removed, store.count_events())
+
+
+@dataclass(frozen=True)
+class PersonsRemoved:
+    """What forgetting persons removed, the rewrite of the store file, and the events left."""
+
+    removed: PersonsForgotten
+    rewrite: Rewrite | None
+    events_left: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.removed.to_dict(),
+            "events_left": self.events_left,
+            **_rewrite_dict(self.rewrite),
+        }
+
+
+def forget_persons(
+    db_path: str, ids: Sequence[str] = (), ids_file: str | None = None
+) -> PersonsRemoved:
+    """Remove persons for privacy: each id given (and those of `ids_file`: one per line, or a
+    CSV with a person_id/id column) with every id stitched to it, their events, traits, links
+    and quarantined rows; keep their ids out of later loads; rewrite the store file so the
+    removed values are not in it any more (store/privacy.py, store/rewrite.py)."""
+    from funnelscope.store.privacy import read_id_file
+
+    given = [member for member in ids if member]
+    if ids_file is not None:
+        given += read_id_file(Path(ids_file), ids_file)
+    if not given:
+        raise IngestError(
+            ids_file or "--person",
+            "no ids to forget",
+            "give --person ID, or a file with one id per line (or a person_id column)",
+        )
+    with open_store(db_path, read_only=False) as store:
+        removed = store.forget_persons(given)
+        rewrite = store.rewrite()
+        return PersonsRemoved(removed, rewrite, store.count_events())
+
+
+def _rewrite_dict(rewrite: Rewrite | None) -> dict[str, Any]:
+    if rewrite is None:
+        return {"rewritten": False}
+    return {
+        "rewritten": True,
+        "bytes_before": rewrite.bytes_before,
+        "bytes_after": rewrite.bytes_after,
+    }
 
 
 def open_store(db_path: str, read_only: bool = True) -> EventStore:

@@ -68,6 +68,11 @@ def identities(
         loaded = app.load_identity_map(db_path, mapping_file)
         for bad in loaded.bad_rows:
             click.echo(f"  {bad.source}:{bad.line}: {bad.reason}", err=True)
+        if loaded.forgotten_skipped:
+            click.echo(
+                f"{mapping_file}: {loaded.forgotten_skipped:,} rows of forgotten persons skipped",
+                err=True,
+            )
         data = _change(f"loaded {loaded.links:,} links from {mapping_file}", loaded.change)
     elif member is not None:
         person = app.person_identity(db_path, member)

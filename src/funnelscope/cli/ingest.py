@@ -1,4 +1,4 @@
-"""`funnelscope ingest` and `funnelscope quarantine`."""
+"""`funnelscope ingest`, `quarantine`, `sources` and `forget`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from funnelscope.cli.options import (
 
 if TYPE_CHECKING:
     from funnelscope.app.events import FileLoad
+    from funnelscope.store.rewrite import Rewrite
 
 SHOWN_BAD_ROWS = 20
 
@@ -110,6 +111,11 @@ def report_load(load: FileLoad) -> None:
         f"{file.duplicates_skipped:,} duplicates skipped, "
         f"{file.rows_quarantined:,} quarantined"
         + (f", {file.link_rows:,} only linking ids" if file.link_rows else "")
+        + (
+            f", {file.forgotten_skipped:,} rows of forgotten persons skipped"
+            if file.forgotten_skipped
+            else ""
+        )
         + f" (of {file.rows_read:,} rows)",
         err=True,
     )
@@ -129,13 +135,58 @@ def report_load(load: FileLoad) -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Show at most this many rows."
 )
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help="Only rows quarantined longer ago than this, e.g. 30d, 12h or 2w.",
+)
+@click.option(
+    "--delete",
+    is_flag=True,
+    help="Delete the rows --older-than selects instead of listing them, and rewrite the store "
+    "so their text leaves the file.",
+)
 @format_option
-def quarantine(db_path: str, source: str | None, limit: int | None, output_format: str) -> None:
-    """List the rows ingest could not load, with file, line and reason."""
-    from funnelscope.app.events import list_quarantine
-    from funnelscope.cli.render import to_json
+def quarantine(
+    db_path: str,
+    source: str | None,
+    limit: int | None,
+    older_than: str | None,
+    delete: bool,
+    output_format: str,
+) -> None:
+    """List the rows ingest could not load, with file, line and reason; or delete old ones.
 
-    listing = list_quarantine(db_path, source, limit)
+    \b
+    funnelscope quarantine --source export.csv --limit 20
+    funnelscope quarantine --older-than 30d --delete   (rows quarantined over 30 days ago)
+    """
+    from funnelscope.app.events import delete_quarantine, list_quarantine
+    from funnelscope.cli.render import to_json
+    from funnelscope.errors import SpecError
+    from funnelscope.model.durations import parse_duration
+
+    seconds = None
+    if older_than is not None:
+        try:
+            seconds = parse_duration(older_than, "--older-than")
+        except SpecError as exc:  # a command-line mistake: the parser's exit code 2
+            raise click.UsageError(str(exc)) from exc
+    if delete:
+        if seconds is None:
+            raise click.UsageError("--delete needs --older-than DURATION (e.g. 30d)")
+        if limit is not None:
+            raise click.UsageError("--limit only applies to listing rows, not to --delete")
+        deleted = delete_quarantine(db_path, seconds, source)
+        if output_format == "json":
+            click.echo(to_json(deleted.to_dict()))
+        click.echo(
+            f"deleted {deleted.rows:,} quarantined rows older than {older_than}"
+            + _rewritten(db_path, deleted.rewrite),
+            err=True,
+        )
+        return
+    listing = list_quarantine(db_path, source, limit, seconds)
     rows, total = listing.rows, listing.total
     if output_format == "json":
         click.echo(to_json(listing.to_dict()))
@@ -187,16 +238,75 @@ def sources(db_path: str, output_format: str) -> None:
 
 
 @click.command()
-@click.argument("source")
+@click.argument("source", required=False)
+@click.option(
+    "--person",
+    "person_ids",
+    multiple=True,
+    metavar="ID",
+    help="Forget this person (the id and every id stitched to it); repeatable.",
+)
+@click.option(
+    "--persons",
+    "persons_file",
+    type=click.Path(dir_okay=False),
+    help="Forget the persons of the ids in this file (one per line, or a CSV with a "
+    "person_id or id column).",
+)
 @db_option
-def forget(source: str, db_path: str) -> None:
-    """Remove everything a loaded file added: its events and its quarantined rows.
+def forget(
+    source: str | None, person_ids: tuple[str, ...], persons_file: str | None, db_path: str
+) -> None:
+    """Remove everything a loaded file added, or everything of some persons (privacy).
 
-    SOURCE is the path as given to ingest, its absolute path, or its file name.
+    \b
+    funnelscope forget export.csv                (that file's events and quarantined rows)
+    funnelscope forget --person erin@example.com (her events, traits, links, quarantined rows)
+    funnelscope forget --persons requests.csv    (every person named in the file)
+
+    SOURCE is the path as given to ingest, its absolute path, or its file name. A person's ids
+    are kept, hashed, so loading the same export again skips their rows; the store file is
+    rewritten so the removed values are not left in it.
     """
-    from funnelscope.app.events import forget_source
+    from funnelscope.app.events import forget_persons, forget_source
 
-    done = forget_source(db_path, source)
+    by_person = bool(person_ids) or persons_file is not None
+    if (source is None) == (not by_person):
+        raise click.UsageError("give either SOURCE or --person/--persons, not both nor neither")
+    if source is not None:
+        done = forget_source(db_path, source)
+        click.echo(
+            f"removed {done.events_removed:,} events of {source}; {done.events_left:,} left",
+            err=True,
+        )
+        return
+    result = forget_persons(db_path, person_ids, persons_file)
+    removed = result.removed
     click.echo(
-        f"removed {done.events_removed:,} events of {source}; {done.events_left:,} left", err=True
+        f"forgot {removed.persons:,} {_plural(removed.persons, 'person')} "
+        f"({len(removed.ids):,} {_plural(len(removed.ids), 'id')}): removed "
+        f"{removed.events:,} events, {removed.links:,} identity links and "
+        f"{removed.quarantined:,} quarantined rows; {result.events_left:,} events left"
+        + _rewritten(db_path, result.rewrite),
+        err=True,
+    )
+    if removed.unknown:
+        shown = ", ".join(removed.unknown[:5]) + (", ..." if len(removed.unknown) > 5 else "")
+        click.echo(
+            f"warning: {len(removed.unknown):,} ids are not in the store ({shown}); "
+            "later loads skip them all the same (ids are case-sensitive)",
+            err=True,
+        )
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def _rewritten(db_path: str, rewrite: Rewrite | None) -> str:
+    if rewrite is None:
+        return ""
+    return (
+        f"; rewrote {db_path} without them ({rewrite.bytes_before / 1e6:.1f} MB -> "
+        f"{rewrite.bytes_after / 1e6:.1f} MB in {rewrite.seconds:.1f} s)"
     )

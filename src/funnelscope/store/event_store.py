@@ -36,6 +36,8 @@ from funnelscope.store.identities import (
 from funnelscope.store.ingest import IngestReport, Loader, check_mapping
 from funnelscope.store.locking import connect
 from funnelscope.store.mapping import ColumnMapping
+from funnelscope.store.privacy import ForgottenIds, PersonsForgotten, forget_persons
+from funnelscope.store.rewrite import Rewrite, rewrite_file
 from funnelscope.store.schema import (
     absolute,
     check_schema,
@@ -79,14 +81,8 @@ class EventStore(OwnConnection):
     """Events in a DuckDB file (or ``":memory:"``), ingested from CSV, JSON Lines or Parquet."""
 
     def __init__(self, path: str | Path = "funnelscope.duckdb", *, read_only: bool = False) -> None:
-        try:
-            self._con = connect(path, read_only)
-        except duckdb.Error as exc:
-            raise FunnelscopeError(
-                f"cannot open the event store {path}: {exc}",
-            ) from exc
-        # DuckDB draws its own progress bar on stdout past 2 s, which would break --format json
-        self._con.execute("SET enable_progress_bar = false")
+        self._path, self._read_only = str(path), read_only
+        self._con = self._connect()
         if not read_only:
             create_schema(self._con)
         check_schema(self._con, path)
@@ -95,6 +91,29 @@ class EventStore(OwnConnection):
         self._has_loads = has_core_column(self._con, "load_id") and has_column(
             self._con, "loads", "load_id"
         )
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            con = connect(self._path, self._read_only)
+        except duckdb.Error as exc:
+            raise FunnelscopeError(
+                f"cannot open the event store {self._path}: {exc}",
+            ) from exc
+        # DuckDB draws its own progress bar on stdout past 2 s, which would break --format json
+        con.execute("SET enable_progress_bar = false")
+        return con
+
+    def rewrite(self) -> Rewrite | None:
+        """Rewrite the store's file so that the bytes of deleted rows leave it (store/rewrite.py);
+        the store stays open. None for a store in memory, which has no file."""
+        if self._path == ":memory:" or self._read_only:
+            return None
+        self._con.execute("CHECKPOINT")  # empties the write-ahead log into the file
+        self._con.close()
+        try:
+            return rewrite_file(Path(self._path))
+        finally:
+            self._con = self._connect()
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -154,17 +173,20 @@ class EventStore(OwnConnection):
         rows = self._con.execute("SELECT name, type FROM event_properties ORDER BY name").fetchall()
         return {str(name): str(kind) for name, kind in rows}
 
-    def quarantine(self, source: str | None = None, limit: int | None = None) -> list[BadRow]:
+    def quarantine(
+        self, source: str | None = None, limit: int | None = None, older_than: int | None = None
+    ) -> list[BadRow]:
         """Quarantined rows (with their raw text), ordered by source and line.
 
         ``source`` may be the path as given at ingest, its absolute path, or its file name alone
-        when only one loaded file has that name. ``limit`` must be 0 or more.
+        when only one loaded file has that name. ``limit`` must be 0 or more. ``older_than``
+        (seconds) keeps the rows quarantined longer ago than that.
         """
         if limit is not None and limit < 0:
             raise IngestError(
                 "limit", f"limit must be 0 or more, got {limit}", "leave it out to list every row"
             )
-        where, params = self._source_filter(source)
+        where, params = self._quarantine_filter(source, older_than)
         sql = f"SELECT source, line, reason, raw FROM quarantine{where}"
         sql += " ORDER BY source, line, reason"
         if limit is not None:
@@ -176,18 +198,35 @@ class EventStore(OwnConnection):
             for s, line, reason, raw in rows
         ]
 
-    def quarantine_count(self, source: str | None = None) -> int:
-        """How many rows are quarantined (for ``source``, named as :meth:`quarantine` accepts)."""
-        where, params = self._source_filter(source)
+    def quarantine_count(self, source: str | None = None, older_than: int | None = None) -> int:
+        """How many rows are quarantined (for ``source`` and ``older_than`` as
+        :meth:`quarantine` takes them)."""
+        where, params = self._quarantine_filter(source, older_than)
         return count(self._con, f"SELECT count(*) FROM quarantine{where}", params)
 
-    def _source_filter(self, source: str | None) -> tuple[str, list[object]]:
-        if source is None:
-            return "", []
-        names = self._matching_sources(source)
-        if not names:
-            return " WHERE false", []
-        return f" WHERE source IN ({', '.join('?' * len(names))})", list(names)
+    def delete_quarantine(self, source: str | None = None, older_than: int | None = None) -> int:
+        """Delete the quarantined rows :meth:`quarantine` would list; returns how many. Their
+        bytes stay in the file until :meth:`rewrite`."""
+        where, params = self._quarantine_filter(source, older_than)
+        with transaction(self._con):
+            row = self._con.execute(f"DELETE FROM quarantine{where}", params).fetchone()
+        return int(row[0]) if row else 0
+
+    def _quarantine_filter(
+        self, source: str | None, older_than: int | None
+    ) -> tuple[str, list[object]]:
+        conditions: list[str] = []
+        params: list[object] = []
+        if source is not None:
+            names = self._matching_sources(source)
+            conditions.append(f"source IN ({', '.join('?' * len(names))})" if names else "false")
+            params += names
+        if older_than is not None:  # rows of stores before ingested_at was kept have none
+            conditions.append(
+                "ingested_at < timezone('UTC', now()) - to_seconds(CAST(? AS BIGINT))"
+            )
+            params.append(older_than)
+        return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params
 
     def _known_sources(self) -> list[tuple[str, str]]:
         """(source as given at ingest, absolute path) of every quarantined or loaded file."""
@@ -270,6 +309,13 @@ class EventStore(OwnConnection):
             removed = remove_loads(self._con, load_ids)
             apply_identities(self._con)
             return removed
+
+    def forget_persons(self, ids: Sequence[str]) -> PersonsForgotten:
+        """Remove the persons of ``ids`` (each id and every id stitched to it): their events,
+        links and quarantined rows, and keep their ids out of later loads (store/privacy.py).
+        Their bytes stay in the file until :meth:`rewrite`."""
+        with transaction(self._con):
+            return forget_persons(self._con, ids)
 
     def _require_loads(self) -> None:
         if not self._has_loads:
@@ -378,6 +424,15 @@ class EventStore(OwnConnection):
             raise IngestError(source, "file not found", "check the path")
         now = datetime.now(UTC)
         links, bad = read_mapping_file(Path(full), source, int(now.timestamp() * 1_000_000))
+        forgotten = ForgottenIds(self._con)
+        kept = [
+            (line, link)
+            for line, link in links
+            if link.from_id not in forgotten and link.to_id not in forgotten
+        ]
+        kept_bad = [row for row in bad if not forgotten.in_text(row.raw)]
+        skipped = len(links) - len(kept) + len(bad) - len(kept_bad)
+        links, bad = kept, kept_bad
         with transaction(self._con):
             for load_id in self._loads_of(source):
                 remove_loads(self._con, [load_id])
@@ -394,7 +449,7 @@ class EventStore(OwnConnection):
                     [source, row.line, row.reason, row.raw, load_id],
                 )
             change = apply_identities(self._con)
-        return IdentityMapLoad(source, len(links), tuple(bad), change)
+        return IdentityMapLoad(source, len(links), tuple(bad), change, skipped)
 
     def _require_known_id(self, member: str) -> None:
         known = count(

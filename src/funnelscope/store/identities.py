@@ -171,6 +171,7 @@ class IdentityMapLoad:
     links: int
     bad_rows: tuple[BadRow, ...]
     change: IdentityChange
+    forgotten_skipped: int = 0  # rows naming a forgotten id (store/privacy.py), not loaded
 
 
 @dataclass(frozen=True)

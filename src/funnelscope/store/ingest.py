@@ -52,6 +52,7 @@ from funnelscope.store.mapping import (
     person_candidates,
     resolve_roles,
 )
+from funnelscope.store.privacy import skip_forgotten_bad_rows, skip_forgotten_rows
 from funnelscope.store.readers import SourceFormat, detect_format, stage_file
 from funnelscope.store.schema import (
     absolute,
@@ -94,6 +95,7 @@ class FileReport:
     links_added: int = 0  # identity links this file added
     link_rows: int = 0  # rows that only link ids (Segment alias calls): no event
     identities: IdentityChange | None = None  # the store's identities after this file
+    forgotten_skipped: int = 0  # rows of forgotten persons (store/privacy.py): not stored at all
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ class IngestReport:
     @property
     def duplicates_skipped(self) -> int:
         return sum(f.duplicates_skipped for f in self.files)
+
+    @property
+    def forgotten_skipped(self) -> int:
+        return sum(f.forgotten_skipped for f in self.files)
 
     @property
     def identities(self) -> IdentityChange | None:
@@ -355,7 +361,7 @@ class Loader:
         roles: dict[str, str] = {}
         role_columns: dict[str, StagedColumn] = {}
         notes: list[str] = []
-        good = loaded = links = link_rows = 0
+        good = loaded = links = link_rows = forgotten = 0
         plans: list[PropertyPlan] = []
         if staged.columns:  # else the file held only blank or malformed lines
             by_name = {c.name: c for c in staged.columns}
@@ -384,6 +390,12 @@ class Loader:
                     role_columns, plans, unit, derives_ids=derives_ids, zone=mapping.timezone
                 )
             )
+            forgotten, unlinked = skip_forgotten_rows(self._con, NORM)
+            if unlinked:
+                notes.append(
+                    f"{unlinked:,} rows carry a forgotten device id: their events are loaded "
+                    "without it and make no link to it"
+                )
             if id_col is not None:
                 self._quarantine_id_conflicts(source)
             good = count(
@@ -392,7 +404,7 @@ class Loader:
             link_rows = count(
                 self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NULL AND __link_only"
             )
-        bad_count = self._quarantine_bad_rows(source, staged, load_id)
+        bad_count, forgotten_bad = self._quarantine_bad_rows(source, staged, load_id)
         if staged.columns:
             loaded = self._insert_events(plans, load_id)
             if "device" in role_columns:
@@ -415,6 +427,7 @@ class Loader:
             notes=tuple(notes),
             links_added=links,
             link_rows=link_rows,
+            forgotten_skipped=forgotten + forgotten_bad,
         )
 
     def _fill_person(
@@ -537,8 +550,11 @@ class Loader:
             'AND n.event = f.event AND n."timestamp" = f."timestamp")'
         )
 
-    def _quarantine_bad_rows(self, source: str, staged: StagedFile, load_id: int) -> int:
-        """Collect this file's bad rows in BAD and add the new ones to the quarantine table."""
+    def _quarantine_bad_rows(
+        self, source: str, staged: StagedFile, load_id: int
+    ) -> tuple[int, int]:
+        """Collect this file's bad rows in BAD and add the new ones to the quarantine table,
+        except those holding a forgotten id (never stored). Returns (quarantined, skipped)."""
         kept = next((c for c in staged.columns if c.name == RAW), None)
         raw = (
             f"CAST(s.{kept.ident} AS VARCHAR"
@@ -563,6 +579,7 @@ class Loader:
             )
         if staged.malformed:
             self._add_malformed(staged.malformed)
+        forgotten = skip_forgotten_bad_rows(self._con, BAD)
         self._con.execute(
             f"INSERT INTO quarantine SELECT ?, b.line, b.reason, b.raw, "
             f"timezone('UTC', now()), ? FROM {BAD} b WHERE NOT EXISTS (SELECT 1 FROM quarantine q "
@@ -570,7 +587,7 @@ class Loader:
             "AND q.raw IS NOT DISTINCT FROM b.raw)",
             [source, load_id, load_id, source],
         )
-        return count(self._con, f"SELECT count(*) FROM {BAD}")
+        return count(self._con, f"SELECT count(*) FROM {BAD}"), forgotten
 
     def _add_malformed(self, malformed: Sequence[Malformed]) -> None:
         table = pa.table(

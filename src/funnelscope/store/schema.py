@@ -8,7 +8,9 @@ can push into the scan, instead of parsing a JSON blob on every row. ``event_pro
 each property name to its column; ``persons`` gives every person id an integer key; ``loads``
 registers each load of a file and ``quarantine`` keeps the rows that could not be loaded.
 ``distinct_id`` is the id an event was sent with and ``person_id`` the person it resolves to; the
-``identity_*`` tables hold the links between ids (store/identities.py).
+``identity_*`` tables hold the links between ids (store/identities.py). ``forgotten_ids`` holds
+the salted SHA-256 of every id forgotten for privacy and ``privacy_salt`` the store's salt
+(store/privacy.py): ingest skips rows of those ids.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def create_schema(con: Connection) -> None:
             load_id INTEGER, source VARCHAR, size BIGINT, options VARCHAR,
             loaded_at TIMESTAMP, rows_loaded BIGINT
         );
+        CREATE TABLE IF NOT EXISTS forgotten_ids (id_hash VARCHAR, forgotten_at TIMESTAMP);
+        CREATE TABLE IF NOT EXISTS privacy_salt (salt VARCHAR);
         """
     )
 
