@@ -20,6 +20,7 @@ MAX_LINES = 800
 # Layer of each top-level part of the package: a module may import lower layers and its own part.
 LAYERS = {
     "errors": 0,
+    "waits": 0,
     "stats": 0,
     "model": 1,
     "store": 2,

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     # on first touch (defrag=madvise, common), each fresh 100 MB costs ~3x more (measured
     # 0.18 s vs 0.05 s). A short-lived command allocates fresh memory throughout, so it opts out.
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
-    from funnelscope.store.locking import report_waits_to
+    from funnelscope.waits import report_waits_to
 
     report_waits_to(_show_wait)
     try:

@@ -3,7 +3,8 @@
 DuckDB lets one process write a database file, and no other process open it meanwhile. A
 command that finds the store locked (usually by `funnelscope ingest`) waits, retrying, for up to
 ``FUNNELSCOPE_WAIT`` seconds (default 60), reporting the wait through the hook a face installs
-with :func:`report_waits_to`; past that it fails with a message about funnelscope's options.
+(:func:`funnelscope.waits.report_waits_to`); past that it fails with a message about
+funnelscope's options.
 """
 
 from __future__ import annotations
@@ -11,26 +12,16 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 import duckdb
 
 from funnelscope.errors import FunnelscopeError
+from funnelscope.waits import report_wait
 
 DEFAULT_WAIT_SECONDS: Final = 60.0
-WaitReporter = Callable[[str, float, float], None]
-"""Called while waiting with (what holds the store, seconds waited, seconds allowed)."""
-
-_reporter: WaitReporter | None = None
 _HOLDER: Final = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
-
-
-def report_waits_to(reporter: WaitReporter | None) -> None:
-    """Install how waits are shown (the CLI prints one line on stderr); None: silently."""
-    global _reporter
-    _reporter = reporter
 
 
 def wait_seconds() -> float:
@@ -65,8 +56,7 @@ def connect(path: str | Path, read_only: bool) -> duckdb.DuckDBPyConnection:
                     "FUNNELSCOPE_WAIT=600, or work on a copy: cp the store file and pass "
                     "--db COPY"
                 ) from exc
-            if _reporter is not None:
-                _reporter(holder, waited, allowed)
+            report_wait(holder, waited, allowed)
             time.sleep(min(pause, max(0.0, allowed - waited)))
             pause = min(pause * 2, 1.0)
 
