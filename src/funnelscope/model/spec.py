@@ -6,7 +6,6 @@ One `Funnel` type; the order mode is data. Built from YAML/JSON (``load_funnel``
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,12 +13,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from funnelscope.errors import SpecError
 from funnelscope.model.date_range import DateRange, parse_date_range
 from funnelscope.model.durations import format_duration, parse_duration
 from funnelscope.model.filters import Filter, parse_filter
+from funnelscope.model.spec_files import read_spec_file
 
 
 class Order(StrEnum):
@@ -571,61 +569,11 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
     )
 
 
-class _SpecLoader(yaml.SafeLoader):
-    """YAML 1.2 core scalars: only true/false are booleans, no octal or base-60 numbers, dates
-    stay text. Under YAML 1.1 ``value: NO`` (Norway) would become false and ``02134`` 1116."""
-
-
-_SpecLoader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in [
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
-    (
-        "tag:yaml.org,2002:float",
-        r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+)$",
-        "-+0123456789.",
-    ),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
-]:
-    _SpecLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
-
-
-def _yaml_error(file: Path, exc: yaml.YAMLError) -> SpecError:
-    """One line: file:line: what the YAML parser found, without its multi-line excerpt."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    context = getattr(exc, "context", None)
-    detail = f"{context}, {problem}" if context else problem
-    return SpecError(
-        where,
-        f"is not valid YAML ({detail})",
-        "check indentation and brackets; quote values containing ':' or '#'",
-    )
-
-
 def load_funnel(path: str | Path) -> Funnel:
-    """Read a YAML or JSON spec file. Errors name the file and the field."""
+    """Read a YAML or JSON spec file (within the limits of :mod:`.spec_files`). Errors name the
+    file and the field."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(
-            str(file), f"cannot read spec file ({exc.strerror})", "check the path"
-        ) from exc
-    try:
-        data = (
-            json.loads(text)
-            if file.suffix.lower() == ".json"
-            else yaml.load(text, Loader=_SpecLoader)  # a SafeLoader subclass
-        )
-    except json.JSONDecodeError as exc:
-        raise SpecError(
-            f"{file}:{exc.lineno}", f"is not valid JSON: {exc.msg} (column {exc.colno})", ""
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise _yaml_error(file, exc) from exc
+    data = read_spec_file(file)
     try:
         return parse_funnel(data, default_name=file.stem)
     except SpecError as exc:

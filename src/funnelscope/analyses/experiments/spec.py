@@ -9,6 +9,7 @@ from typing import Any
 
 from funnelscope.errors import SpecError
 from funnelscope.model.spec import Funnel, load_funnel, parse_funnel
+from funnelscope.model.spec_files import read_spec_file
 
 _KEYS = ("name", "funnel", "exposure", "control", "weights", "alpha")
 _EXPOSURE_KEYS = ("event", "variant_property", "person_property")
@@ -114,16 +115,10 @@ def _weights(raw: Any) -> dict[str, float]:
 
 
 def load_experiment(path: str | Path) -> ExperimentSpec:
-    """Read an experiment spec from a YAML or JSON file."""
-    import yaml
-
+    """Read an experiment spec from a YAML or JSON file (within the limits of
+    :mod:`funnelscope.model.spec_files`)."""
     file = Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(str(file), f"cannot read: {exc.strerror}", "check the path") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(str(file), f"is not valid YAML: {exc}", "fix the syntax") from None
+    raw = read_spec_file(file)
     try:
         return parse_experiment(raw, file.parent)
     except SpecError as exc:

@@ -14,9 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from funnelscope.errors import SpecError
+from funnelscope.model.spec_files import load_spec_text, read_spec_file
 
 SHIPPED = "funnelscope"
 """The `source` of every shipped entry."""
@@ -125,7 +124,7 @@ def load_knowledge(extra: Sequence[str | Path] = ()) -> KnowledgeBase:
     layers = dict(_shipped())
     for path in extra:
         name = str(path)
-        for user_layer in _parse(read_yaml_file(path), name):
+        for user_layer in _parse(read_spec_file(path), name):
             layers[user_layer.layer.key] = user_layer.merged_into(layers.get(user_layer.layer.key))
     return KnowledgeBase(layers)
 
@@ -138,7 +137,7 @@ def _shipped() -> tuple[tuple[str, LayerKnowledge], ...]:
         .joinpath("knowledge.yaml")
         .read_text("utf-8")
     )
-    parsed = _parse(load_yaml_text(text, "knowledge.yaml"), "knowledge.yaml", shipped=True)
+    parsed = _parse(load_spec_text(text, "knowledge.yaml"), "knowledge.yaml", shipped=True)
     return tuple((layer.layer.key, layer.layer) for layer in parsed)
 
 
@@ -165,28 +164,6 @@ class _UserLayer:
             causes=causes,
             actions=actions,
         )
-
-
-def read_yaml_file(path: str | Path) -> Any:
-    """A user YAML file's content; a missing, unreadable or malformed file raises SpecError."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(name, "file not found", "check the path") from None
-    except OSError as exc:
-        raise SpecError(name, f"cannot be read ({exc.strerror})", "check the path") from None
-    return load_yaml_text(text, name)
-
-
-def load_yaml_text(text: str, name: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = getattr(exc, "problem", None) or "cannot be parsed"
-        raise SpecError(where, f"not valid YAML ({problem})", "check the indentation") from None
 
 
 def _parse(raw: Any, name: str, shipped: bool = False) -> list[_UserLayer]:

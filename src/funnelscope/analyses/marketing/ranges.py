@@ -18,11 +18,10 @@ from typing import Any
 
 from funnelscope.analyses.marketing.knowledge import (
     check_keys,
-    load_yaml_text,
-    read_yaml_file,
     wrong_value,
 )
 from funnelscope.errors import SpecError
+from funnelscope.model.spec_files import load_spec_text, read_spec_file
 
 _TOP_KEYS = ("version", "ranges")
 _RANGE_KEYS = ("low", "high", "source", "heuristic", "allow_above_one")
@@ -64,7 +63,7 @@ def load_ranges(
     """
     ranges = dict(_shipped()) if use_defaults else {}
     for path in extra:
-        ranges.update(_parse(read_yaml_file(path), str(path)))
+        ranges.update(_parse(read_spec_file(path), str(path)))
     return ranges
 
 
@@ -73,7 +72,7 @@ def _shipped() -> tuple[tuple[str, ReferenceRange], ...]:
     text = (
         resources.files("funnelscope.analyses.marketing").joinpath("ranges.yaml").read_text("utf-8")
     )
-    parsed = _parse(load_yaml_text(text, "ranges.yaml"), "ranges.yaml", shipped=True)
+    parsed = _parse(load_spec_text(text, "ranges.yaml"), "ranges.yaml", shipped=True)
     return tuple(parsed.items())
 
 
