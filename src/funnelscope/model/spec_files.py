@@ -31,7 +31,7 @@ from funnelscope.errors import SpecError, shown
 
 MAX_SPEC_BYTES: Final = 1_000_000
 MAX_DEPTH: Final = 64
-MAX_VALUES: Final = 1_000_000
+MAX_VALUES: Final = 100_000
 MAX_TEXT: Final = 2_000_000
 MAX_NUMBER_DIGITS: Final = 100
 
@@ -80,17 +80,37 @@ def load_spec_text(text: str, name: str, *, as_json: bool = False) -> Any:
 # YAML
 
 
+class _Line:
+    """Where a token is: its line only (PyYAML's marks hold the column, the text and more, and a
+    spec of many small values would keep one per value twice over)."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"line {self.line + 1}"
+
+
 class _SpecLoader(yaml.SafeLoader):
     """A SafeLoader that composes within the limits and refuses duplicate keys. YAML 1.2 core
     scalars: under YAML 1.1 ``value: NO`` (Norway) would become false and ``02134`` 1116."""
 
     def __init__(self, text: str, name: str) -> None:
+        self.lines: dict[int, _Line] = {}
         super().__init__(text)
         self.name = name
         self.depth = 0
         self.values = 0
         self.text = 0
         self.sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, text) it expands to
+
+    def get_mark(self) -> Any:
+        mark = self.lines.get(self.line)
+        if mark is None:
+            mark = self.lines[self.line] = _Line(self.line)
+        return mark
 
     def fail(self, node_or_line: Node | int, problem: str, hint: str) -> SpecError:
         line = node_or_line if isinstance(node_or_line, int) else node_or_line.start_mark.line + 1

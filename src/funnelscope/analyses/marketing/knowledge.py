@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from funnelscope.errors import SpecError
+from funnelscope.errors import SpecError, shown
 from funnelscope.model.spec_files import load_spec_text, read_spec_file
 
 SHIPPED = "funnelscope"
@@ -89,7 +89,9 @@ class KnowledgeBase:
         before the general ones (most specific first), user entries before shipped ones at the
         same specificity; falls back to the `default` layer when the layer is unknown."""
         if reference not in REFERENCES:
-            raise ValueError(f"reference must be one of {', '.join(REFERENCES)}, not {reference!r}")
+            raise ValueError(
+                f"reference must be one of {', '.join(REFERENCES)}, not {shown(reference)}"
+            )
         knowledge = self.layer(layer)
         if knowledge is None:
             return [], []
@@ -174,7 +176,9 @@ def _parse(raw: Any, name: str, shipped: bool = False) -> list[_UserLayer]:
     check_keys(raw, _TOP_KEYS, name, "")
     version = raw.get("version", _VERSION)
     if version != _VERSION or isinstance(version, bool):
-        raise SpecError(f"{name}: version", f"{version!r} is not supported", "write version: 1")
+        raise SpecError(
+            f"{name}: version", f"{shown(version)} is not supported", "write version: 1"
+        )
     layers = raw.get("layers")
     if not isinstance(layers, Mapping):
         raise SpecError(
@@ -255,10 +259,14 @@ def _when(raw: Any, name: str, path: str) -> dict[str, tuple[str, ...]]:
             raise SpecError(where, "is an empty list", f"name at least one, e.g. {example}")
         for item in values:
             if not isinstance(item, str) or not item.strip():
-                raise SpecError(where, f"{item!r} is not a name", f"write e.g. {key}: {example}")
+                raise SpecError(
+                    where, f"{shown(item)} is not a name", f"write e.g. {key}: {example}"
+                )
             if key == "reference" and item not in REFERENCES:
                 raise SpecError(
-                    where, f"{item!r} is not a reference", f"use one of {', '.join(REFERENCES)}"
+                    where,
+                    f"{shown(item)} is not a reference",
+                    f"use one of {', '.join(REFERENCES)}",
                 )
         when[key] = tuple(dict.fromkeys(item.strip() for item in values))
     return when
@@ -282,7 +290,8 @@ def _text(raw: Mapping[str, Any], key: str, name: str, path: str, required: bool
 def check_keys(raw: Mapping[Any, Any], allowed: Sequence[str], name: str, path: str) -> None:
     for key in raw:
         if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
+            key_text = shown(key, quote=False)
+            where = f"{path}.{key_text}" if path else key_text
             choices = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
             raise SpecError(f"{name}: {where}", "unknown key", f"use {choices}")
 
@@ -291,7 +300,4 @@ def wrong_value(expected: str, value: Any) -> str:
     """'must be a list, not a str' for a value of the wrong type; 'is empty' for nothing."""
     if value is None or value == "":
         return f"is empty; expected {expected}"
-    shown = repr(value)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return f"must be {expected}, not {type(value).__name__} {shown}"
+    return f"must be {expected}, not {type(value).__name__} {shown(value, 40)}"
