@@ -335,7 +335,7 @@ layers:
         ("version: 2\nlayers: {}", "my.yaml: version: 2 is not supported; write version: 1"),
         ("version: 1", "my.yaml: layers: is empty; expected a mapping of layers"),
         ("- a list", "my.yaml: is not a knowledge file; start it with version: 1 and layers:"),
-        ("layers: {visits: [a", "my.yaml:1: not valid YAML"),
+        ("layers: {visits: [a", "my.yaml:1: is not valid YAML"),
     ],
 )
 def test_each_mistake_names_the_file_the_path_and_the_fix(

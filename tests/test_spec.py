@@ -112,8 +112,10 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     path.write_text("steps: [a\n")
     with pytest.raises(SpecError, match=r"bad\.yaml:2: is not valid YAML"):
         load_funnel(path)
-    with pytest.raises(SpecError, match="cannot read spec file"):
+    with pytest.raises(SpecError, match=r"missing\.yaml: file not found; check the path"):
         load_funnel(tmp_path / "missing.yaml")
+    with pytest.raises(SpecError, match="cannot read spec file"):
+        load_funnel(tmp_path)  # a directory
 
 
 def test_in_accepts_a_single_value_and_filters_collect_properties() -> None:

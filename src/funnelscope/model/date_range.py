@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from funnelscope.errors import SpecError
+from funnelscope.errors import SpecError, shown
 
 DEFAULT_ZONE = "UTC"
 _KEYS = ("from", "to", "timezone")
@@ -78,12 +78,13 @@ class DateRange:
 def parse_date_range(raw: Any, path: str = "date_range") -> DateRange:
     """``{from, to, timezone}`` (either end optional) -> DateRange; errors name the field."""
     if not isinstance(raw, Mapping):
-        raise SpecError(path, f"{raw!r} is not a date range", _EXAMPLE)
+        raise SpecError(path, f"{shown(raw)} is not a date range", _EXAMPLE)
     for key in raw:
         if key not in _KEYS:
-            close = difflib.get_close_matches(str(key), _KEYS, n=1)
+            key_text = shown(key, quote=False)
+            close = difflib.get_close_matches(key_text, _KEYS, n=1)
             hint = f"did you mean {close[0]}?" if close else "the keys are from, to, timezone"
-            raise SpecError(f"{path}.{key}", "unknown key", hint)
+            raise SpecError(f"{path}.{key_text}", "unknown key", hint)
     return date_range_of(
         raw.get("from"), raw.get("to"), raw.get("timezone"), (f"{path}.from", f"{path}.to"), path
     )
@@ -120,7 +121,9 @@ def date_range_of(
 
 def _zone(name: Any, path: str) -> dt.tzinfo:
     if not isinstance(name, str) or not name.strip():
-        raise SpecError(path, f"{name!r} is not a time zone", "use an IANA name: Europe/Berlin")
+        raise SpecError(
+            path, f"{shown(name)} is not a time zone", "use an IANA name: Europe/Berlin"
+        )
     if name in ("UTC", "Z"):
         return dt.UTC
     try:
@@ -128,7 +131,7 @@ def _zone(name: Any, path: str) -> dt.tzinfo:
     except (ZoneInfoNotFoundError, ValueError):
         close = difflib.get_close_matches(name, _zone_names(), n=1)
         hint = f"did you mean {close[0]}?" if close else "use an IANA name, e.g. Europe/Berlin"
-        raise SpecError(path, f"unknown time zone {name!r}", hint) from None
+        raise SpecError(path, f"unknown time zone {shown(name)}", hint) from None
 
 
 @cache
@@ -155,23 +158,38 @@ def _instant(raw: Any, zone: dt.tzinfo, path: str, *, end_of_day: bool) -> tuple
             else:
                 raise ValueError(text)
         except ValueError:
-            raise SpecError(path, f"{raw!r} is not a date or time", _FORM_HINT) from None
+            raise SpecError(path, f"{shown(raw)} is not a date or time", _FORM_HINT) from None
     else:
-        raise SpecError(path, f"{raw!r} is not a date or time", _FORM_HINT)
+        raise SpecError(path, f"{shown(raw)} is not a date or time", _FORM_HINT)
     if moment is None:
         text = day.isoformat()
-        if end_of_day:
-            day += dt.timedelta(days=1)
-        moment = dt.datetime.combine(day, dt.time(), zone)
-        return _micros(moment), text
-    text = moment.isoformat().replace("+00:00", "Z")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return _micros(moment) + (1 if end_of_day else 0), text
+        if end_of_day and day == dt.date.max:
+            us = _LAST_US + 1  # its end, the next midnight, is past the last time there is
+        else:
+            if end_of_day:
+                day += dt.timedelta(days=1)
+            us = _micros(dt.datetime.combine(day, dt.time(), zone))
+    else:
+        text = moment.isoformat().replace("+00:00", "Z")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        us = _micros(moment) + (1 if end_of_day else 0)
+    if not _FIRST_US <= us <= _LAST_US:
+        raise SpecError(
+            path,
+            f"{shown(raw)} is outside the years 1 to 9999 (in UTC)",
+            "give a date from 0001-01-02 to 9999-12-30",
+        )
+    return us, text
 
 
 def _micros(moment: dt.datetime) -> int:
+    """µs since the epoch, by arithmetic on the aware datetime (never a datetime out of range)."""
     return (moment - _EPOCH) // _US
+
+
+_FIRST_US = _micros(dt.datetime.min.replace(tzinfo=dt.UTC))
+_LAST_US = _micros(dt.datetime.max.replace(tzinfo=dt.UTC))  # every bound is a datetime
 
 
 def _iso_utc(us: int) -> str:

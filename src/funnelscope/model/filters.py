@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from funnelscope.errors import SpecError
+from funnelscope.errors import SpecError, shown
 
 Scalar = str | int | float | bool
 PropertyValue = Scalar | None
@@ -158,12 +158,12 @@ def parse_filter(raw: Any, path: str) -> Filter:
     """Build a Filter from its spec form, with errors naming `path` and the fix."""
     if not isinstance(raw, Mapping):
         raise SpecError(
-            path, f"{raw!r} is not a filter", "write {property: channel, op: eq, value: ads}"
+            path, f"{shown(raw)} is not a filter", "write {property: channel, op: eq, value: ads}"
         )
     unknown = set(raw) - {"property", "op", "value", "scope"}
     if unknown:
         raise SpecError(
-            f"{path}.{sorted(unknown)[0]}",
+            f"{path}.{shown(sorted(unknown, key=str)[0], quote=False)}",
             "unknown filter key",
             "filter keys are property, op, value, scope",
         )
@@ -173,14 +173,14 @@ def parse_filter(raw: Any, path: str) -> Filter:
     if prop.strip() in TIME_FIELDS:  # docs/semantics.md [R6]
         raise SpecError(
             f"{path}.property",
-            f"{prop!r} is the event's time, not a property, so a filter on it matches nothing",
+            f"{shown(prop)} is the event's time, not a property, so a filter on it matches nothing",
             "to keep a period use date_range: {from:, to:} or --from/--to",
         )
     scope = raw.get("scope", "event")
     if scope not in SCOPES:
         raise SpecError(
             f"{path}.scope",
-            f"{scope!r} is not a filter scope",
+            f"{shown(scope)} is not a filter scope",
             "use event (the event's own value, the default) or person (the person's latest)",
         )
     return _parse_test(raw, prop, path, scope)
@@ -192,7 +192,7 @@ def _parse_test(raw: Mapping[str, Any], prop: str, path: str, scope: str) -> Fil
     if op not in OPS:
         close = difflib.get_close_matches(str(op), OPS, n=1)
         hint = f"did you mean {close[0]}?" if close else f"use one of: {', '.join(OPS)}"
-        raise SpecError(f"{path}.op", f"{op!r} is not a filter op", hint)
+        raise SpecError(f"{path}.op", f"{shown(op)} is not a filter op", hint)
     value = raw.get("value")
     if op in PRESENCE_OPS:
         if value is not None:
@@ -224,6 +224,6 @@ def _check_scalar(value: Any, path: str) -> None:
     if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
         raise SpecError(
             path,
-            f"{value!r} is not a text, number or boolean",
+            f"{shown(value)} is not a text, number or boolean",
             "write a plain value; quote dates and anything else, e.g. '2024-01-31'",
         )

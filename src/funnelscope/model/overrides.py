@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from funnelscope.errors import SpecError
+from funnelscope.errors import SpecError, shown
 from funnelscope.model.date_range import DateRange, date_range_of
 from funnelscope.model.durations import parse_duration
 from funnelscope.model.spec import (
@@ -34,7 +34,7 @@ _EXCLUDE_HINT = (
 )
 _WITHIN_HINT = "write e.g. --within 3=1h (step 3 at most 1h after the step before it)"
 _DURATION_HINT = "use e.g. 30s, 15m, 12h, 7d or 2w"
-_STEPS = re.compile(r"\s*(\d+)\s*-\s*(\d+)\s*")
+_STEPS = re.compile(r"\s*(\d{1,9})\s*-\s*(\d{1,9})\s*")  # more digits is no step
 
 
 def with_overrides(
@@ -153,10 +153,12 @@ def _breakdown(
         )
     names = _names(properties, "--breakdown", MAX_BREAKDOWN_PROPERTIES)
     if scope is not None and scope not in SCOPES:
-        raise SpecError("--breakdown-scope", f"{scope!r} is not a scope", "use event or person")
+        raise SpecError(
+            "--breakdown-scope", f"{shown(scope)} is not a scope", "use event or person"
+        )
     if limit is not None and limit < 1:
         raise SpecError(
-            "--breakdown-limit", f"{limit!r} is not a positive whole number", "use e.g. 10"
+            "--breakdown-limit", f"{shown(limit)} is not a positive whole number", "use e.g. 10"
         )
     base = spec or Breakdown(names, limit=DEFAULT_BREAKDOWN_LIMIT)
     new_scope = base.scope if scope is None else scope
@@ -184,9 +186,11 @@ def _names(raw: Sequence[str], flag: str, most: int) -> tuple[str, ...]:
     names: list[str] = []
     for name in raw:
         if not name.strip():
-            raise SpecError(flag, f"{name!r} is not a property name", f"write e.g. {flag} channel")
+            raise SpecError(
+                flag, f"{shown(name)} is not a property name", f"write e.g. {flag} channel"
+            )
         if name in names:
-            raise SpecError(flag, f"names {name!r} twice", "name each property once")
+            raise SpecError(flag, f"names {shown(name)} twice", "name each property once")
         names.append(name)
     if len(names) > most:
         raise SpecError(flag, f"names {len(names)} properties", f"give at most {most}")
@@ -198,12 +202,12 @@ def _exclusion(text: str, n: int) -> Exclusion:
     event, colon, between = text.rpartition(":")
     match = _STEPS.fullmatch(between)
     if not colon or not event.strip() or match is None:
-        raise SpecError("--exclude", f"{text!r} is not EVENT:I-J", _EXCLUDE_HINT)
+        raise SpecError("--exclude", f"{shown(text)} is not EVENT:I-J", _EXCLUDE_HINT)
     start, end = int(match.group(1)), int(match.group(2))
     if not 1 <= start < end <= n:
         raise SpecError(
             "--exclude",
-            f"in {text!r}, {start}-{end} is not a pair of steps I < J of this {n}-step funnel",
+            f"in {shown(text)}, {start}-{end} is not a pair of steps I < J of this {n}-step funnel",
             f"use two step numbers from 1 to {n}, the first smaller, e.g. {event}:1-{n}"
             if n > 1
             else "a one-step funnel has no steps to exclude between",
@@ -229,13 +233,13 @@ def _steps(
     seen: set[int] = set()
     for text in within:
         number, equals, duration = text.partition("=")
-        if not equals or not number.strip().isdigit() or not duration.strip():
-            raise SpecError("--within", f"{text!r} is not STEP=DURATION", _WITHIN_HINT)
+        if not equals or not re.fullmatch(r"\s*[0-9]{1,9}\s*", number) or not duration.strip():
+            raise SpecError("--within", f"{shown(text)} is not STEP=DURATION", _WITHIN_HINT)
         k = int(number)
         if not 1 <= k <= n:
             raise SpecError(
                 "--within",
-                f"in {text!r}, step {k} does not exist",
+                f"in {shown(text)}, step {k} does not exist",
                 f"use a step from 2 to {n}" if n > 1 else "a one-step funnel has no later step",
             )
         if k in seen:
@@ -250,7 +254,7 @@ def _duration(raw: str, flag: str, text: str | None = None) -> int:
     try:
         return parse_duration(raw, flag)
     except SpecError as exc:
-        problem = exc.problem if text is None else f"in {text!r}, {exc.problem}"
+        problem = exc.problem if text is None else f"in {shown(text)}, {exc.problem}"
         hint = _DURATION_HINT if "{" in exc.hint else exc.hint
         raise SpecError(flag, problem, hint) from exc
 
@@ -269,5 +273,5 @@ def _flag_error(exc: SpecError, flags: dict[str, str], exclude: Sequence[str]) -
     if index and flag in ("--optional", "--within") and f"step {index.group(1)}" not in problem:
         problem = f"step {index.group(1)}: {problem}"
     elif index and flag == "--exclude" and int(index.group(1)) <= len(exclude):
-        problem = f"in {exclude[int(index.group(1)) - 1]!r}: {problem}"
+        problem = f"in {shown(exclude[int(index.group(1)) - 1])}: {problem}"
     return SpecError(flag, problem, exc.hint)

@@ -6,7 +6,6 @@ One `Funnel` type; the order mode is data. Built from YAML/JSON (``load_funnel``
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,12 +13,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from funnelscope.errors import SpecError
+from funnelscope.errors import SpecError, shown
 from funnelscope.model.date_range import DateRange, parse_date_range
 from funnelscope.model.durations import format_duration, parse_duration
 from funnelscope.model.filters import Filter, parse_filter
+from funnelscope.model.spec_files import read_spec_file
 
 
 class Order(StrEnum):
@@ -38,6 +36,7 @@ ATTRIBUTIONS = ("first_touch", "last_touch", "step", "all_events")
 SCOPES = ("event", "person")
 DEFAULT_WINDOW_SECONDS = 14 * 86400
 DEFAULT_BREAKDOWN_LIMIT = 10
+MAX_BREAKDOWN_LIMIT = 1_000_000  # values shown; more is "all of them" anyway
 MAX_STEPS = 50
 MAX_HELD = 3
 MAX_BREAKDOWN_PROPERTIES = 3
@@ -135,7 +134,7 @@ class Funnel:
             )
         if self.order not in ORDER_MODES:
             raise SpecError(
-                "order", f"{self.order!r} is not an order mode", _order_hint(self.order)
+                "order", f"{shown(self.order)} is not an order mode", _order_hint(self.order)
             )
         object.__setattr__(self, "order", Order(self.order))  # a str given becomes the enum
         if self.window_seconds <= 0:
@@ -340,7 +339,7 @@ def _check_feature_combinations(funnel: Funnel) -> None:
     if funnel.count not in COUNT_MODES:
         close = difflib.get_close_matches(str(funnel.count), COUNT_MODES, n=1)
         hint = f"did you mean {close[0]}?" if close else "use persons, sessions or totals"
-        raise SpecError("count", f"{funnel.count!r} is not a counting unit", hint)
+        raise SpecError("count", f"{shown(funnel.count)} is not a counting unit", hint)
     if funnel.session_gap_seconds is not None:
         if funnel.count != "sessions":
             raise SpecError(
@@ -359,7 +358,7 @@ def _check_feature_combinations(funnel: Funnel) -> None:
         if b.attribution not in ATTRIBUTIONS:
             raise SpecError(
                 "breakdown.attribution",
-                f"{b.attribution!r} is not an attribution",
+                f"{shown(b.attribution)} is not an attribution",
                 "use first_touch, last_touch, step:N or all_events",
             )
         if b.attribution == "step" and (b.step is None or not 1 <= b.step <= n):
@@ -369,25 +368,32 @@ def _check_feature_combinations(funnel: Funnel) -> None:
                 f"use step:1 to step:{n}",
             )
         if b.scope not in SCOPES:
-            raise SpecError("breakdown.scope", f"{b.scope!r} is not a scope", "use event or person")
+            raise SpecError(
+                "breakdown.scope", f"{shown(b.scope)} is not a scope", "use event or person"
+            )
         if b.limit < 1:
             raise SpecError("breakdown.limit", "must be at least 1", "use e.g. limit: 10")
+        if b.limit > MAX_BREAKDOWN_LIMIT:
+            raise SpecError("breakdown.limit", f"{b.limit:,} {_LIMIT_PROBLEM}", "use e.g. 10")
+
+
+_LIMIT_PROBLEM = f"must be a whole number from 1 to {MAX_BREAKDOWN_LIMIT:,}"
 
 
 def _parse_names(raw: Any, path: str, most: int) -> tuple[str, ...]:
     """One property name or a list of 1..`most` distinct names."""
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not items:
-        raise SpecError(path, f"{raw!r} is not a property name", "write e.g. channel")
+        raise SpecError(path, f"{shown(raw)} is not a property name", "write e.g. channel")
     if len(items) > most:
         raise SpecError(path, f"names {len(items)} properties", f"use at most {most}")
     names = []
     for i, item in enumerate(items, start=1):
         if not isinstance(item, str) or not item.strip():
             where = path if isinstance(raw, str) else f"{path}[{i}]"
-            raise SpecError(where, f"{item!r} is not a property name", "write e.g. channel")
+            raise SpecError(where, f"{shown(item)} is not a property name", "write e.g. channel")
         if item in names:
-            raise SpecError(path, f"names {item!r} twice", "name each property once")
+            raise SpecError(path, f"names {shown(item)} twice", "name each property once")
         names.append(item)
     return tuple(names)
 
@@ -395,7 +401,7 @@ def _parse_names(raw: Any, path: str, most: int) -> tuple[str, ...]:
 def _parse_exclusion(raw: Any, path: str) -> Exclusion:
     if not isinstance(raw, Mapping):
         raise SpecError(
-            path, f"{raw!r} is not an exclusion", "write {event: refund, between: [1, 3]}"
+            path, f"{shown(raw)} is not an exclusion", "write {event: refund, between: [1, 3]}"
         )
     _reject_unknown(raw, _EXCLUSION_KEYS, path)
     event = raw.get("event")
@@ -409,7 +415,9 @@ def _parse_exclusion(raw: Any, path: str) -> Exclusion:
     ):
         raise SpecError(
             f"{path}.between",
-            f"{between!r} is not a pair of step numbers" if between is not None else "is required",
+            f"{shown(between)} is not a pair of step numbers"
+            if between is not None
+            else "is required",
             "write between: [1, 3] (1-based steps, first < second)",
         )
     return Exclusion(
@@ -422,7 +430,9 @@ def parse_breakdown(raw: Any, path: str = "breakdown") -> Breakdown:
     if isinstance(raw, str | list):
         raw = {"property": raw}
     if not isinstance(raw, Mapping):
-        raise SpecError(path, f"{raw!r} is not a breakdown", "write breakdown: {property: channel}")
+        raise SpecError(
+            path, f"{shown(raw)} is not a breakdown", "write breakdown: {property: channel}"
+        )
     _reject_unknown(raw, _BREAKDOWN_KEYS, path)
     if "property" in raw and "properties" in raw:
         raise SpecError(f"{path}.properties", "given with property", "use one of the two")
@@ -432,7 +442,7 @@ def parse_breakdown(raw: Any, path: str = "breakdown") -> Breakdown:
     names = _parse_names(raw[key], f"{path}.{key}", MAX_BREAKDOWN_PROPERTIES)
     scope = raw.get("scope", "event")
     if scope not in SCOPES:
-        raise SpecError(f"{path}.scope", f"{scope!r} is not a scope", "use event or person")
+        raise SpecError(f"{path}.scope", f"{shown(scope)} is not a scope", "use event or person")
     attribution_raw = raw.get("attribution")
     if attribution_raw is not None and scope == "person":
         raise SpecError(
@@ -443,14 +453,18 @@ def parse_breakdown(raw: Any, path: str = "breakdown") -> Breakdown:
     attribution, step = parse_attribution(attribution_raw or "first_touch", f"{path}.attribution")
     limit = raw.get("limit", DEFAULT_BREAKDOWN_LIMIT)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise SpecError(f"{path}.limit", f"{limit!r} is not a positive whole number", "use e.g. 10")
+        raise SpecError(
+            f"{path}.limit", f"{shown(limit)} is not a positive whole number", "use e.g. 10"
+        )
+    if limit > MAX_BREAKDOWN_LIMIT:
+        raise SpecError(f"{path}.limit", f"{shown(limit)} {_LIMIT_PROBLEM}", "use e.g. 10")
     return Breakdown(names, attribution, step, limit, scope)
 
 
 def parse_attribution(raw: Any, path: str) -> tuple[str, int | None]:
     """``first_touch``, ``last_touch``, ``all_events`` or ``step:N`` -> (name, N or None)."""
     text = str(raw).strip().replace(" ", "")
-    match = re.fullmatch(r"step:(\d+)", text)
+    match = re.fullmatch(r"step:(\d{1,9})", text)  # more digits is no step (and no int())
     if match:
         return "step", int(match.group(1))
     if text in ATTRIBUTIONS and text != "step":
@@ -461,7 +475,7 @@ def parse_attribution(raw: Any, path: str) -> tuple[str, int | None]:
         if close
         else "use first_touch, last_touch, step:N or all_events"
     )
-    raise SpecError(path, f"{raw!r} is not an attribution", hint)
+    raise SpecError(path, f"{shown(raw)} is not an attribution", hint)
 
 
 def _order_hint(order: Any) -> str:
@@ -472,10 +486,11 @@ def _order_hint(order: Any) -> str:
 def _reject_unknown(raw: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
     for key in raw:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            key_text = shown(key, quote=False)
+            close = difflib.get_close_matches(key_text, allowed, n=1)
             hint = f"did you mean {close[0]}?" if close else f"allowed keys: {', '.join(allowed)}"
             prefix = f"{path}." if path else ""
-            raise SpecError(f"{prefix}{key}", "unknown key", hint)
+            raise SpecError(f"{prefix}{key_text}", "unknown key", hint)
 
 
 def _parse_filters(raw: Any, path: str) -> tuple[Filter, ...]:
@@ -494,21 +509,23 @@ def _parse_step(raw: Any, path: str) -> Step:
     if isinstance(raw, str):
         raw = {"event": raw}
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        raise SpecError(path, f"{raw!r} is a number, not an event name", f"quote it: '{raw}'")
+        raise SpecError(path, f"{shown(raw)} is a number, not an event name", f"quote it: '{raw}'")
     if not isinstance(raw, Mapping):
-        raise SpecError(path, f"{raw!r} is not a step", "write - event: view_item")
+        raise SpecError(path, f"{shown(raw)} is not a step", "write - event: view_item")
     _reject_unknown(raw, _STEP_KEYS, path)
     event = raw.get("event")
     if isinstance(event, int | float) and not isinstance(event, bool):
-        raise SpecError(f"{path}.event", f"{event!r} is a number, not an event name", "quote it")
+        raise SpecError(
+            f"{path}.event", f"{shown(event)} is a number, not an event name", "quote it"
+        )
     if not isinstance(event, str) or not event.strip():
         raise SpecError(f"{path}.event", "is required", "name the event, e.g. event: view_item")
     label = raw.get("label")
     if label is not None and not isinstance(label, str):
-        raise SpecError(f"{path}.label", f"{label!r} is not text", "quote it")
+        raise SpecError(f"{path}.label", f"{shown(label)} is not text", "quote it")
     optional = raw.get("optional", False)
     if not isinstance(optional, bool):
-        raise SpecError(f"{path}.optional", f"{optional!r} is not true or false", "use true")
+        raise SpecError(f"{path}.optional", f"{shown(optional)} is not true or false", "use true")
     within = raw.get("within")
     return Step(
         event,
@@ -536,13 +553,13 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
     steps = tuple(_parse_step(s, f"steps[{i + 1}]") for i, s in enumerate(raw_steps))
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
-        raise SpecError("name", f"{name!r} is not a name", "use text, e.g. name: checkout")
+        raise SpecError("name", f"{shown(name)} is not a name", "use text, e.g. name: checkout")
     window = DEFAULT_WINDOW_SECONDS
     if data.get("window") is not None:
         window = parse_duration(data["window"], "window")
     order = data.get("order", Order.ORDERED)
     if order not in ORDER_MODES:
-        raise SpecError("order", f"{order!r} is not an order mode", _order_hint(order))
+        raise SpecError("order", f"{shown(order)} is not an order mode", _order_hint(order))
     where = _parse_filters(data.get("where"), "where")
     raw_exclusions = data.get("exclusions") or []
     if not isinstance(raw_exclusions, list):
@@ -571,61 +588,11 @@ def parse_funnel(data: Any, default_name: str = "funnel") -> Funnel:
     )
 
 
-class _SpecLoader(yaml.SafeLoader):
-    """YAML 1.2 core scalars: only true/false are booleans, no octal or base-60 numbers, dates
-    stay text. Under YAML 1.1 ``value: NO`` (Norway) would become false and ``02134`` 1116."""
-
-
-_SpecLoader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in [
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
-    (
-        "tag:yaml.org,2002:float",
-        r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+)$",
-        "-+0123456789.",
-    ),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
-]:
-    _SpecLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
-
-
-def _yaml_error(file: Path, exc: yaml.YAMLError) -> SpecError:
-    """One line: file:line: what the YAML parser found, without its multi-line excerpt."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    context = getattr(exc, "context", None)
-    detail = f"{context}, {problem}" if context else problem
-    return SpecError(
-        where,
-        f"is not valid YAML ({detail})",
-        "check indentation and brackets; quote values containing ':' or '#'",
-    )
-
-
 def load_funnel(path: str | Path) -> Funnel:
-    """Read a YAML or JSON spec file. Errors name the file and the field."""
+    """Read a YAML or JSON spec file (within the limits of :mod:`.spec_files`). Errors name the
+    file and the field."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(
-            str(file), f"cannot read spec file ({exc.strerror})", "check the path"
-        ) from exc
-    try:
-        data = (
-            json.loads(text)
-            if file.suffix.lower() == ".json"
-            else yaml.load(text, Loader=_SpecLoader)  # a SafeLoader subclass
-        )
-    except json.JSONDecodeError as exc:
-        raise SpecError(
-            f"{file}:{exc.lineno}", f"is not valid JSON: {exc.msg} (column {exc.colno})", ""
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise _yaml_error(file, exc) from exc
+    data = read_spec_file(file)
     try:
         return parse_funnel(data, default_name=file.stem)
     except SpecError as exc:

@@ -20,6 +20,7 @@ import pyarrow as pa
 from funnelscope.errors import EngineError, IngestError
 from funnelscope.model.spec import Funnel, Order
 from funnelscope.store.event_columns import EventColumns
+from funnelscope.store.exact_files import parquet_scan
 from funnelscope.store.ingest_sql import TIMEZONE_HINT, blank, reason_sql, value_sql
 from funnelscope.store.layout_staging import first_record
 from funnelscope.store.layouts import GENERIC, recognise
@@ -36,6 +37,7 @@ SHOWN_SKIPPED = 5
 @dataclass(frozen=True)
 class _File:
     path: str
+    scan: str  # SQL reading exactly this file (never as a glob pattern)
     roles: dict[str, StagedColumn]
     properties: dict[str, StagedColumn]
 
@@ -76,7 +78,9 @@ class ParquetSource(OwnConnection):
             ) from exc
         self._mapping = mapping
         self._utc = mapping.timezone in ("UTC", "Etc/UTC")
-        self._files = [self._describe(p) for p in paths]
+        self._files: list[_File] = []
+        for p in paths:
+            self._files.append(self._describe(p))
         self.refusal = self._refusal(funnel)
 
     def _describe(self, path: str) -> _File:
@@ -88,8 +92,10 @@ class ParquetSource(OwnConnection):
         by_name = {c.name: c for c in staged.columns}
         roles = resolve_roles(list(by_name), self._mapping, path)
         mapped = set(roles.values())
+        scan = parquet_scan(self._con, Path(path), f"_fs_in_place_{len(self._files)}").sql
         return _File(
             path,
+            scan,
             {role: by_name[name] for role, name in roles.items()},
             {c.name: c for c in staged.columns if c.name not in mapped},
         )
@@ -121,7 +127,7 @@ class ParquetSource(OwnConnection):
         row = first_row(
             self._con,
             f"SELECT count(*), count(*) FILTER (WHERE NULLIF(trim(CAST({person} AS VARCHAR)), '') "
-            f"IS NULL) FROM {_scan(f.path)}",
+            f"IS NULL) FROM {f.scan}",
         )
         return row is not None and row[1] > SPARSE_PERSON * row[0]
 
@@ -139,7 +145,7 @@ class ParquetSource(OwnConnection):
             f"CAST({quote_ident(event.name)} AS VARCHAR) AS event, "
             f"CAST({t} AS VARCHAR) AS __time_text, {self._time_sql(t, time)} AS __ts, "
             f"{epoch_unit_sql(t, time.source_type, unit)} AS __epoch_unit{props} "
-            f"FROM {_scan(f.path)}"
+            f"FROM {f.scan}"
         )
 
     def _time_sql(self, column: str, time: StagedColumn) -> str:
@@ -218,8 +224,7 @@ class ParquetSource(OwnConnection):
     def event_counts(self) -> dict[str, int]:
         """Events per name over all files (for the misspelt-step warning)."""
         union = " UNION ALL ".join(
-            f"SELECT CAST({quote_ident(f.roles['event'].name)} AS VARCHAR) AS event "
-            f"FROM {_scan(f.path)}"
+            f"SELECT CAST({quote_ident(f.roles['event'].name)} AS VARCHAR) AS event FROM {f.scan}"
             for f in self._files
         )
         rows = self._con.execute(f"SELECT event, count(*) FROM ({union}) GROUP BY event")
@@ -266,10 +271,6 @@ class ParquetSource(OwnConnection):
             ).fetchall()
             lines.extend(f"  {f.path}:{line}: {reason}" for line, reason in rows)
         return lines
-
-
-def _scan(path: str) -> str:
-    return f"read_parquet({sql_string(str(Path(path).resolve()))}, file_row_number = true)"
 
 
 def _typed_time(col: StagedColumn) -> bool:

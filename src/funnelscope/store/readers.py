@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Final
 
 import duckdb
+import pyarrow as pa
 
 from funnelscope.errors import IngestError
 from funnelscope.store.csv_reader import stage_csv
+from funnelscope.store.exact_files import ROW_NUMBER, ParquetScan, parquet_scan
 from funnelscope.store.jsonl_reader import stage_jsonl
-from funnelscope.store.sql_text import quote_ident, sql_string
+from funnelscope.store.sql_text import quote_ident
 from funnelscope.store.staging import (
     BIGINT,
     BOOLEAN,
@@ -168,28 +170,44 @@ def _wide_integer_types(
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> StagedFile:
-    """Stage a Parquet file as a view over ``read_parquet``: no copy, no per-row Python."""
-    scan = f"read_parquet({sql_string(str(path))}, file_row_number = true)"
+    """Stage a Parquet file as a view over ``read_parquet``: no copy, no per-row Python. A name
+    DuckDB cannot read literally is staged as a table from pyarrow (see :mod:`.exact_files`)."""
+    scan: ParquetScan | None = None
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
-        rows_read = first_row(con, f"SELECT count(*) FROM {scan}")
-    except duckdb.Error as exc:
-        message = str(exc).splitlines()[0]
+        scan = parquet_scan(con, path, _EXACT_PARQUET)
+        described = con.execute(f"DESCRIBE SELECT * FROM {scan.sql}").fetchall()
+        rows_read = first_row(con, f"SELECT count(*) FROM {scan.sql}")
+        fields = [(name, str(kind)) for name, kind, *_ in described if name != ROW_NUMBER]
+        wide = _wide_integer_types(con, scan.sql, fields)
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:
+        _forget(con, scan)
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise IngestError(
             source,
             f"cannot read Parquet file: {message}",
             "check the file is a complete Parquet file (re-export it)",
         ) from exc
-    fields = [(name, str(kind)) for name, kind, *_ in described if name != "file_row_number"]
-    wide = _wide_integer_types(con, scan, fields)
     columns = [
         StagedColumn(name, column_ident(i), kind, wide.get(name) or _parquet_value_type(kind))
         for i, (name, kind) in enumerate(fields)
     ]
     select = "".join(f", {quote_ident(c.name)} AS {c.ident}" for c in columns)
     drop_stage(con)
-    con.execute(
-        f"CREATE TEMP VIEW {STAGE} AS SELECT file_row_number + 1 AS __line{select} FROM {scan}"
-    )
+    kind = "VIEW" if scan.registered is None else "TABLE"
+    try:
+        con.execute(
+            f"CREATE TEMP {kind} {STAGE} AS "
+            f"SELECT {ROW_NUMBER} + 1 AS __line{select} FROM {scan.sql}"
+        )
+    finally:
+        _forget(con, scan)
     assert rows_read is not None
     return StagedFile(columns, int(rows_read[0]))
+
+
+_EXACT_PARQUET: Final = "_fs_exact_parquet"
+
+
+def _forget(con: duckdb.DuckDBPyConnection, scan: ParquetScan | None) -> None:
+    if scan is not None and scan.registered is not None:
+        con.unregister(scan.registered)

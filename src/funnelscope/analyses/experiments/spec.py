@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from funnelscope.errors import SpecError
+from funnelscope.errors import SpecError, shown
 from funnelscope.model.spec import Funnel, load_funnel, parse_funnel
+from funnelscope.model.spec_files import read_spec_file
 
 _KEYS = ("name", "funnel", "exposure", "control", "weights", "alpha")
 _EXPOSURE_KEYS = ("event", "variant_property", "person_property")
@@ -42,9 +44,9 @@ def parse_experiment(raw: Any, base: Path | None = None) -> ExperimentSpec:
     `base`, the experiment file's directory)."""
     if not isinstance(raw, Mapping):
         raise SpecError("", "an experiment spec is a mapping", "start with name: and funnel:")
-    unknown = sorted(set(raw) - set(_KEYS))
+    unknown = sorted(set(raw) - set(_KEYS), key=str)
     if unknown:
-        raise SpecError(unknown[0], "unknown key", f"use {', '.join(_KEYS)}")
+        raise SpecError(shown(unknown[0], quote=False), "unknown key", f"use {', '.join(_KEYS)}")
     funnel_raw = raw.get("funnel")
     if isinstance(funnel_raw, str):
         funnel = load_funnel((base or Path(".")) / funnel_raw)
@@ -55,7 +57,7 @@ def parse_experiment(raw: Any, base: Path | None = None) -> ExperimentSpec:
             "funnel", "is required", "write funnel: checkout.yaml or funnel: {steps: [...]}"
         )
     if funnel.count != "persons":
-        raise SpecError("funnel.count", f"{funnel.count!r}", "an experiment counts persons")
+        raise SpecError("funnel.count", f"{shown(funnel.count)}", "an experiment counts persons")
     exposure = _exposure(raw.get("exposure"))
     control = raw.get("control")
     if isinstance(control, int | float) and not isinstance(control, bool):
@@ -65,11 +67,11 @@ def parse_experiment(raw: Any, base: Path | None = None) -> ExperimentSpec:
     weights = _weights(raw.get("weights"))
     if weights and control not in weights:
         raise SpecError(
-            "weights", f"has no share for the control {control!r}", "give every variant"
+            "weights", f"has no share for the control {shown(control)}", "give every variant"
         )
     alpha = raw.get("alpha", 0.05)
     if not isinstance(alpha, float | int) or isinstance(alpha, bool) or not 0 < alpha < 1:
-        raise SpecError("alpha", f"{alpha!r}", "use a number between 0 and 1, e.g. 0.05")
+        raise SpecError("alpha", f"{shown(alpha)}", "use a number between 0 and 1, e.g. 0.05")
     name = raw.get("name", funnel.name)
     return ExperimentSpec(str(name), funnel, exposure, control, weights, float(alpha))
 
@@ -80,23 +82,25 @@ def _exposure(raw: Any) -> Exposure:
     if isinstance(raw, Mapping) and set(raw) == {"person_property"}:
         prop = raw["person_property"]
         if not isinstance(prop, str) or not prop:
-            raise SpecError("exposure.person_property", f"{prop!r}", "name a property")
+            raise SpecError("exposure.person_property", f"{shown(prop)}", "name a property")
         return Exposure(None, prop)
     if not isinstance(raw, Mapping) or not isinstance(raw.get("event"), str):
         raise SpecError(
             "exposure", "needs an event", "write exposure: {event: experiment_started, "
             "variant_property: variant} or exposure: {person_property: ab_group}"
         )  # fmt: skip
-    unknown = sorted(set(raw) - set(_EXPOSURE_KEYS))
+    unknown = sorted(set(raw) - set(_EXPOSURE_KEYS), key=str)
     if unknown or "person_property" in raw:
-        key = unknown[0] if unknown else "person_property"
+        key = shown(unknown[0], quote=False) if unknown else "person_property"
         raise SpecError(
             f"exposure.{key}", "unknown key here", "use event and variant_property, or "
             "person_property alone"
         )  # fmt: skip
     prop = raw.get("variant_property", "variant")
     if not isinstance(prop, str) or not prop:
-        raise SpecError("exposure.variant_property", f"{prop!r}", "name a property, e.g. variant")
+        raise SpecError(
+            "exposure.variant_property", f"{shown(prop)}", "name a property, e.g. variant"
+        )
     return Exposure(raw["event"], prop)
 
 
@@ -107,23 +111,30 @@ def _weights(raw: Any) -> dict[str, float]:
         raise SpecError("weights", "must map variants to shares", "write {A: 0.5, B: 0.5}")
     out = {}
     for variant, share in raw.items():
-        if not isinstance(share, float | int) or isinstance(share, bool) or share <= 0:
-            raise SpecError(f"weights.{variant}", f"{share!r}", "use a positive share")
-        out[str(variant)] = float(share)
+        number = _share(share)
+        if number is None:
+            where = f"weights.{shown(variant, quote=False)}"
+            raise SpecError(where, f"{shown(share)}", "use a positive share")
+        out[str(variant)] = number
     return out
 
 
-def load_experiment(path: str | Path) -> ExperimentSpec:
-    """Read an experiment spec from a YAML or JSON file."""
-    import yaml
-
-    file = Path(path)
+def _share(raw: Any) -> float | None:
+    """A positive finite share (None: not one; NaN, 1e400 read as infinity, 10**400)."""
+    if not isinstance(raw, float | int) or isinstance(raw, bool):
+        return None
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(str(file), f"cannot read: {exc.strerror}", "check the path") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(str(file), f"is not valid YAML: {exc}", "fix the syntax") from None
+        share = float(raw)
+    except OverflowError:
+        return None
+    return share if 0 < share < math.inf else None
+
+
+def load_experiment(path: str | Path) -> ExperimentSpec:
+    """Read an experiment spec from a YAML or JSON file (within the limits of
+    :mod:`funnelscope.model.spec_files`)."""
+    file = Path(path)
+    raw = read_spec_file(file)
     try:
         return parse_experiment(raw, file.parent)
     except SpecError as exc:

@@ -14,9 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from funnelscope.errors import SpecError
+from funnelscope.errors import SpecError, shown
+from funnelscope.model.spec_files import load_spec_text, read_spec_file
 
 SHIPPED = "funnelscope"
 """The `source` of every shipped entry."""
@@ -90,7 +89,9 @@ class KnowledgeBase:
         before the general ones (most specific first), user entries before shipped ones at the
         same specificity; falls back to the `default` layer when the layer is unknown."""
         if reference not in REFERENCES:
-            raise ValueError(f"reference must be one of {', '.join(REFERENCES)}, not {reference!r}")
+            raise ValueError(
+                f"reference must be one of {', '.join(REFERENCES)}, not {shown(reference)}"
+            )
         knowledge = self.layer(layer)
         if knowledge is None:
             return [], []
@@ -125,7 +126,7 @@ def load_knowledge(extra: Sequence[str | Path] = ()) -> KnowledgeBase:
     layers = dict(_shipped())
     for path in extra:
         name = str(path)
-        for user_layer in _parse(read_yaml_file(path), name):
+        for user_layer in _parse(read_spec_file(path), name):
             layers[user_layer.layer.key] = user_layer.merged_into(layers.get(user_layer.layer.key))
     return KnowledgeBase(layers)
 
@@ -138,7 +139,7 @@ def _shipped() -> tuple[tuple[str, LayerKnowledge], ...]:
         .joinpath("knowledge.yaml")
         .read_text("utf-8")
     )
-    parsed = _parse(load_yaml_text(text, "knowledge.yaml"), "knowledge.yaml", shipped=True)
+    parsed = _parse(load_spec_text(text, "knowledge.yaml"), "knowledge.yaml", shipped=True)
     return tuple((layer.layer.key, layer.layer) for layer in parsed)
 
 
@@ -167,28 +168,6 @@ class _UserLayer:
         )
 
 
-def read_yaml_file(path: str | Path) -> Any:
-    """A user YAML file's content; a missing, unreadable or malformed file raises SpecError."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(name, "file not found", "check the path") from None
-    except OSError as exc:
-        raise SpecError(name, f"cannot be read ({exc.strerror})", "check the path") from None
-    return load_yaml_text(text, name)
-
-
-def load_yaml_text(text: str, name: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark is not None else name
-        problem = getattr(exc, "problem", None) or "cannot be parsed"
-        raise SpecError(where, f"not valid YAML ({problem})", "check the indentation") from None
-
-
 def _parse(raw: Any, name: str, shipped: bool = False) -> list[_UserLayer]:
     """Validate one file's content; every error names the file and the YAML path."""
     source = SHIPPED if shipped else name
@@ -197,7 +176,9 @@ def _parse(raw: Any, name: str, shipped: bool = False) -> list[_UserLayer]:
     check_keys(raw, _TOP_KEYS, name, "")
     version = raw.get("version", _VERSION)
     if version != _VERSION or isinstance(version, bool):
-        raise SpecError(f"{name}: version", f"{version!r} is not supported", "write version: 1")
+        raise SpecError(
+            f"{name}: version", f"{shown(version)} is not supported", "write version: 1"
+        )
     layers = raw.get("layers")
     if not isinstance(layers, Mapping):
         raise SpecError(
@@ -278,10 +259,14 @@ def _when(raw: Any, name: str, path: str) -> dict[str, tuple[str, ...]]:
             raise SpecError(where, "is an empty list", f"name at least one, e.g. {example}")
         for item in values:
             if not isinstance(item, str) or not item.strip():
-                raise SpecError(where, f"{item!r} is not a name", f"write e.g. {key}: {example}")
+                raise SpecError(
+                    where, f"{shown(item)} is not a name", f"write e.g. {key}: {example}"
+                )
             if key == "reference" and item not in REFERENCES:
                 raise SpecError(
-                    where, f"{item!r} is not a reference", f"use one of {', '.join(REFERENCES)}"
+                    where,
+                    f"{shown(item)} is not a reference",
+                    f"use one of {', '.join(REFERENCES)}",
                 )
         when[key] = tuple(dict.fromkeys(item.strip() for item in values))
     return when
@@ -305,7 +290,8 @@ def _text(raw: Mapping[str, Any], key: str, name: str, path: str, required: bool
 def check_keys(raw: Mapping[Any, Any], allowed: Sequence[str], name: str, path: str) -> None:
     for key in raw:
         if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
+            key_text = shown(key, quote=False)
+            where = f"{path}.{key_text}" if path else key_text
             choices = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
             raise SpecError(f"{name}: {where}", "unknown key", f"use {choices}")
 
@@ -314,7 +300,4 @@ def wrong_value(expected: str, value: Any) -> str:
     """'must be a list, not a str' for a value of the wrong type; 'is empty' for nothing."""
     if value is None or value == "":
         return f"is empty; expected {expected}"
-    shown = repr(value)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return f"must be {expected}, not {type(value).__name__} {shown}"
+    return f"must be {expected}, not {type(value).__name__} {shown(value, 40)}"

@@ -18,11 +18,10 @@ from typing import Any
 
 from funnelscope.analyses.marketing.knowledge import (
     check_keys,
-    load_yaml_text,
-    read_yaml_file,
     wrong_value,
 )
-from funnelscope.errors import SpecError
+from funnelscope.errors import SpecError, shown
+from funnelscope.model.spec_files import load_spec_text, read_spec_file
 
 _TOP_KEYS = ("version", "ranges")
 _RANGE_KEYS = ("low", "high", "source", "heuristic", "allow_above_one")
@@ -64,7 +63,7 @@ def load_ranges(
     """
     ranges = dict(_shipped()) if use_defaults else {}
     for path in extra:
-        ranges.update(_parse(read_yaml_file(path), str(path)))
+        ranges.update(_parse(read_spec_file(path), str(path)))
     return ranges
 
 
@@ -73,7 +72,7 @@ def _shipped() -> tuple[tuple[str, ReferenceRange], ...]:
     text = (
         resources.files("funnelscope.analyses.marketing").joinpath("ranges.yaml").read_text("utf-8")
     )
-    parsed = _parse(load_yaml_text(text, "ranges.yaml"), "ranges.yaml", shipped=True)
+    parsed = _parse(load_spec_text(text, "ranges.yaml"), "ranges.yaml", shipped=True)
     return tuple(parsed.items())
 
 
@@ -83,7 +82,9 @@ def _parse(raw: Any, name: str, shipped: bool = False) -> dict[str, ReferenceRan
     check_keys(raw, _TOP_KEYS, name, "")
     version = raw.get("version", _VERSION)
     if version != _VERSION or isinstance(version, bool):
-        raise SpecError(f"{name}: version", f"{version!r} is not supported", "write version: 1")
+        raise SpecError(
+            f"{name}: version", f"{shown(version)} is not supported", "write version: 1"
+        )
     body = raw.get("ranges")
     if not isinstance(body, Mapping):
         raise SpecError(
@@ -160,11 +161,11 @@ def _fraction(raw: Mapping[str, Any], key: str, name: str, path: str) -> float:
         try:
             number = float(text.removesuffix("%").strip()) / scale
         except ValueError:
-            raise SpecError(where, f"{value!r} is not a number", hint) from None
+            raise SpecError(where, f"{shown(value)} is not a number", hint) from None
     else:
         raise SpecError(where, wrong_value("a number", value), hint)
     if not math.isfinite(number):
-        raise SpecError(where, f"{value!r} is not a finite number", hint)
+        raise SpecError(where, f"{shown(value)} is not a finite number", hint)
     return number
 
 
