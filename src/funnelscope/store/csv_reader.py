@@ -269,19 +269,32 @@ def _shorten(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
+_COLUMNS_PER_QUERY: Final = 32  # DuckDB plans a query of thousands of aggregates in GBs
+
+
 def _infer_text_types(
     con: duckdb.DuckDBPyConnection, names: list[str], idents: list[str]
 ) -> list[StagedColumn]:
-    """Type each VARCHAR staging column from its values, in one SQL pass.
+    """Type each VARCHAR staging column from its values, some columns per SQL pass.
 
     All non-null values integers -> BIGINT, unless one has a leading zero ("007" is a code, not a
     number) -> VARCHAR, or one does not fit BIGINT -> VARCHAR (kept digit for digit); numbers ->
     DOUBLE, unless an integer among them exceeds 2**53 in magnitude (a DOUBLE would change its
-    digits) -> VARCHAR; true/false -> BOOLEAN; anything else -> VARCHAR.
+    digits) -> VARCHAR; true/false -> BOOLEAN; anything else -> VARCHAR. Columns are counted
+    :data:`_COLUMNS_PER_QUERY` at a time, so a file of thousands of columns does not make one
+    huge query.
     """
-    if not idents:
-        return []
-    per_column = 6
+    columns = []
+    for start in range(0, len(idents), _COLUMNS_PER_QUERY):
+        batch = slice(start, start + _COLUMNS_PER_QUERY)
+        columns += _infer_batch(con, names[batch], idents[batch])
+    return columns
+
+
+def _infer_batch(
+    con: duckdb.DuckDBPyConnection, names: list[str], idents: list[str]
+) -> list[StagedColumn]:
+    per_column = 7
     aggregates = []
     for ident in idents:
         text = f"trim({ident})"
@@ -295,23 +308,17 @@ def _infer_text_types(
             f"count(*) FILTER (WHERE regexp_full_match({text}, {sql_string(NUMBER_PATTERN)}))",
             f"count(*) FILTER (WHERE regexp_full_match({text}, '[+-]?0[0-9].*'))",
             f"count(*) FILTER (WHERE lower({text}) IN ('true', 'false'))",
+            f"count(*) FILTER (WHERE {is_int} AND {as_int} IS NULL)",  # beyond BIGINT
         ]
-    for ident in idents:  # integers that do not fit BIGINT
-        text = f"trim({ident})"
-        aggregates.append(
-            f"count(*) FILTER (WHERE regexp_full_match({text}, {sql_string(INT_PATTERN)}) "
-            f"AND TRY_CAST({text} AS BIGINT) IS NULL)"
-        )
     row = first_row(con, f"SELECT {', '.join(aggregates)} FROM {STAGE}")
     assert row is not None
-    overflow = row[per_column * len(idents) :]
     columns = []
     for i, (name, ident) in enumerate(zip(names, idents, strict=True)):
-        total, ints, wide_ints, numbers, leading_zero, bools = row[
+        total, ints, wide_ints, numbers, leading_zero, bools, overflow = row[
             per_column * i : per_column * i + per_column
         ]
         kind = _text_type(total, ints, numbers, leading_zero, bools)
-        if (kind == BIGINT and overflow[i]) or (kind == DOUBLE and wide_ints):
+        if (kind == BIGINT and overflow) or (kind == DOUBLE and wide_ints):
             kind = VARCHAR  # kept digit for digit
         columns.append(StagedColumn(name, ident, VARCHAR, kind))
     return columns
