@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from funnelscope.errors import IngestError
+from funnelscope.store.csv_fast import stage_csv_fast
 from funnelscope.store.csv_reader import stage_csv
 from funnelscope.store.exact_files import ROW_NUMBER, ParquetScan, parquet_scan
 from funnelscope.store.jsonl_reader import stage_jsonl
@@ -96,6 +97,12 @@ def stage_file(
     """
     if fmt.kind == "parquet":
         return _stage_parquet(con, path, source)
+    if fmt.kind == "csv" and not fmt.gzipped:
+        fast = stage_csv_fast(con, path, source, fmt.delimiter)
+        if fast is not None:
+            if on_progress is not None:
+                on_progress(path.stat().st_size, fast.rows_read)
+            return fast
     with open_lines(path, fmt.gzipped, split_cr=fmt.kind == "csv") as (lines, raw):
 
         def report() -> None:
