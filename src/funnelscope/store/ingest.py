@@ -29,6 +29,7 @@ from funnelscope.store.ingest_sql import (
     PropertyPlan,
     blank,
     normalize_sql,
+    number_copies_sql,
     text_sql,
     value_sql,
     widen,
@@ -385,11 +386,9 @@ class Loader:
             unit = mapping.time_unit
             if layout is not None and unit == "auto":
                 unit = layout.time_unit
-            self._con.execute(
-                normalize_sql(
-                    role_columns, plans, unit, derives_ids=derives_ids, zone=mapping.timezone
-                )
-            )
+            self._con.execute(normalize_sql(role_columns, plans, unit, zone=mapping.timezone))
+            if derives_ids:
+                self._con.execute(number_copies_sql())
             forgotten, unlinked = skip_forgotten_rows(self._con, NORM)
             if unlinked:
                 notes.append(

@@ -165,7 +165,6 @@ def normalize_sql(
     plans: Sequence[PropertyPlan],
     unit: str,
     *,
-    derives_ids: bool = True,
     zone: str = "UTC",
 ) -> str:
     """SQL creating NORM: one row per staged row with core fields, properties and a reason.
@@ -179,8 +178,9 @@ def normalize_sql(
     event gets the same id from any file and format. Identical rows within one file are distinct
     events: the first copy hashes the plain content, the n-th further copy the content plus
     ``#n``. Re-ingesting a file, or an overlapping export holding the row once, so adds nothing,
-    while two genuine identical events in one file both load. When every row carries its own id
-    (``derives_ids=False``) the copy count, a window over the whole file, is skipped.
+    while two genuine identical events in one file both load. Every row is created as a first
+    copy; :func:`number_copies_sql` then numbers the copies of contents that repeat (few, and a
+    16-byte key groups them, so the whole file is never sorted by its 32-character hashes).
     """
     time = roles["time"]
     props = "".join(
@@ -188,12 +188,6 @@ def normalize_sql(
         for i, p in enumerate(plans)
     )
     given_id = text_sql(roles.get("id"))
-    copies = (
-        "SELECT *, row_number() OVER (PARTITION BY __hash ORDER BY __line) - 1 AS __copy "
-        "FROM hashed"
-        if derives_ids
-        else "SELECT *, 0 AS __copy FROM hashed"
-    )
     content = (
         "json_array(person_id, event, CAST(epoch_us(__ts) AS VARCHAR), session_id, __props_json)"
     )
@@ -221,13 +215,31 @@ def normalize_sql(
                     AS __content
             FROM checked
         ),
-        hashed AS (SELECT *, md5(__content) AS __hash FROM keyed),
-        counted AS ({copies})
-        SELECT *,
+        hashed AS (
+            SELECT *, md5(__content) AS __hash, md5_number(__content) AS __hkey FROM keyed
+        )
+        SELECT *, 0 AS __copy,
             CASE WHEN __reason IS NULL THEN __ts END AS "timestamp",
             CASE WHEN __reason IS NOT NULL THEN NULL
                  WHEN NOT {blank("__given_id")} THEN __given_id
-                 WHEN __copy = 0 THEN __hash
-                 ELSE md5(__content || '#' || __copy) END AS event_id
-        FROM counted
+                 ELSE __hash END AS event_id
+        FROM hashed
     """
+
+
+def number_copies_sql() -> str:
+    """SQL giving the n-th further copy of a content that repeats in NORM (n >= 1, in line order)
+    its own id: md5 of the content plus ``#n``."""
+    repeated = (
+        f"SELECT __hkey FROM {NORM} WHERE __hkey IS NOT NULL GROUP BY __hkey HAVING count(*) > 1"
+    )
+    copies = (
+        "SELECT __line, __hkey, "
+        "row_number() OVER (PARTITION BY __hkey ORDER BY __line) - 1 AS copy "
+        f"FROM {NORM} WHERE __hkey IN ({repeated})"
+    )
+    return (
+        f"UPDATE {NORM} SET __copy = c.copy, event_id = md5(__content || '#' || c.copy) "
+        f"FROM ({copies}) AS c "
+        f"WHERE {NORM}.__line = c.__line AND {NORM}.__hkey = c.__hkey AND c.copy > 0"
+    )
