@@ -79,6 +79,8 @@ from funnelscope.store.staging import (
 from funnelscope.store.timeparse import TIME_UNITS
 
 MAX_BAD_ROWS_REPORTED: Final = 20
+REPEATED: Final = "_fs_repeated"  # event ids on more than one valid row of the file
+REPEATS: Final = "_fs_repeats"  # lines of valid rows whose event id an earlier row has
 LOAD_MEMORY_LIMIT: Final = "512MB"  # DuckDB's share of memory while loading; beyond, it spills
 
 
@@ -350,6 +352,8 @@ class Loader:
         drop_stage(self._con)
         self._con.execute(f"DROP TABLE IF EXISTS {NORM}")
         self._con.execute(f"DROP TABLE IF EXISTS {BAD}")
+        self._con.execute(f"DROP TABLE IF EXISTS {REPEATS}")
+        self._con.execute(f"DROP TABLE IF EXISTS {REPEATED}")
 
     def _load_staged(
         self,
@@ -395,6 +399,12 @@ class Loader:
                     f"{unlinked:,} rows carry a forgotten device id: their events are loaded "
                     "without it and make no link to it"
                 )
+            # Ids on more than one valid row: the only ones that can conflict or be copies
+            # (none, usually), so later checks group these alone instead of the whole file.
+            self._con.execute(
+                f"CREATE TEMP TABLE {REPEATED} AS SELECT event_id FROM {NORM} "
+                "WHERE __reason IS NULL GROUP BY event_id HAVING count(*) > 1"
+            )
             if id_col is not None:
                 self._quarantine_id_conflicts(source)
             good = count(
@@ -531,6 +541,7 @@ class Loader:
         of_file = f" of {source})" + hint
         colliding = (
             f"SELECT event_id FROM {NORM} AS n WHERE __reason IS NULL AND {given} "
+            f"AND event_id IN (SELECT event_id FROM {REPEATED}) "
             "GROUP BY event_id HAVING count(*) > 1"
         )
         firsts = (
@@ -607,6 +618,21 @@ class Loader:
         targets = "".join(f", {quote_ident(p.target_column)}" for p in plans)
         values = "".join(f", n.p{i}" for i in range(len(plans)))
         add_persons(self._con, f"SELECT DISTINCT person_id FROM {NORM} WHERE __reason IS NULL")
+        # An id on several valid rows (copies of one event) is inserted from its first line.
+        # Only the repeated ids are grouped: a window over every row's id would sort the file.
+        valid = "__reason IS NULL AND NOT __link_only"
+        self._con.execute(
+            f"CREATE TEMP TABLE {REPEATS} AS SELECT n.__line FROM {NORM} n JOIN "
+            f"(SELECT event_id, min(__line) AS first_line FROM {NORM} WHERE {valid} "
+            f"AND event_id IN (SELECT event_id FROM {REPEATED}) "
+            "GROUP BY event_id HAVING count(*) > 1) f "
+            f"ON n.event_id = f.event_id AND n.__line > f.first_line WHERE n.{valid}"
+        )
+        later_copies = (  # a hash anti-join on the line, and none at all in the usual case
+            f"AND NOT EXISTS (SELECT 1 FROM {REPEATS} r WHERE r.__line = n.__line)"
+            if count(self._con, f"SELECT count(*) FROM {REPEATS}")
+            else ""
+        )
         row = self._con.execute(
             "INSERT INTO events "
             '(event_id, person_id, event, "timestamp", session_id, load_id, person_key, '
@@ -616,7 +642,7 @@ class Loader:
             f"FROM {NORM} n JOIN persons k ON k.person_id = n.person_id WHERE __reason IS NULL "
             "AND NOT n.__link_only "
             "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id) "
-            "QUALIFY row_number() OVER (PARTITION BY n.event_id ORDER BY __line) = 1"
+            f"{later_copies}"
         ).fetchone()
         return int(row[0]) if row else 0
 

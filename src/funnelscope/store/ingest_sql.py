@@ -116,8 +116,16 @@ def blank(expr: str) -> str:
     return f"(NULLIF(trim({expr}), '') IS NULL)"
 
 
-def reason_sql(roles: dict[str, StagedColumn], unit: str, zone: str = "UTC") -> str:
+def reason_sql(
+    roles: dict[str, StagedColumn], unit: str, zone: str = "UTC", *, typed_time: bool = False
+) -> str:
+    """Why a parsed row is quarantined (NULL: it is valid), over the columns person_id, event,
+    __ts and __epoch_unit, and either __time_text (the time as text) or, with ``typed_time``,
+    __time_raw (a typed time: never blank unless NULL, and written as text only in a message,
+    so the text of every row is not made)."""
     person, event, time = roles["person"], roles["event"], roles["time"]
+    text = "CAST(__time_raw AS VARCHAR)" if typed_time else "__time_text"
+    missing = "__time_raw IS NULL" if typed_time else blank("__time_text")
 
     def col(c: StagedColumn) -> str:
         return repr(c.name)
@@ -136,7 +144,7 @@ def reason_sql(roles: dict[str, StagedColumn], unit: str, zone: str = "UTC") -> 
         reads_as = f" in column {col(time)} reads as epoch "
         implausible = (
             f"WHEN __epoch_unit IS NOT NULL AND {implausible_epoch_sql('__ts')} THEN "
-            f"'time ' || trim(__time_text) || {sql_string(reads_as)} "
+            f"'time ' || trim({text}) || {sql_string(reads_as)} "
             f"|| CASE __epoch_unit {names} END || ' = ' || {iso_utc_sql('__ts')} || "
             "', which is implausible; write ISO dates (2024-01-31) or pass --time-unit ' || "
             "__epoch_unit || ' to accept it' "
@@ -154,8 +162,8 @@ def reason_sql(roles: dict[str, StagedColumn], unit: str, zone: str = "UTC") -> 
     return (
         f"CASE WHEN {blank('person_id')} THEN {sql_string(missing_person)} "
         f"WHEN {blank('event')} THEN {sql_string(missing_event)} "
-        f"WHEN {blank('__time_text')} THEN {sql_string(missing_time)} "
-        f"WHEN __ts IS NULL OR NOT isfinite(__ts) THEN 'unparseable time ''' || __time_text || "
+        f"WHEN {missing} THEN {sql_string(missing_time)} "
+        f"WHEN __ts IS NULL OR NOT isfinite(__ts) THEN 'unparseable time ''' || {text} || "
         f"{sql_string(unparseable)} {gap}{implausible}END"
     )
 
@@ -183,6 +191,10 @@ def normalize_sql(
     16-byte key groups them, so the whole file is never sorted by its 32-character hashes).
     """
     time = roles["time"]
+    typed_time = time.source_type != VARCHAR
+    time_text = (
+        f"{time.ident} AS __time_raw" if typed_time else f"{text_sql(time)} AS __time_text"
+    )
     props = "".join(
         f", CAST({value_sql(p.column, p.file_type)} AS {p.target_type}) AS p{i}"
         for i, p in enumerate(plans)
@@ -200,7 +212,7 @@ def normalize_sql(
                 {text_sql(roles.get("link_kind"))} AS __link_kind,
                 {text_sql(roles.get("link_only"))} IS NOT NULL AS __link_only,
                 {text_sql(roles["event"])} AS event,
-                {text_sql(time)} AS __time_text,
+                {time_text},
                 {time_sql(time.ident, time.source_type, unit)} AS __ts,
                 {epoch_unit_sql(time.ident, time.source_type, unit)} AS __epoch_unit,
                 {text_sql(roles.get("session"))} AS session_id,
@@ -208,7 +220,8 @@ def normalize_sql(
                 CASE WHEN {blank(given_id)} THEN {props_json_sql(plans)} END AS __props_json
             FROM {STAGE}
         ),
-        checked AS (SELECT *, {reason_sql(roles, unit, zone)} AS __reason FROM parsed),
+        checked AS (SELECT *, {reason_sql(roles, unit, zone, typed_time=typed_time)} AS __reason
+            FROM parsed),
         keyed AS (
             SELECT *,
                 CASE WHEN __reason IS NULL AND {blank("__given_id")} THEN {content} END
@@ -218,7 +231,9 @@ def normalize_sql(
         hashed AS (
             SELECT *, md5(__content) AS __hash, md5_number(__content) AS __hkey FROM keyed
         )
-        SELECT *, 0 AS __copy,
+        SELECT * EXCLUDE ({"__time_raw" if typed_time else "__time_text"}, __ts, __epoch_unit,
+                __props_json, __hash),
+            0 AS __copy,
             CASE WHEN __reason IS NULL THEN __ts END AS "timestamp",
             CASE WHEN __reason IS NOT NULL THEN NULL
                  WHEN NOT {blank("__given_id")} THEN __given_id
