@@ -192,9 +192,7 @@ def normalize_sql(
     """
     time = roles["time"]
     typed_time = time.source_type != VARCHAR
-    time_text = (
-        f"{time.ident} AS __time_raw" if typed_time else f"{text_sql(time)} AS __time_text"
-    )
+    time_text = f"{time.ident} AS __time_raw" if typed_time else f"{text_sql(time)} AS __time_text"
     props = "".join(
         f", CAST({value_sql(p.column, p.file_type)} AS {p.target_type}) AS p{i}"
         for i, p in enumerate(plans)
