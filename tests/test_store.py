@@ -63,6 +63,7 @@ def test_schema_of_a_new_store(store: EventStore) -> None:
         "load_id": "INTEGER",
         "person_key": "BIGINT",
         "distinct_id": "VARCHAR",
+        "more_properties": "MAP(VARCHAR, VARCHAR)",
     }
     assert store.count_events() == 0
     assert store.property_types() == {}

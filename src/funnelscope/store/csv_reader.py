@@ -270,58 +270,87 @@ def _shorten(value: str, limit: int = 40) -> str:
 
 
 _COLUMNS_PER_QUERY: Final = 32  # DuckDB plans a query of thousands of aggregates in GBs
+_COLUMNS_PER_UNPIVOT: Final = 1024  # columns one query of a wide file turns into rows
 
 
 def _infer_text_types(
     con: duckdb.DuckDBPyConnection, names: list[str], idents: list[str]
 ) -> list[StagedColumn]:
-    """Type each VARCHAR staging column from its values, some columns per SQL pass.
+    """Type each VARCHAR staging column from its values.
 
     All non-null values integers -> BIGINT, unless one has a leading zero ("007" is a code, not a
     number) -> VARCHAR, or one does not fit BIGINT -> VARCHAR (kept digit for digit); numbers ->
     DOUBLE, unless an integer among them exceeds 2**53 in magnitude (a DOUBLE would change its
-    digits) -> VARCHAR; true/false -> BOOLEAN; anything else -> VARCHAR. Columns are counted
-    :data:`_COLUMNS_PER_QUERY` at a time, so a file of thousands of columns does not make one
-    huge query.
+    digits) -> VARCHAR; true/false -> BOOLEAN; anything else -> VARCHAR.
+
+    Up to :data:`_COLUMNS_PER_QUERY` columns are counted side by side in one pass. A wider file
+    is turned into (column, value) rows (UNPIVOT, which also leaves out empty cells) and counted
+    per column, :data:`_COLUMNS_PER_UNPIVOT` columns per query: the query's size then does not
+    grow with the width (thousands of side-by-side aggregates take DuckDB GBs to plan), nor the
+    number of passes over the file.
     """
+    if len(idents) <= _COLUMNS_PER_QUERY:
+        return _infer_batch(con, names, idents)
     columns = []
-    for start in range(0, len(idents), _COLUMNS_PER_QUERY):
-        batch = slice(start, start + _COLUMNS_PER_QUERY)
-        columns += _infer_batch(con, names[batch], idents[batch])
+    for start in range(0, len(idents), _COLUMNS_PER_UNPIVOT):
+        batch = slice(start, start + _COLUMNS_PER_UNPIVOT)
+        columns += _infer_unpivot(con, names[batch], idents[batch])
     return columns
+
+
+def _value_counts(value: str) -> list[str]:
+    """The 7 counts :func:`_infer_batch` reads, over the non-null text ``value``."""
+    text = f"trim({value})"
+    is_int = f"regexp_full_match({text}, {sql_string(INT_PATTERN)})"
+    as_int = f"TRY_CAST({text} AS BIGINT)"
+    return [
+        f"count({value})",
+        f"count(*) FILTER (WHERE {is_int})",
+        f"count(*) FILTER (WHERE {is_int} AND ({as_int} IS NULL OR NOT "
+        f"({as_int} BETWEEN -{EXACT_DOUBLE} AND {EXACT_DOUBLE})))",
+        f"count(*) FILTER (WHERE regexp_full_match({text}, {sql_string(NUMBER_PATTERN)}))",
+        f"count(*) FILTER (WHERE regexp_full_match({text}, '[+-]?0[0-9].*'))",
+        f"count(*) FILTER (WHERE lower({text}) IN ('true', 'false'))",
+        f"count(*) FILTER (WHERE {is_int} AND {as_int} IS NULL)",  # beyond BIGINT
+    ]
 
 
 def _infer_batch(
     con: duckdb.DuckDBPyConnection, names: list[str], idents: list[str]
 ) -> list[StagedColumn]:
     per_column = 7
-    aggregates = []
-    for ident in idents:
-        text = f"trim({ident})"
-        is_int = f"regexp_full_match({text}, {sql_string(INT_PATTERN)})"
-        as_int = f"TRY_CAST({text} AS BIGINT)"
-        aggregates += [
-            f"count({ident})",
-            f"count(*) FILTER (WHERE {is_int})",
-            f"count(*) FILTER (WHERE {is_int} AND ({as_int} IS NULL OR NOT "
-            f"({as_int} BETWEEN -{EXACT_DOUBLE} AND {EXACT_DOUBLE})))",
-            f"count(*) FILTER (WHERE regexp_full_match({text}, {sql_string(NUMBER_PATTERN)}))",
-            f"count(*) FILTER (WHERE regexp_full_match({text}, '[+-]?0[0-9].*'))",
-            f"count(*) FILTER (WHERE lower({text}) IN ('true', 'false'))",
-            f"count(*) FILTER (WHERE {is_int} AND {as_int} IS NULL)",  # beyond BIGINT
-        ]
+    aggregates = [a for ident in idents for a in _value_counts(ident)]
     row = first_row(con, f"SELECT {', '.join(aggregates)} FROM {STAGE}")
     assert row is not None
-    columns = []
-    for i, (name, ident) in enumerate(zip(names, idents, strict=True)):
-        total, ints, wide_ints, numbers, leading_zero, bools, overflow = row[
-            per_column * i : per_column * i + per_column
-        ]
-        kind = _text_type(total, ints, numbers, leading_zero, bools)
-        if (kind == BIGINT and overflow) or (kind == DOUBLE and wide_ints):
-            kind = VARCHAR  # kept digit for digit
-        columns.append(StagedColumn(name, ident, VARCHAR, kind))
-    return columns
+    return [
+        _typed_column(name, ident, row[per_column * i : per_column * i + per_column])
+        for i, (name, ident) in enumerate(zip(names, idents, strict=True))
+    ]
+
+
+def _infer_unpivot(
+    con: duckdb.DuckDBPyConnection, names: list[str], idents: list[str]
+) -> list[StagedColumn]:
+    listed = ", ".join(idents)
+    rows = con.execute(
+        f"SELECT __column, {', '.join(_value_counts('__value'))} "
+        f"FROM (UNPIVOT (SELECT {listed} FROM {STAGE}) ON {listed} "
+        "INTO NAME __column VALUE __value) GROUP BY __column"
+    ).fetchall()
+    counts = {str(row[0]): row[1:] for row in rows}
+    empty = (0,) * 7  # a column with no value at all has no rows after UNPIVOT
+    return [
+        _typed_column(name, ident, counts.get(ident, empty))
+        for name, ident in zip(names, idents, strict=True)
+    ]
+
+
+def _typed_column(name: str, ident: str, counts: Sequence[int]) -> StagedColumn:
+    total, ints, wide_ints, numbers, leading_zero, bools, overflow = counts
+    kind = _text_type(total, ints, numbers, leading_zero, bools)
+    if (kind == BIGINT and overflow) or (kind == DOUBLE and wide_ints):
+        kind = VARCHAR  # kept digit for digit
+    return StagedColumn(name, ident, VARCHAR, kind)
 
 
 def _text_type(total: int, ints: int, numbers: int, leading_zero: int, bools: int) -> str | None:

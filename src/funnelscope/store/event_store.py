@@ -45,7 +45,7 @@ from funnelscope.store.schema import (
     create_schema,
     has_column,
     has_core_column,
-    property_columns,
+    property_reads,
     remove_loads,
     transaction,
     upgrade_schema,
@@ -147,10 +147,10 @@ class EventStore(OwnConnection):
     def not_numeric(self, name: str) -> tuple[int, str | None]:
         """For a text property: how many values are not plain decimal numbers, and one of them
         (numeric filters skip such values, e.g. '1,049.00')."""
-        registry = property_columns(self._con)
+        registry = property_reads(self._con)
         if name not in registry or registry[name][1] != "VARCHAR":
             return 0, None
-        column = quote_ident(registry[name][0])
+        column = registry[name][0]
         row = self._con.execute(
             f"SELECT count(*), min({column}) FROM events WHERE {column} IS NOT NULL AND NOT "
             f"regexp_full_match(trim({column}), "
@@ -345,12 +345,12 @@ class EventStore(OwnConnection):
         name (all null if never ingested). A property whose name is itself one of those four
         columns comes out as ``prop:<name>`` so the core column is never shadowed.
         """
-        registry = property_columns(self._con)
+        registry = property_reads(self._con)
         select = ["person_id", "event_id", "event", 'epoch_us("timestamp") AS ts']
         for name in dict.fromkeys(properties):
             alias = quote_ident(scan_column(name))
             if name in registry:
-                select.append(f"{quote_ident(registry[name][0])} AS {alias}")
+                select.append(f"{registry[name][0]} AS {alias}")
             else:
                 select.append(f"CAST(NULL AS VARCHAR) AS {alias}")
         if sessions:
@@ -373,10 +373,7 @@ class EventStore(OwnConnection):
             ts='epoch_us("timestamp")',
             event="event",
             event_id="event_id",
-            properties={
-                name: (quote_ident(column), kind)
-                for name, (column, kind) in property_columns(self._con).items()
-            },
+            properties=property_reads(self._con),
             integer_person=person == "person_key",
             session="session_id",
         )

@@ -17,7 +17,6 @@ import duckdb
 import pyarrow as pa
 
 from funnelscope.errors import IngestError
-from funnelscope.model.events import CORE_COLUMNS
 from funnelscope.store.bad_rows import BadRow
 from funnelscope.store.identities import IdentityChange, add_links_from_staging, apply_identities
 from funnelscope.store.ingest_progress import LoadProgress
@@ -56,10 +55,14 @@ from funnelscope.store.mapping import (
 from funnelscope.store.privacy import skip_forgotten_bad_rows, skip_forgotten_rows
 from funnelscope.store.readers import SourceFormat, detect_format, stage_file
 from funnelscope.store.schema import (
+    MAX_PROPERTY_COLUMNS,
+    MORE_PROPERTIES,
+    STORE_COLUMNS,
     absolute,
     add_persons,
     column_name,
     count,
+    map_read,
     property_columns,
     remove_loads,
 )
@@ -77,6 +80,12 @@ from funnelscope.store.staging import (
     first_row,
 )
 from funnelscope.store.timeparse import TIME_UNITS
+from funnelscope.store.wide_properties import (
+    PLAN_TABLE,
+    long_properties_sql,
+    plan_table,
+    reads_long,
+)
 
 MAX_BAD_ROWS_REPORTED: Final = 20
 REPEATED: Final = "_fs_repeated"  # event ids on more than one valid row of the file
@@ -354,6 +363,7 @@ class Loader:
         self._con.execute(f"DROP TABLE IF EXISTS {BAD}")
         self._con.execute(f"DROP TABLE IF EXISTS {REPEATS}")
         self._con.execute(f"DROP TABLE IF EXISTS {REPEATED}")
+        self._con.execute(f"DROP TABLE IF EXISTS {PLAN_TABLE}")
 
     def _load_staged(
         self,
@@ -390,7 +400,26 @@ class Loader:
             unit = mapping.time_unit
             if layout is not None and unit == "auto":
                 unit = layout.time_unit
-            self._con.execute(normalize_sql(role_columns, plans, unit, zone=mapping.timezone))
+            long_properties = None
+            if reads_long(plans):  # a wide text file: its properties are read as rows
+                self._con.register("_fs_plan_rows", plan_table(plans))
+                try:
+                    self._con.execute(
+                        f"CREATE TEMP TABLE {PLAN_TABLE} AS SELECT * FROM _fs_plan_rows"
+                    )
+                finally:
+                    self._con.unregister("_fs_plan_rows")
+                long_properties = long_properties_sql(plans, with_json=derives_ids)
+            self._con.execute(
+                normalize_sql(
+                    role_columns,
+                    plans,
+                    unit,
+                    zone=mapping.timezone,
+                    derives_ids=derives_ids,
+                    long_properties=long_properties,
+                )
+            )
             if derives_ids:
                 self._con.execute(number_copies_sql())
             forgotten, unlinked = skip_forgotten_rows(self._con, NORM)
@@ -473,36 +502,61 @@ class Loader:
         return {**roles, "device": best}, note
 
     def _plan_properties(self, columns: Sequence[StagedColumn]) -> list[PropertyPlan]:
-        """Register new properties and widen existing columns so this file's values fit."""
+        """Register new properties and widen existing ones so this file's values fit.
+
+        A new property gets a column of its own while the store has fewer than
+        MAX_PROPERTY_COLUMNS of them, and lives in the ``more_properties`` map beyond (see
+        store/schema.py); a property keeps its place for good."""
         registry = property_columns(self._con)
-        used = {c.lower() for c in CORE_COLUMNS} | {col.lower() for col, _ in registry.values()}
+        in_columns = [column for column, _ in registry.values() if column is not None]
+        used = {c.lower() for c in STORE_COLUMNS} | {c.lower() for c in in_columns}
+        free = MAX_PROPERTY_COLUMNS - len(in_columns)
         plans = []
+        added: list[tuple[str, str | None, str]] = []
         for col in columns:
+            target: str | None
             if col.name in registry:
                 target, old = registry[col.name]
                 new = widen(old, col.value_type)
                 if new == DOUBLE and self._loses_digits_as_double(col, target, old):
                     new = VARCHAR  # integers beyond 2**53 would change as DOUBLE
                 if new != old:
-                    self._con.execute(
-                        f"ALTER TABLE events ALTER COLUMN {quote_ident(target)} TYPE {new}"
-                    )
+                    if target is not None:  # values in the map are text: read as the new type
+                        self._con.execute(
+                            f"ALTER TABLE events ALTER COLUMN {quote_ident(target)} TYPE {new}"
+                        )
                     self._con.execute(
                         "UPDATE event_properties SET type = ? WHERE name = ?", [new, col.name]
                     )
             else:
-                target, new = column_name(col.name, used), col.value_type or VARCHAR
-                used.add(target.lower())
-                self._con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(target)} {new}")
-                self._con.execute(
-                    "INSERT INTO event_properties VALUES (?, ?, ?)", [col.name, target, new]
-                )
+                target, new = None, col.value_type or VARCHAR
+                if free > 0:
+                    target, free = column_name(col.name, used), free - 1
+                    used.add(target.lower())
+                    self._con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(target)} {new}")
+                added.append((col.name, target, new))
             plans.append(PropertyPlan(col, target, col.value_type or new, new))
+        if added:  # one statement: a file may bring thousands
+            names, targets, kinds = (list(values) for values in zip(*added, strict=True))
+            self._con.register(
+                "_fs_new_properties",
+                pa.table(
+                    {"name": names, "column_name": pa.array(targets, pa.string()), "type": kinds}
+                ),
+            )
+            try:
+                self._con.execute(
+                    "INSERT INTO event_properties SELECT name, column_name, type "
+                    "FROM _fs_new_properties"
+                )
+            finally:
+                self._con.unregister("_fs_new_properties")
         return plans
 
-    def _loses_digits_as_double(self, col: StagedColumn, target: str, old: str) -> bool:
+    def _loses_digits_as_double(self, col: StagedColumn, target: str | None, old: str) -> bool:
         """Whether widening BIGINT+DOUBLE to DOUBLE would change a stored or staged integer."""
-        if old == BIGINT and self._beyond_double(quote_ident(target)):
+        stored = quote_ident(target) if target is not None else map_read(col.name, BIGINT)
+        if old == BIGINT and self._beyond_double(stored):
             return True
         return col.value_type == BIGINT and self._beyond_double(value_sql(col, BIGINT), STAGE)
 
@@ -615,8 +669,13 @@ class Loader:
 
     def _insert_events(self, plans: Sequence[PropertyPlan], load_id: int) -> int:
         """Insert valid rows whose event_id is new (to the store and earlier in the file)."""
-        targets = "".join(f", {quote_ident(p.target_column)}" for p in plans)
-        values = "".join(f", n.p{i}" for i in range(len(plans)))
+        targets = "".join(
+            f", {quote_ident(p.target_column)}" for p in plans if p.target_column is not None
+        )
+        values = "".join(f", n.p{i}" for i, p in enumerate(plans) if p.target_column is not None)
+        if any(p.target_column is None for p in plans):
+            targets += f", {MORE_PROPERTIES}"
+            values += ", n.__more"
         add_persons(self._con, f"SELECT DISTINCT person_id FROM {NORM} WHERE __reason IS NULL")
         # An id on several valid rows (copies of one event) is inserted from its first line.
         # Only the repeated ids are grouped: a window over every row's id would sort the file.

@@ -39,7 +39,7 @@ def widen(old: str, new: str | None) -> str:
 @dataclass(frozen=True)
 class PropertyPlan:
     column: StagedColumn
-    target_column: str  # column in events
+    target_column: str | None  # column in events (None: the more_properties map)
     file_type: str  # the type this file's values are read as
     target_type: str  # the (possibly widened) column type in events
 
@@ -83,6 +83,24 @@ def canonical_text_sql(plan: PropertyPlan) -> str:
             f"THEN CAST(CAST({value} AS HUGEINT) AS VARCHAR) ELSE CAST({value} AS VARCHAR) END"
         )
     return f"CAST({value} AS VARCHAR)"  # BIGINT as digits, BOOLEAN as true/false, text as is
+
+
+def typed_value_sql(plan: PropertyPlan) -> str:
+    """A staged value as the type its property has in the store."""
+    return f"CAST({value_sql(plan.column, plan.file_type)} AS {plan.target_type})"
+
+
+def more_properties_sql(plans: Sequence[PropertyPlan]) -> str:
+    """The ``__more`` column of NORM: a map of the set values of the properties that live in
+    the store's map, each as the text of its typed value (so reading it back as that type gives
+    the very value a column would hold). Nothing when no property of the file lives there."""
+    if not plans:
+        return ""
+    entries = ", ".join(
+        f"{{'key': {sql_string(p.column.name)}, 'value': CAST({typed_value_sql(p)} AS VARCHAR)}}"
+        for p in plans
+    )
+    return f", map_from_entries(list_filter([{entries}], lambda e: e.value IS NOT NULL)) AS __more"
 
 
 def props_json_sql(plans: Sequence[PropertyPlan]) -> str:
@@ -174,8 +192,15 @@ def normalize_sql(
     unit: str,
     *,
     zone: str = "UTC",
+    derives_ids: bool = True,
+    long_properties: str | None = None,
 ) -> str:
     """SQL creating NORM: one row per staged row with core fields, properties and a reason.
+
+    ``long_properties`` is a relation of (__line, __more, __props_json) that gives the map of
+    properties beyond the store's columns and the canonical JSON (store/wide_properties.py);
+    without it both are made here, column by column. Without ``derives_ids`` (every row has its
+    id) the canonical JSON is not made at all.
 
     ``__reason`` is NULL for a valid row. Epoch numbers are read in ``unit``; in ``auto`` mode
     each value's unit comes from its magnitude and a result before 1990 or more than a year ahead
@@ -194,9 +219,18 @@ def normalize_sql(
     typed_time = time.source_type != VARCHAR
     time_text = f"{time.ident} AS __time_raw" if typed_time else f"{text_sql(time)} AS __time_text"
     props = "".join(
-        f", CAST({value_sql(p.column, p.file_type)} AS {p.target_type}) AS p{i}"
+        f", {typed_value_sql(p)} AS p{i}"
         for i, p in enumerate(plans)
+        if p.target_column is not None
     )
+    source = STAGE
+    props_json = props_json_sql(plans) if derives_ids else "CAST(NULL AS VARCHAR)"
+    if long_properties is None:
+        props += more_properties_sql([p for p in plans if p.target_column is None])
+    else:
+        source = f"{STAGE} LEFT JOIN ({long_properties}) AS __wide USING (__line)"
+        props += ", __wide.__more AS __more"
+        props_json = "coalesce(__wide.__props_json, '{}')"
     given_id = text_sql(roles.get("id"))
     content = (
         "json_array(person_id, event, CAST(epoch_us(__ts) AS VARCHAR), session_id, __props_json)"
@@ -215,8 +249,8 @@ def normalize_sql(
                 {epoch_unit_sql(time.ident, time.source_type, unit)} AS __epoch_unit,
                 {text_sql(roles.get("session"))} AS session_id,
                 {given_id} AS __given_id{props},
-                CASE WHEN {blank(given_id)} THEN {props_json_sql(plans)} END AS __props_json
-            FROM {STAGE}
+                CASE WHEN {blank(given_id)} THEN {props_json} END AS __props_json
+            FROM {source}
         ),
         checked AS (SELECT *, {reason_sql(roles, unit, zone, typed_time=typed_time)} AS __reason
             FROM parsed),

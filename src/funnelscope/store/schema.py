@@ -7,6 +7,10 @@ properties appear. A filter on a property then reads one typed, compressed colum
 can push into the scan, instead of parsing a JSON blob on every row. ``event_properties`` maps
 each property name to its column; ``persons`` gives every person id an integer key; ``loads``
 registers each load of a file and ``quarantine`` keeps the rows that could not be loaded.
+A store keeps at most :data:`MAX_PROPERTY_COLUMNS` property columns: properties beyond them live
+in one ``more_properties`` map (name -> the value as text), read back typed through
+:func:`property_reads`, so a file of thousands of columns neither widens the table without end
+nor takes memory in proportion to its width. ``event_properties.column_name`` is NULL for them.
 ``distinct_id`` is the id an event was sent with and ``person_id`` the person it resolves to; the
 ``identity_*`` tables hold the links between ids (store/identities.py). ``forgotten_ids`` holds
 the salted SHA-256 of every id forgotten for privacy and ``privacy_salt`` the store's salt
@@ -24,10 +28,13 @@ import duckdb
 
 from funnelscope.errors import FunnelscopeError
 from funnelscope.model.events import CORE_COLUMNS
-from funnelscope.store.sql_text import quote_ident
+from funnelscope.store.sql_text import quote_ident, sql_string
 from funnelscope.store.staging import first_row
 
 REQUIRED_COLUMNS: Final = CORE_COLUMNS[:5]  # stores made before the loads registry lack load_id
+MORE_PROPERTIES: Final = "more_properties"  # the map of properties beyond the columns
+MAX_PROPERTY_COLUMNS: Final = 256  # property columns a store keeps before using the map
+STORE_COLUMNS: Final = (*CORE_COLUMNS, MORE_PROPERTIES)  # the events columns not a property's
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -43,7 +50,8 @@ def create_schema(con: Connection) -> None:
             session_id VARCHAR,
             load_id INTEGER,
             person_key BIGINT,
-            distinct_id VARCHAR
+            distinct_id VARCHAR,
+            more_properties MAP(VARCHAR, VARCHAR)
         );
         CREATE TABLE IF NOT EXISTS persons (person_key BIGINT, person_id VARCHAR);
         CREATE TABLE IF NOT EXISTS event_properties (
@@ -107,6 +115,10 @@ def upgrade_schema(con: Connection) -> None:
             _move_property_column(con, "distinct_id")
             con.execute("ALTER TABLE events ADD COLUMN distinct_id VARCHAR")
             con.execute("UPDATE events SET distinct_id = person_id")
+    if not has_core_column(con, MORE_PROPERTIES):
+        with transaction(con):
+            _move_property_column(con, MORE_PROPERTIES)
+            con.execute(f"ALTER TABLE events ADD COLUMN {MORE_PROPERTIES} MAP(VARCHAR, VARCHAR)")
     if not has_core_column(con, "person_key"):
         with transaction(con):
             _move_property_column(con, "person_key")
@@ -151,14 +163,31 @@ def has_column(con: Connection, table: str, column: str) -> bool:
 
 def has_core_column(con: Connection, name: str) -> bool:
     """Whether events has core column `name` (not a property column of that name)."""
-    properties = {column.lower() for column, _ in property_columns(con).values()}
+    properties = {c.lower() for c, _ in property_columns(con).values() if c is not None}
     return has_column(con, "events", name) and name not in properties
 
 
-def property_columns(con: Connection) -> dict[str, tuple[str, str]]:
-    """Property name -> (its column in events, the column's DuckDB type)."""
+def property_columns(con: Connection) -> dict[str, tuple[str | None, str]]:
+    """Property name -> (its column in events, None when it lives in the map; its type)."""
     rows = con.execute("SELECT name, column_name, type FROM event_properties").fetchall()
-    return {str(name): (str(column), str(kind)) for name, column, kind in rows}
+    return {
+        str(name): (None if column is None else str(column), str(kind))
+        for name, column, kind in rows
+    }
+
+
+def property_reads(con: Connection) -> dict[str, tuple[str, str]]:
+    """Property name -> (SQL over events giving its typed value, the type)."""
+    return {
+        name: (quote_ident(column) if column is not None else map_read(name, kind), kind)
+        for name, (column, kind) in property_columns(con).items()
+    }
+
+
+def map_read(name: str, kind: str, table: str = "") -> str:
+    """SQL reading property `name` of type `kind` from the map (NULL where it is not set)."""
+    value = f"{table}{MORE_PROPERTIES}[{sql_string(name)}]"
+    return value if kind == "VARCHAR" else f"CAST({value} AS {kind})"
 
 
 def add_persons(con: Connection, person_ids_sql: str) -> None:
@@ -203,9 +232,11 @@ def absolute(source: str) -> str:
 
 def _move_property_column(con: Connection, core: str) -> None:
     registry = property_columns(con)
-    used = {c.lower() for c in CORE_COLUMNS} | {col.lower() for col, _ in registry.values()}
+    used = {c.lower() for c in STORE_COLUMNS} | {
+        col.lower() for col, _ in registry.values() if col is not None
+    }
     for name, (column, _) in registry.items():
-        if column.lower() == core:
+        if column is not None and column.lower() == core:
             target = column_name(name, used)
             used.add(target.lower())
             con.execute(
