@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from export_layouts import write_export
 from funnelscope.analyses.funnel import run_funnel
 from funnelscope.engines import ENGINE_NAMES
+from funnelscope.errors import IngestError
 from funnelscope.model.spec import parse_funnel
-from funnelscope.store import EventStore
+from funnelscope.store import EventStore, jsonl_reader
 from funnelscope.store import csv_reader as csv_reader_module
 from funnelscope.store import ingest as ingest_module
 
@@ -140,7 +143,9 @@ def stored(db: Path) -> dict[str, Any]:
         }
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=40
+)
 @given(rows=rows_strategy, limit=st.sampled_from([0, 1, 3]), header=st.permutations(HEADER[3:]))
 def test_v3_where_a_property_lives_changes_no_id_value_or_result(
     tmp_path_factory: pytest.TempPathFactory,
@@ -266,3 +271,154 @@ def test_types_read_as_rows_equal_types_read_side_by_side(columns: list[list[str
     side_by_side = csv_reader_module._infer_batch(con, names, idents)
     as_rows = csv_reader_module._infer_unpivot(con, names, idents)
     assert as_rows == side_by_side
+
+
+# ------------------------------------------------------------- JSON keys staged as rows
+
+
+def tables(db: Path) -> dict[str, Any]:
+    with EventStore(db, read_only=True) as store:
+        con = store.connection
+        names = sorted(store.property_types())
+        return {
+            "events": con.execute(
+                "SELECT event_id, person_id, distinct_id, event, timestamp, session_id "
+                "FROM events ORDER BY event_id"
+            ).fetchall(),
+            "properties": store.scan(None, names).sort_by("event_id").to_pylist(),
+            "types": store.property_types(),
+            "quarantine": [
+                (line, reason, as_json(raw))
+                for line, reason, raw in con.execute(
+                    "SELECT line, reason, raw FROM quarantine ORDER BY line"
+                ).fetchall()
+            ],
+            "links": con.execute(
+                "SELECT from_id, to_id, kind, line FROM identity_links ORDER BY ALL"
+            ).fetchall(),
+        }
+
+
+def as_json(raw: str) -> Any:
+    """A quarantined row's raw text, as JSON where it is: key order aside, and a key that is
+    null the same as one left out (a row's JSON shows the file's other keys as null when they
+    are staged as columns, and leaves them out when they are staged as rows)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    if isinstance(value, dict):
+        return {key: v for key, v in value.items() if v is not None}
+    return value
+
+
+JSON_VALUES = st.one_of(
+    st.none(), st.sampled_from(["a", "007", "", "é"]), st.integers(-5, 10**17),
+    st.sampled_from([2.5, 1e300, -0.0]), st.booleans(),
+)  # fmt: skip
+records = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            **{f"k{i}": JSON_VALUES for i in range(6)},
+            "person_id": st.sampled_from(["u1", "u2", ""]),
+            "event": st.sampled_from(["view", "buy"]),
+            "timestamp": st.sampled_from(["2024-03-01T10:00:00Z", 1709287500, "soon"]),
+        },
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(rows=records, wide_keys=st.sampled_from([0, 1, 3]), limit=st.sampled_from([0, 2, 256]))
+def test_json_keys_staged_as_rows_load_what_columns_load(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[dict[str, Any]],
+    wide_keys: int,
+    limit: int,
+) -> None:
+    tmp = tmp_path_factory.mktemp("long")
+    file = tmp / "e.jsonl"
+    file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    as_columns = load(tmp / "columns.duckdb", file)
+    with monkeypatch.context() as patched:
+        patched.setattr(jsonl_reader, "WIDE_STAGE_KEYS", wide_keys)
+        patched.setattr(ingest_module, "MAX_PROPERTY_COLUMNS", limit)
+        as_rows = load(tmp / "rows.duckdb", file)
+    assert as_rows == as_columns  # the same error, if any (no person key at all, say)
+    assert tables(tmp / "rows.duckdb") == tables(tmp / "columns.duckdb")
+
+
+def load(db: Path, file: Path) -> str | None:
+    """Load `file`; the error message when it cannot be loaded."""
+    with EventStore(db) as store:
+        try:
+            store.ingest([file])
+        except IngestError as exc:
+            return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("key", ["posthog-jsonl", "segment", "ga4-jsonl"])
+def test_an_export_whose_keys_are_staged_as_rows_loads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    export = write_export(key, tmp_path, people=150)
+    with EventStore(tmp_path / "columns.duckdb") as store:
+        store.ingest([export.path])
+    monkeypatch.setattr(jsonl_reader, "WIDE_STAGE_KEYS", 2)  # even the person and time as rows
+    with EventStore(tmp_path / "rows.duckdb") as store:
+        store.ingest([export.path])
+    assert tables(tmp_path / "rows.duckdb") == tables(tmp_path / "columns.duckdb")
+
+
+def test_a_key_staged_as_rows_fills_the_column_an_earlier_file_gave_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = tmp_path / "1.jsonl"
+    first.write_text(json.dumps({"person_id": "u1", "event": "view", "timestamp": 1709287500,
+                                 "plan": "pro"}) + "\n")  # fmt: skip
+    second = tmp_path / "2.jsonl"
+    second.write_text(json.dumps({"person_id": "u2", "event": "view", "timestamp": 1709287600,
+                                  "a": 1, "b": 2, "plan": "free"}) + "\n")  # fmt: skip
+    monkeypatch.setattr(jsonl_reader, "WIDE_STAGE_KEYS", 4)  # `plan` is the 6th key of file 2
+    with EventStore(tmp_path / "s.duckdb") as store:
+        store.ingest([first, second])
+        assert ("plan", "plan", "VARCHAR") in registry(store)
+        assert ("b", None, "BIGINT") in registry(store)  # a new late key: the map
+        plans = store.scan(None, ["plan", "b"]).sort_by("person_id")
+        assert plans.column("plan").to_pylist() == ["pro", "free"]
+        assert plans.column("b").to_pylist() == [None, 2]
+
+
+def test_six_thousand_sparse_json_keys_stage_their_values_only(tmp_path: Path) -> None:
+    file = tmp_path / "sparse.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "person_id": f"u{i % 7}",
+                "event": "view",
+                "timestamp": 1709287500 + i,
+                f"key_{i % 3000}": i,
+                f"tag_{(i * 7) % 3000}": "x",
+            }
+        )
+        for i in range(6000)
+    ]
+    file.write_text("\n".join(lines) + "\n")
+    with EventStore(tmp_path / "s.duckdb") as store:
+        store.ingest([file])
+        con = store.connection
+        width = con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'events'"
+        ).fetchone()
+        assert width is not None and width[0] <= 9 + 256
+        assert con.execute(
+            "SELECT count(*) FILTER (WHERE column_name IS NULL), count(*) FROM event_properties"
+        ).fetchone() == (6000 - 253, 6000)
+        values = store.scan(None, ["key_2999", "key_10"]).sort_by("ts")
+        assert values.column("key_2999").to_pylist()[2999] == 2999
+        assert values.column("key_10").to_pylist()[10] == 10

@@ -71,6 +71,7 @@ from funnelscope.store.staging import (
     BIGINT,
     DOUBLE,
     EXACT_DOUBLE,
+    LONG_STAGE,
     STAGE,
     VARCHAR,
     Malformed,
@@ -78,6 +79,7 @@ from funnelscope.store.staging import (
     StagedFile,
     drop_stage,
     first_row,
+    stage_column,
 )
 from funnelscope.store.timeparse import TIME_UNITS
 from funnelscope.store.wide_properties import (
@@ -389,6 +391,8 @@ class Loader:
             else:
                 role_columns = _layout_roles(layout, by_name)
                 roles = {role: layout.fields.get(_ROLE_KEYS[role], role) for role in role_columns}
+            # a key found only late in a JSON file is staged as rows: copied into a column here
+            role_columns = {r: stage_column(self._con, c) for r, c in role_columns.items()}
             mapped = set(roles.values()) if layout is None else set()
             internal = set(CORE) | {RAW}
             properties = [c for c in staged.columns if c.name not in mapped | internal]
@@ -482,7 +486,7 @@ class Loader:
         if not candidates:
             return roles, None
         filled = [
-            f"count(*) FILTER (WHERE NOT {blank(text_sql(by_name[n]))})"
+            f"count(*) FILTER (WHERE NOT {blank(text_sql(stage_column(self._con, by_name[n])))})"
             for n in [roles["person"], *candidates]
         ]
         row = first_row(self._con, f"SELECT count(*), {', '.join(filled)} FROM {STAGE}")
@@ -530,11 +534,13 @@ class Loader:
                     )
             else:
                 target, new = None, col.value_type or VARCHAR
-                if free > 0:
+                if free > 0 and not col.long:  # a long-staged (late, sparse) key: the map
                     target, free = column_name(col.name, used), free - 1
                     used.add(target.lower())
                     self._con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(target)} {new}")
                 added.append((col.name, target, new))
+            if target is not None:  # read as a column: a long-staged one is copied to STAGE
+                col = stage_column(self._con, col)
             plans.append(PropertyPlan(col, target, col.value_type or new, new))
         if added:  # one statement: a file may bring thousands
             names, targets, kinds = (list(values) for values in zip(*added, strict=True))
@@ -558,7 +564,10 @@ class Loader:
         stored = quote_ident(target) if target is not None else map_read(col.name, BIGINT)
         if old == BIGINT and self._beyond_double(stored):
             return True
-        return col.value_type == BIGINT and self._beyond_double(value_sql(col, BIGINT), STAGE)
+        if col.value_type != BIGINT:
+            return False
+        staged = stage_column(self._con, col)
+        return self._beyond_double(value_sql(staged, BIGINT), STAGE)
 
     def _beyond_double(self, value: str, table: str = "events") -> bool:
         """Whether an integer ``value`` in ``table`` has a magnitude beyond 2**53."""
@@ -620,20 +629,21 @@ class Loader:
         """Collect this file's bad rows in BAD and add the new ones to the quarantine table,
         except those holding a forgotten id (never stored). Returns (quarantined, skipped)."""
         kept = next((c for c in staged.columns if c.name == RAW), None)
-        raw = (
-            f"CAST(s.{kept.ident} AS VARCHAR"
-            if kept is not None
-            else "CAST(json_object("
-            + ", ".join(f"{sql_string(c.name)}, s.{c.ident}" for c in staged.columns)
-            + ") AS VARCHAR"
-        )
+        if kept is not None:
+            raw = f"CAST(s.{stage_column(self._con, kept).ident} AS VARCHAR"
+        else:
+            raw = f"CAST({_raw_json(staged.columns)} AS VARCHAR"
+        long_values = ""
+        if any(c.long for c in staged.columns):
+            long_values = f"LEFT JOIN ({_long_raw_sql(staged.columns)}) AS l USING (__line) "
         self._con.execute(f"CREATE TEMP TABLE {BAD} (line BIGINT, reason VARCHAR, raw VARCHAR)")
         if staged.columns and count(
             self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NOT NULL"
         ):
             self._con.execute(
                 f"INSERT INTO {BAD} SELECT n.__line, n.__reason, {raw}) "
-                f"FROM {NORM} n JOIN {STAGE} s USING (__line) WHERE n.__reason IS NOT NULL"
+                f"FROM {NORM} n JOIN {STAGE} s USING (__line) {long_values}"
+                "WHERE n.__reason IS NOT NULL"
             )
         if not staged.columns:
             # rows without a single field (JSON ``{}``): no person column exists to name
@@ -716,6 +726,27 @@ _ROLE_KEYS: Final = {
     "id": EVENT_ID,
     "session": SESSION_KEY,
 }
+
+
+def _raw_json(columns: Sequence[StagedColumn]) -> str:
+    """JSON text of a staged row's values (for the quarantine), the long-staged ones merged in
+    from the relation ``l`` of :func:`_long_raw_sql`."""
+    pairs = ", ".join(f"{sql_string(c.name)}, s.{c.ident}" for c in columns if not c.long)
+    wide = f"json_object({pairs})"
+    if not any(c.long for c in columns):
+        return wide
+    return f"json_merge_patch({wide}, coalesce(l.__values, '{{}}'))"
+
+
+def _long_raw_sql(columns: Sequence[StagedColumn]) -> str:
+    """(__line, __values): each line's long-staged values as one JSON object by key name."""
+    names = " ".join(
+        f"WHEN {sql_string(c.ident)} THEN {sql_string(c.name)}" for c in columns if c.long
+    )
+    return (
+        f"SELECT __line, json_group_object(CASE __column {names} END, __value) AS __values "
+        f"FROM {LONG_STAGE} GROUP BY __line"
+    )
 
 
 def _layout_of(path: Path, fmt: SourceFormat, mapping: ColumnMapping) -> Layout | None:

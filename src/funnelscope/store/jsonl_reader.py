@@ -11,6 +11,7 @@ from itertools import accumulate
 from typing import Any, Final
 
 import duckdb
+import pyarrow as pa
 
 from funnelscope.store.staging import (
     BIGINT,
@@ -18,13 +19,16 @@ from funnelscope.store.staging import (
     CHUNK_ROWS,
     DOUBLE,
     EXACT_DOUBLE,
+    LONG_STAGE,
     STAGE,
     VARCHAR,
+    WIDE_STAGE_KEYS,
     Malformed,
     StagedColumn,
     StagedFile,
     append_chunk,
     column_ident,
+    create_long_stage,
     create_stage,
 )
 from funnelscope.store.text_files import Lines, decode_problem, has_undecodable, show_bytes
@@ -127,6 +131,7 @@ class JsonStager:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.idents: dict[str, str] = {}  # key -> staging column
+        self.long: set[str] = set()  # keys staged as rows (beyond the first WIDE_STAGE_KEYS)
         self.kinds: dict[str, set[str]] = {}
         self.lines: list[int] = []
         self.rows: list[dict[str, Any]] = []
@@ -138,7 +143,12 @@ class JsonStager:
                 ident = column_ident(len(self.idents))
                 self.idents[key] = ident
                 self.kinds[key] = set()
-                self.con.execute(f"ALTER TABLE {STAGE} ADD COLUMN {ident} VARCHAR")
+                if len(self.idents) <= WIDE_STAGE_KEYS:
+                    self.con.execute(f"ALTER TABLE {STAGE} ADD COLUMN {ident} VARCHAR")
+                else:
+                    if not self.long:
+                        create_long_stage(self.con)
+                    self.long.add(key)
             if value is not None:
                 self.kinds[key].add(_json_kind(value))
         self.lines.append(line)
@@ -147,18 +157,49 @@ class JsonStager:
     def flush(self) -> None:
         if not self.lines:
             return
-        keys = {key for row in self.rows for key in row}
         columns: dict[str, list[str | None]] = {}
-        for key in keys:
-            columns[self.idents[key]] = [
-                None if (v := row.get(key)) is None else _json_text(v) for row in self.rows
-            ]
+        height = len(self.rows)
+        for i, row in enumerate(self.rows):  # row by row: the cost is the values, not the keys
+            for key, value in row.items():
+                if key in self.long:
+                    continue
+                ident = self.idents[key]
+                if ident not in columns:
+                    columns[ident] = [None] * height
+                if value is not None:
+                    columns[ident][i] = _json_text(value)
         append_chunk(self.con, self.lines, columns)
+        if self.long:
+            self._flush_long()
         self.lines, self.rows = [], []
+
+    def _flush_long(self) -> None:
+        """Append the set values of the long keys as (line, column, value) rows."""
+        lines: list[int] = []
+        idents: list[str] = []
+        values: list[str] = []
+        for line, row in zip(self.lines, self.rows, strict=True):
+            for key, value in row.items():
+                if value is not None and key in self.long:
+                    lines.append(line)
+                    idents.append(self.idents[key])
+                    values.append(_json_text(value))
+        chunk = pa.table(
+            {
+                "__line": pa.array(lines, pa.int64()),
+                "__column": pa.array(idents, pa.string()),
+                "__value": pa.array(values, pa.string()),
+            }
+        )
+        self.con.register("_fs_long_chunk", chunk)
+        try:
+            self.con.execute(f"INSERT INTO {LONG_STAGE} SELECT * FROM _fs_long_chunk")
+        finally:
+            self.con.unregister("_fs_long_chunk")
 
     def columns(self) -> list[StagedColumn]:
         return [
-            StagedColumn(key, ident, VARCHAR, _kinds_type(self.kinds[key]))
+            StagedColumn(key, ident, VARCHAR, _kinds_type(self.kinds[key]), key in self.long)
             for key, ident in self.idents.items()
         ]
 

@@ -5,6 +5,11 @@ physical line of the record in the source; the 1-based row number for Parquet) a
 source column, named ``c0``, ``c1``, ... so that any header text (spaces, quotes, names that differ
 only in case) is safe. :class:`StagedFile` maps those back to the source names and says which
 property type each column carries.
+
+JSON keys beyond the first :data:`WIDE_STAGE_KEYS` of a file are staged as rows of ``LONG_STAGE``
+(line, column, value) instead, so that thousands of sparse keys cost their values, not a column
+each over every row; such a column is ``long``, and :func:`stage_column` copies one into
+``STAGE`` where a column is needed (a person, event or time key found only late in the file).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import duckdb
 import pyarrow as pa
 
 STAGE: Final = "_fs_stage"
+LONG_STAGE: Final = "_fs_stage_long"  # (__line, __column, __value) of the keys beyond the first
+WIDE_STAGE_KEYS: Final = 256
 CHUNK_ROWS: Final = 50_000
 
 BIGINT: Final = "BIGINT"
@@ -35,6 +42,7 @@ class StagedColumn:
     ident: str  # quoted identifier in the staging relation
     source_type: str  # DuckDB type of the staged values
     value_type: str | None  # property type: BIGINT, DOUBLE, BOOLEAN, VARCHAR; None = no values
+    long: bool = False  # its values are rows of LONG_STAGE, not a column of STAGE
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,27 @@ def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
     if row is not None:
         kind = "VIEW" if "VIEW" in str(row[0]).upper() else "TABLE"
         con.execute(f"DROP {kind} {STAGE}")
+    con.execute(f"DROP TABLE IF EXISTS {LONG_STAGE}")
+
+
+def create_long_stage(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {LONG_STAGE} "
+        "(__line BIGINT, __column VARCHAR, __value VARCHAR)"
+    )
+
+
+def stage_column(con: duckdb.DuckDBPyConnection, column: StagedColumn) -> StagedColumn:
+    """The column itself when it is in ``STAGE``; a long column is first copied there."""
+    if not column.long:
+        return column
+    con.execute(f"ALTER TABLE {STAGE} ADD COLUMN IF NOT EXISTS {column.ident} VARCHAR")
+    con.execute(
+        f"UPDATE {STAGE} SET {column.ident} = l.__value FROM {LONG_STAGE} AS l "
+        f"WHERE l.__line = {STAGE}.__line AND l.__column = ?",
+        [column.ident],
+    )
+    return StagedColumn(column.name, column.ident, column.source_type, column.value_type)
 
 
 def create_stage(con: duckdb.DuckDBPyConnection, idents: list[str]) -> None:

@@ -5,8 +5,9 @@ expression per column for the map and for the canonical JSON of derived ids: Duc
 seconds and GBs to plan it, and evaluates every empty cell. For a text file (every staged column
 VARCHAR) whose properties reach the store's map, the staged properties are UNPIVOTed instead,
 which leaves out empty cells, and each value is converted by its column's types through a
-small plan table: the SQL is the same size for ten columns or ten thousand. The values and the
-JSON are exactly those of the side-by-side SQL of :mod:`.ingest_sql` (a test compares them).
+small plan table: the SQL is the same size for ten columns or ten thousand. JSON keys that were
+staged as rows already (store/staging.py's LONG_STAGE) join those rows as they are. The values
+and the JSON are exactly those of the side-by-side SQL of :mod:`.ingest_sql` (tests compare).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from funnelscope.store.ingest_sql import PropertyPlan, canonical_text_sql, typed_value_sql
 from funnelscope.store.sql_text import sql_string
-from funnelscope.store.staging import STAGE, VARCHAR, StagedColumn
+from funnelscope.store.staging import LONG_STAGE, STAGE, VARCHAR, StagedColumn
 
 PLAN_TABLE: Final = "_fs_property_plan"  # one row per property column of the file
 
@@ -44,6 +45,7 @@ def plan_table(plans: Sequence[PropertyPlan]) -> pa.Table:
             "file_type": [p.file_type for p in plans],
             "target_type": [p.target_type for p in plans],
             "in_map": [p.target_column is None for p in plans],
+            "staged_long": [p.column.long for p in plans],
         }
     )
 
@@ -51,7 +53,7 @@ def plan_table(plans: Sequence[PropertyPlan]) -> pa.Table:
 def long_properties_sql(plans: Sequence[PropertyPlan], *, with_json: bool) -> str:
     """A relation of (__line, __more, __props_json) over the staged rows that have a property
     value; ``__props_json`` (the canonical JSON of derived ids) only when ``with_json``."""
-    idents = ", ".join(p.column.ident for p in plans)
+    idents = ", ".join(p.column.ident for p in plans if not p.column.long)
     typed = _by_types(plans, lambda plan: f"CAST({typed_value_sql(plan)} AS VARCHAR)")
     more = (
         f"map_from_entries(list({{'key': p.name, 'value': {typed}}}) "
@@ -65,11 +67,18 @@ def long_properties_sql(plans: Sequence[PropertyPlan], *, with_json: bool) -> st
             f"{canonical}), ',' ORDER BY p.key_rank) FILTER (WHERE {canonical} IS NOT NULL), '')"
             " || '}' AS __props_json"
         )
+    cells = []
+    if idents:
+        cells.append(
+            f"SELECT __line, __column, __value, false AS __long FROM (UNPIVOT (SELECT __line, "
+            f"{idents} FROM {STAGE}) ON {idents} INTO NAME __column VALUE __value)"
+        )
+    if any(p.column.long for p in plans):
+        cells.append(f"SELECT __line, __column, __value, true AS __long FROM {LONG_STAGE}")
     return (
-        f"SELECT u.__line, {more}, {props_json} "
-        f"FROM (UNPIVOT (SELECT __line, {idents} FROM {STAGE}) ON {idents} "
-        "INTO NAME __column VALUE __value) AS u "
-        f"JOIN {PLAN_TABLE} AS p ON p.ident = u.__column GROUP BY u.__line"
+        f"SELECT u.__line, {more}, {props_json} FROM ({' UNION ALL '.join(cells)}) AS u "
+        f"JOIN {PLAN_TABLE} AS p ON p.ident = u.__column AND p.staged_long = u.__long "
+        "GROUP BY u.__line"
     )
 
 
