@@ -91,6 +91,10 @@ from funnelscope.store.wide_properties import (
 
 MAX_BAD_ROWS_REPORTED: Final = 20
 REPEATED: Final = "_fs_repeated"  # event ids on more than one valid row of the file
+STORED: Final = "_fs_stored"  # lines of valid rows whose event id the store holds already
+SAME_EVENT: Final = (  # a stored event e and a row n of the file are the same event
+    'e.distinct_id = n.person_id AND e.event = n.event AND e."timestamp" = n."timestamp"'
+)
 REPEATS: Final = "_fs_repeats"  # lines of valid rows whose event id an earlier row has
 LOAD_MEMORY_LIMIT: Final = "512MB"  # DuckDB's share of memory while loading; beyond, it spills
 
@@ -365,6 +369,7 @@ class Loader:
         self._con.execute(f"DROP TABLE IF EXISTS {BAD}")
         self._con.execute(f"DROP TABLE IF EXISTS {REPEATS}")
         self._con.execute(f"DROP TABLE IF EXISTS {REPEATED}")
+        self._con.execute(f"DROP TABLE IF EXISTS {STORED}")
         self._con.execute(f"DROP TABLE IF EXISTS {PLAN_TABLE}")
 
     def _load_staged(
@@ -398,14 +403,23 @@ class Loader:
             properties = [c for c in staged.columns if c.name not in mapped | internal]
             plans = self._plan_properties(properties)
             id_col = role_columns.get("id")
-            derives_ids = id_col is None or bool(
-                count(self._con, f"SELECT count(*) FROM {STAGE} WHERE {blank(text_sql(id_col))}")
+            long = reads_long(plans)
+            # The canonical JSON of derived ids is made per row whose id is blank; read as rows
+            # it is made for every row, so there only when some id is blank.
+            with_json = (
+                id_col is None
+                or not long
+                or bool(
+                    count(
+                        self._con, f"SELECT count(*) FROM {STAGE} WHERE {blank(text_sql(id_col))}"
+                    )
+                )
             )
             unit = mapping.time_unit
             if layout is not None and unit == "auto":
                 unit = layout.time_unit
             long_properties = None
-            if reads_long(plans):  # a wide text file: its properties are read as rows
+            if long:  # a wide text file: its properties are read as rows
                 self._con.register("_fs_plan_rows", plan_table(plans))
                 try:
                     self._con.execute(
@@ -413,19 +427,18 @@ class Loader:
                     )
                 finally:
                     self._con.unregister("_fs_plan_rows")
-                long_properties = long_properties_sql(plans, with_json=derives_ids)
+                long_properties = long_properties_sql(plans, with_json=with_json)
             self._con.execute(
                 normalize_sql(
                     role_columns,
                     plans,
                     unit,
                     zone=mapping.timezone,
-                    derives_ids=derives_ids,
+                    derives_ids=with_json,
                     long_properties=long_properties,
                 )
             )
-            if derives_ids:
-                self._con.execute(number_copies_sql())
+            self._con.execute(number_copies_sql())  # a filter and nothing more when none repeat
             forgotten, unlinked = skip_forgotten_rows(self._con, NORM)
             if unlinked:
                 notes.append(
@@ -434,9 +447,19 @@ class Loader:
                 )
             # Ids on more than one valid row: the only ones that can conflict or be copies
             # (none, usually), so later checks group these alone instead of the whole file.
+            # Derived ids are unique within a file by construction (copies are numbered).
             self._con.execute(
                 f"CREATE TEMP TABLE {REPEATED} AS SELECT event_id FROM {NORM} "
-                "WHERE __reason IS NULL GROUP BY event_id HAVING count(*) > 1"
+                f"WHERE __reason IS NULL {'AND false ' if id_col is None else ''}"
+                "GROUP BY event_id HAVING count(*) > 1"
+            )
+            # Lines whose id the store holds already, and whether the stored event with that id
+            # is the same event (person, name, time): one join for the checks and the insert.
+            # An id is on one stored event at most: ingest never stores an id twice.
+            self._con.execute(
+                f"CREATE TEMP TABLE {STORED} AS SELECT n.__line, {SAME_EVENT} AS same "
+                f"FROM {NORM} AS n JOIN events AS e ON e.event_id = n.event_id "
+                "WHERE n.__reason IS NULL"
             )
             if id_col is not None:
                 self._quarantine_id_conflicts(source)
@@ -593,14 +616,13 @@ class Loader:
         )
         used = "'event_id ''' || n.event_id || ''' is already used by a different event ('"
         given = f"NOT {blank('n.__given_id')}"
-        same = 'e.distinct_id = n.person_id AND e.event = n.event AND e."timestamp" = n."timestamp"'
-        self._con.execute(
-            f"UPDATE {NORM} AS n SET __reason = {used} || "
-            f"{sql_string('already in the store)' + hint)} "
-            f"WHERE n.__reason IS NULL AND {given} "
-            "AND n.event_id IN (SELECT event_id FROM events) "
-            f"AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id AND {same})"
-        )
+        if count(self._con, f"SELECT count(*) FROM {STORED} WHERE NOT same"):
+            self._con.execute(
+                f"UPDATE {NORM} AS n SET __reason = {used} || "
+                f"{sql_string('already in the store)' + hint)} "
+                f"WHERE n.__reason IS NULL AND {given} "
+                f"AND n.__line IN (SELECT __line FROM {STORED} WHERE NOT same)"
+            )
         of_file = f" of {source})" + hint
         colliding = (
             f"SELECT event_id FROM {NORM} AS n WHERE __reason IS NULL AND {given} "
@@ -613,7 +635,7 @@ class Loader:
             'arg_min("timestamp", __line) AS "timestamp" '
             f"FROM {NORM} AS n WHERE __reason IS NULL AND {given} "
             f"AND event_id IN ({colliding}) "
-            "AND event_id NOT IN (SELECT event_id FROM events) GROUP BY event_id"
+            f"AND __line NOT IN (SELECT __line FROM {STORED}) GROUP BY event_id"
         )
         self._con.execute(
             f"UPDATE {NORM} AS n SET __reason = {used} || 'line ' || f.first_line || "
@@ -710,7 +732,7 @@ class Loader:
             f"{int(load_id)}, k.person_key, n.person_id{values} "
             f"FROM {NORM} n JOIN persons k ON k.person_id = n.person_id WHERE __reason IS NULL "
             "AND NOT n.__link_only "
-            "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = n.event_id) "
+            f"AND NOT EXISTS (SELECT 1 FROM {STORED} s WHERE s.__line = n.__line) "
             f"{later_copies}"
         ).fetchone()
         return int(row[0]) if row else 0
