@@ -422,3 +422,40 @@ def test_six_thousand_sparse_json_keys_stage_their_values_only(tmp_path: Path) -
         values = store.scan(None, ["key_2999", "key_10"]).sort_by("ts")
         assert values.column("key_2999").to_pylist()[2999] == 2999
         assert values.column("key_10").to_pylist()[10] == 10
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    columns=st.lists(cells, min_size=1, max_size=6),
+    sample=st.integers(1, 4),
+    many=st.booleans(),
+)
+def test_types_proved_text_by_a_sample_equal_types_read_from_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+    columns: list[list[str | None]],
+    sample: int,
+    many: bool,
+) -> None:
+    height = max(len(c) for c in columns)
+    padded = [c + [None] * (height - len(c)) for c in columns]
+    con = duckdb.connect()
+    schema = pa.schema(
+        [("__line", pa.int64())] + [(f"c{i}", pa.string()) for i in range(len(padded))]
+    )
+    table = pa.table(
+        {"__line": list(range(height)), **{f"c{i}": c for i, c in enumerate(padded)}},
+        schema=schema,
+    )
+    con.register("t", table)
+    con.execute("CREATE TEMP TABLE _fs_stage AS SELECT * FROM t")
+    names = [f"col{i}" for i in range(len(padded))]
+    idents = [f"c{i}" for i in range(len(padded))]
+    with monkeypatch.context() as patched:
+        patched.setattr(csv_reader_module, "_SAMPLE_ROWS", 0)
+        every_row = csv_reader_module._infer_text_types(con, names, idents)
+    with monkeypatch.context() as patched:
+        patched.setattr(csv_reader_module, "_SAMPLE_ROWS", sample)
+        if many:  # the wide-file path (UNPIVOT) for the columns the sample leaves open
+            patched.setattr(csv_reader_module, "_COLUMNS_PER_QUERY", 1)
+        sampled = csv_reader_module._infer_text_types(con, names, idents)
+    assert sampled == every_row

@@ -289,13 +289,54 @@ def _infer_text_types(
     grow with the width (thousands of side-by-side aggregates take DuckDB GBs to plan), nor the
     number of passes over the file.
     """
+    text = _text_in_sample(con, idents)
+    rest = [(name, ident) for name, ident in zip(names, idents, strict=True) if ident not in text]
+    proved = {column.ident: column for column in _infer_all(con, rest)}
+    return [
+        StagedColumn(name, ident, VARCHAR, VARCHAR) if ident in text else proved[ident]
+        for name, ident in zip(names, idents, strict=True)
+    ]
+
+
+_SAMPLE_ROWS: Final = 10_000
+
+
+def _text_in_sample(con: duckdb.DuckDBPyConnection, idents: list[str]) -> set[str]:
+    """The columns that some :data:`_SAMPLE_ROWS` rows already prove to be text: a value that is
+    neither a number nor true/false makes a column VARCHAR whatever the other rows hold, so only
+    the other columns need the pass over every row (ids, names and times never do)."""
+    if not idents or _SAMPLE_ROWS <= 0:
+        return set()
+    sample = f"(SELECT * FROM {STAGE} LIMIT {_SAMPLE_ROWS})"
+    text = "trim(__value)"
+    number = f"regexp_full_match({text}, {sql_string(NUMBER_PATTERN)})"
+    boolean = f"lower({text}) IN ('true', 'false')"
+    proof = (
+        f"count(__value) > count(*) FILTER (WHERE {number}) "
+        f"AND count(__value) > count(*) FILTER (WHERE {boolean})"
+    )
+    listed = ", ".join(idents)
+    rows = con.execute(
+        f"SELECT __column, {proof} FROM (UNPIVOT (SELECT {listed} FROM {sample}) ON {listed} "
+        "INTO NAME __column VALUE __value) GROUP BY __column"
+    ).fetchall()
+    return {str(ident) for ident, is_text in rows if is_text}
+
+
+def _infer_all(
+    con: duckdb.DuckDBPyConnection, columns: list[tuple[str, str]]
+) -> list[StagedColumn]:
+    names = [name for name, _ in columns]
+    idents = [ident for _, ident in columns]
+    if not idents:
+        return []
     if len(idents) <= _COLUMNS_PER_QUERY:
         return _infer_batch(con, names, idents)
-    columns = []
+    inferred = []
     for start in range(0, len(idents), _COLUMNS_PER_UNPIVOT):
         batch = slice(start, start + _COLUMNS_PER_UNPIVOT)
-        columns += _infer_unpivot(con, names[batch], idents[batch])
-    return columns
+        inferred += _infer_unpivot(con, names[batch], idents[batch])
+    return inferred
 
 
 def _value_counts(value: str) -> list[str]:
