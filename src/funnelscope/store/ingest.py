@@ -3,7 +3,6 @@ transaction, with its bad rows quarantined and the load registered."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -49,6 +48,7 @@ from funnelscope.store.layouts.core import TIME as TIME_KEY
 from funnelscope.store.mapping import (
     SPARSE_PERSON,
     ColumnMapping,
+    options_diff,
     person_candidates,
     resolve_roles,
 )
@@ -71,7 +71,6 @@ from funnelscope.store.staging import (
     BIGINT,
     DOUBLE,
     EXACT_DOUBLE,
-    LONG_STAGE,
     STAGE,
     VARCHAR,
     Malformed,
@@ -79,6 +78,8 @@ from funnelscope.store.staging import (
     StagedFile,
     drop_stage,
     first_row,
+    long_values_sql,
+    row_json_sql,
     stage_column,
 )
 from funnelscope.store.timeparse import TIME_UNITS
@@ -288,7 +289,7 @@ class Loader:
         if other and not replace:
             raise IngestError(
                 source,
-                f"was loaded before with other options ({_options_diff(other[-1][1], options)})",
+                f"was loaded before with other options ({options_diff(other[-1][1], options)})",
                 "add --replace to remove that load's events and load it again",
             )
         shown = display.file(source, size)  # Parquet: full once DuckDB has read it
@@ -654,10 +655,10 @@ class Loader:
         if kept is not None:
             raw = f"CAST(s.{stage_column(self._con, kept).ident} AS VARCHAR"
         else:
-            raw = f"CAST({_raw_json(staged.columns)} AS VARCHAR"
+            raw = f"CAST({row_json_sql(staged.columns)} AS VARCHAR"
         long_values = ""
         if any(c.long for c in staged.columns):
-            long_values = f"LEFT JOIN ({_long_raw_sql(staged.columns)}) AS l USING (__line) "
+            long_values = f"LEFT JOIN ({long_values_sql(staged.columns)}) AS l USING (__line) "
         self._con.execute(f"CREATE TEMP TABLE {BAD} (line BIGINT, reason VARCHAR, raw VARCHAR)")
         if staged.columns and count(
             self._con, f"SELECT count(*) FROM {NORM} WHERE __reason IS NOT NULL"
@@ -750,27 +751,6 @@ _ROLE_KEYS: Final = {
 }
 
 
-def _raw_json(columns: Sequence[StagedColumn]) -> str:
-    """JSON text of a staged row's values (for the quarantine), the long-staged ones merged in
-    from the relation ``l`` of :func:`_long_raw_sql`."""
-    pairs = ", ".join(f"{sql_string(c.name)}, s.{c.ident}" for c in columns if not c.long)
-    wide = f"json_object({pairs})"
-    if not any(c.long for c in columns):
-        return wide
-    return f"json_merge_patch({wide}, coalesce(l.__values, '{{}}'))"
-
-
-def _long_raw_sql(columns: Sequence[StagedColumn]) -> str:
-    """(__line, __values): each line's long-staged values as one JSON object by key name."""
-    names = " ".join(
-        f"WHEN {sql_string(c.ident)} THEN {sql_string(c.name)}" for c in columns if c.long
-    )
-    return (
-        f"SELECT __line, json_group_object(CASE __column {names} END, __value) AS __values "
-        f"FROM {LONG_STAGE} GROUP BY __line"
-    )
-
-
 def _layout_of(path: Path, fmt: SourceFormat, mapping: ColumnMapping) -> Layout | None:
     """The layout named by the mapping, or the one the file's first record shows (None:
     plain columns)."""
@@ -790,18 +770,3 @@ def _layout_roles(layout: Layout, by_name: dict[str, StagedColumn]) -> dict[str,
         if column is not None:
             roles[role] = dataclass_replace(column, name=layout.fields.get(key, column.name))
     return roles
-
-
-def _options_diff(old: str, new: str) -> str:
-    """The options that differ between two mappings: ``timezone: UTC -> Europe/Berlin``."""
-    before, after = json.loads(old), json.loads(new)
-
-    def shown(value: object) -> str:
-        return "auto" if value is None else "none" if value == "" else str(value)
-
-    changed = [
-        f"{key}: {shown(before.get(key))} -> {shown(after.get(key))}"
-        for key in sorted(set(before) | set(after))
-        if before.get(key) != after.get(key)
-    ]
-    return ", ".join(changed)

@@ -189,3 +189,18 @@ def _missing_role(names: Sequence[str], roles: dict[str, str], role: str, source
         f"no {role} column (looked for {', '.join(ROLE_ALIASES[role])})",
         f"{_delimiter_hint(names)}columns are: {', '.join(names)}; use --{role}-col {shown}",
     )
+
+
+def options_diff(old: str, new: str) -> str:
+    """The options that differ between two mappings: ``timezone: UTC -> Europe/Berlin``."""
+    before, after = json.loads(old), json.loads(new)
+
+    def shown(value: object) -> str:
+        return "auto" if value is None else "none" if value == "" else str(value)
+
+    changed = [
+        f"{key}: {shown(before.get(key))} -> {shown(after.get(key))}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+    return ", ".join(changed)

@@ -21,6 +21,8 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa
 
+from funnelscope.store.sql_text import sql_string
+
 STAGE: Final = "_fs_stage"
 LONG_STAGE: Final = "_fs_stage_long"  # (__line, __column, __value) of the keys beyond the first
 WIDE_STAGE_KEYS: Final = 256
@@ -131,3 +133,24 @@ def first_row(
 def column_ident(index: int) -> str:
     """The name of the staging column of the source column at ``index``."""
     return f"c{index}"
+
+
+def row_json_sql(columns: Sequence[StagedColumn]) -> str:
+    """JSON text of a staged row's values (for the quarantine), the long-staged ones merged in
+    from the relation ``l`` of :func:`long_values_sql`."""
+    pairs = ", ".join(f"{sql_string(c.name)}, s.{c.ident}" for c in columns if not c.long)
+    wide = f"json_object({pairs})"
+    if not any(c.long for c in columns):
+        return wide
+    return f"json_merge_patch({wide}, coalesce(l.__values, '{{}}'))"
+
+
+def long_values_sql(columns: Sequence[StagedColumn]) -> str:
+    """(__line, __values): each line's long-staged values as one JSON object by key name."""
+    names = " ".join(
+        f"WHEN {sql_string(c.ident)} THEN {sql_string(c.name)}" for c in columns if c.long
+    )
+    return (
+        f"SELECT __line, json_group_object(CASE __column {names} END, __value) AS __values "
+        f"FROM {LONG_STAGE} GROUP BY __line"
+    )
