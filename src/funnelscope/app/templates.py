@@ -71,7 +71,7 @@ def template_spec(name: str | None, events: Sequence[str], window: str = "7d") -
             raise SpecError("--event", f"{text!r} is not STAGE=EVENT", "write e.g. won=deal_closed")
         mapping[stage.strip()] = event.strip()
     text = template_spec_yaml(get_template(name), window, mapping)
-    import yaml
+    from funnelscope.model.spec_files import load_spec_text
 
-    parse_funnel(yaml.safe_load(text))  # the window and names make a valid spec
+    parse_funnel(load_spec_text(text, f"template {name}"))  # the window and names make a spec
     return text

@@ -60,9 +60,10 @@ def templates(
     if as_spec or events:
         text = template_spec(name, events, window)
         if output_format == "json":  # the same spec as JSON (a spec file may be JSON too)
-            import yaml
+            from funnelscope.model.spec_files import load_spec_text
 
-            click.echo(json.dumps(yaml.safe_load(text), ensure_ascii=False, indent=2))
+            spec = load_spec_text(text, f"template {name}")
+            click.echo(json.dumps(spec, ensure_ascii=False, indent=2))
         else:
             click.echo(text, nl=False)
         return
