@@ -324,3 +324,21 @@ def test_the_rewrite_keeps_every_table_the_load_ids_and_leaves_no_spare_files(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("s.duckdb")) == [
         "s.duckdb"
     ]
+
+
+def test_forget_source_takes_the_file_and_its_bytes_out_of_the_store(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "funnelscope.duckdb"
+    assert cli("ingest", str(export(tmp_path / "events.csv")), *MAPPING).code == 0
+    kept = tmp_path / "kept.csv"
+    kept.write_text(HEADER + "gina,,view,2024-03-06T10:00:00Z,,\n")
+    assert cli("ingest", str(kept), "--no-progress").code == 0
+    assert EMAIL.encode() in store_bytes(db)  # in its events and in a quarantined row
+
+    run = cli("forget", "events.csv")
+    assert run.code == 0, run.err
+    assert "removed 13 events of events.csv; 1 left; rewrote funnelscope.duckdb" in run.err
+    assert EMAIL.encode() not in store_bytes(db)
+    assert b"dev-erin" not in store_bytes(db)
+    with EventStore(db, read_only=True) as store:
+        assert store.connection.execute("SELECT person_id FROM events").fetchall() == [("gina",)]
+        assert store.quarantine() == []

@@ -176,13 +176,16 @@ class Forgotten:
     source: str
     events_removed: int
     events_left: int
+    rewrite: Rewrite | None = None  # the store file rewritten without them (None: in memory)
 
 
 def forget_source(db_path: str, source: str) -> Forgotten:
-    """Remove every event and quarantined row a loaded file added."""
+    """Remove every event and quarantined row a loaded file added, and rewrite the store file so
+    their values leave it (a file loaded by mistake may hold what must not be kept)."""
     with open_store(db_path, read_only=False) as store:
         removed = store.forget(source)
-        return Forgotten(source, removed, store.count_events())
+        rewrite = store.rewrite()
+        return Forgotten(source, removed, store.count_events(), rewrite)
 
 
 @dataclass(frozen=True)

@@ -265,8 +265,8 @@ def forget(
     funnelscope forget --persons requests.csv    (every person named in the file)
 
     SOURCE is the path as given to ingest, its absolute path, or its file name. A person's ids
-    are kept, hashed, so loading the same export again skips their rows; the store file is
-    rewritten so the removed values are not left in it.
+    are kept, hashed, so loading the same export again skips their rows. Either way the store
+    file is rewritten so the removed values are not left in it.
     """
     from funnelscope.app.events import forget_persons, forget_source
 
@@ -276,7 +276,8 @@ def forget(
     if source is not None:
         done = forget_source(db_path, source)
         click.echo(
-            f"removed {done.events_removed:,} events of {source}; {done.events_left:,} left",
+            f"removed {done.events_removed:,} events of {source}; {done.events_left:,} left"
+            + _rewritten(db_path, done.rewrite),
             err=True,
         )
         return

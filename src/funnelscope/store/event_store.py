@@ -308,6 +308,11 @@ class EventStore(OwnConnection):
         with transaction(self._con):
             removed = remove_loads(self._con, load_ids)
             apply_identities(self._con)
+            # ids only this source brought: their person keys go too (a later load adds anew)
+            self._con.execute(
+                "DELETE FROM persons WHERE person_id NOT IN (SELECT person_id FROM events) "
+                "AND person_id NOT IN (SELECT person_id FROM identity_map)"
+            )
             return removed
 
     def forget_persons(self, ids: Sequence[str]) -> PersonsForgotten:
