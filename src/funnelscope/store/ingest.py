@@ -97,6 +97,8 @@ SAME_EVENT: Final = (  # a stored event e and a row n of the file are the same e
     'e.distinct_id = n.person_id AND e.event = n.event AND e."timestamp" = n."timestamp"'
 )
 REPEATS: Final = "_fs_repeats"  # lines of valid rows whose event id an earlier row has
+SPARSE_SHARE: Final = 0.01  # a JSON key on fewer rows than this share lives in the map
+SPARSE_MIN_ROWS: Final = 1000  # ... in a file of at least this many rows
 LOAD_MEMORY_LIMIT: Final = "512MB"  # DuckDB's share of memory while loading; beyond, it spills
 
 
@@ -402,7 +404,7 @@ class Loader:
             mapped = set(roles.values()) if layout is None else set()
             internal = set(CORE) | {RAW}
             properties = [c for c in staged.columns if c.name not in mapped | internal]
-            plans = self._plan_properties(properties)
+            plans = self._plan_properties(properties, staged.rows_read)
             id_col = role_columns.get("id")
             long = reads_long(plans)
             # The canonical JSON of derived ids is made per row whose id is blank; read as rows
@@ -529,12 +531,13 @@ class Loader:
         )
         return {**roles, "device": best}, note
 
-    def _plan_properties(self, columns: Sequence[StagedColumn]) -> list[PropertyPlan]:
+    def _plan_properties(self, columns: Sequence[StagedColumn], rows: int) -> list[PropertyPlan]:
         """Register new properties and widen existing ones so this file's values fit.
 
         A new property gets a column of its own while the store has fewer than
         MAX_PROPERTY_COLUMNS of them, and lives in the ``more_properties`` map beyond (see
-        store/schema.py); a property keeps its place for good."""
+        store/schema.py), as does a sparse JSON key (:func:`_sparse`); a property keeps its
+        place for good."""
         registry = property_columns(self._con)
         in_columns = [column for column, _ in registry.values() if column is not None]
         used = {c.lower() for c in STORE_COLUMNS} | {c.lower() for c in in_columns}
@@ -558,7 +561,7 @@ class Loader:
                     )
             else:
                 target, new = None, col.value_type or VARCHAR
-                if free > 0 and not col.long:  # a long-staged (late, sparse) key: the map
+                if free > 0 and not _sparse(col, rows):
                     target, free = column_name(col.name, used), free - 1
                     used.add(target.lower())
                     self._con.execute(f"ALTER TABLE events ADD COLUMN {quote_ident(target)} {new}")
@@ -749,6 +752,17 @@ _ROLE_KEYS: Final = {
     "id": EVENT_ID,
     "session": SESSION_KEY,
 }
+
+
+def _sparse(column: StagedColumn, rows: int) -> bool:
+    """A JSON key set on fewer than SPARSE_SHARE of a file's rows (of SPARSE_MIN_ROWS or
+    more): it goes to the map even while columns are free, so thousands of rare keys do not
+    take the store's columns. Keys staged as rows (beyond a file's first) always do."""
+    if column.long:
+        return True
+    if column.filled is None or rows < SPARSE_MIN_ROWS:
+        return False
+    return column.filled < SPARSE_SHARE * rows
 
 
 def _layout_of(path: Path, fmt: SourceFormat, mapping: ColumnMapping) -> Layout | None:

@@ -133,6 +133,7 @@ class JsonStager:
         self.idents: dict[str, str] = {}  # key -> staging column
         self.long: set[str] = set()  # keys staged as rows (beyond the first WIDE_STAGE_KEYS)
         self.kinds: dict[str, set[str]] = {}
+        self.filled: dict[str, int] = {}  # key -> rows where it has a value
         self.lines: list[int] = []
         self.rows: list[dict[str, Any]] = []
         create_stage(con, [])
@@ -143,6 +144,7 @@ class JsonStager:
                 ident = column_ident(len(self.idents))
                 self.idents[key] = ident
                 self.kinds[key] = set()
+                self.filled[key] = 0
                 if len(self.idents) <= WIDE_STAGE_KEYS:
                     self.con.execute(f"ALTER TABLE {STAGE} ADD COLUMN {ident} VARCHAR")
                 else:
@@ -151,6 +153,7 @@ class JsonStager:
                     self.long.add(key)
             if value is not None:
                 self.kinds[key].add(_json_kind(value))
+                self.filled[key] += 1
         self.lines.append(line)
         self.rows.append(row)
 
@@ -199,7 +202,14 @@ class JsonStager:
 
     def columns(self) -> list[StagedColumn]:
         return [
-            StagedColumn(key, ident, VARCHAR, _kinds_type(self.kinds[key]), key in self.long)
+            StagedColumn(
+                key,
+                ident,
+                VARCHAR,
+                _kinds_type(self.kinds[key]),
+                key in self.long,
+                self.filled[key],
+            )
             for key, ident in self.idents.items()
         ]
 

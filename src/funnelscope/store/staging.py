@@ -45,6 +45,7 @@ class StagedColumn:
     source_type: str  # DuckDB type of the staged values
     value_type: str | None  # property type: BIGINT, DOUBLE, BOOLEAN, VARCHAR; None = no values
     long: bool = False  # its values are rows of LONG_STAGE, not a column of STAGE
+    filled: int | None = None  # rows with a value, where the reader counted them (JSON keys)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,9 @@ def stage_column(con: duckdb.DuckDBPyConnection, column: StagedColumn) -> Staged
         f"WHERE l.__line = {STAGE}.__line AND l.__column = ?",
         [column.ident],
     )
-    return StagedColumn(column.name, column.ident, column.source_type, column.value_type)
+    return StagedColumn(
+        column.name, column.ident, column.source_type, column.value_type, filled=column.filled
+    )
 
 
 def create_stage(con: duckdb.DuckDBPyConnection, idents: list[str]) -> None:
