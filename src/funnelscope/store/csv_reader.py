@@ -307,6 +307,16 @@ def _text_in_sample(con: duckdb.DuckDBPyConnection, idents: list[str]) -> set[st
     the other columns need the pass over every row (ids, names and times never do)."""
     if not idents or _SAMPLE_ROWS <= 0:
         return set()
+    rows = first_row(con, f"SELECT count(*) FROM {STAGE}")
+    if rows is not None and rows[0] <= _SAMPLE_ROWS:
+        return set()  # the sample would be the whole file: one pass over every row is enough
+    text: set[str] = set()
+    for start in range(0, len(idents), _COLUMNS_PER_UNPIVOT):
+        text |= _text_in_sample_batch(con, idents[start : start + _COLUMNS_PER_UNPIVOT])
+    return text
+
+
+def _text_in_sample_batch(con: duckdb.DuckDBPyConnection, idents: list[str]) -> set[str]:
     sample = f"(SELECT * FROM {STAGE} LIMIT {_SAMPLE_ROWS})"
     text = "trim(__value)"
     number = f"regexp_full_match({text}, {sql_string(NUMBER_PATTERN)})"
