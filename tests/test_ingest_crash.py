@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,31 @@ def test_a_load_killed_at_random_moments_leaves_nothing_or_all(tmp_path: Path) -
         assert process.wait() == 0
         assert state(db) == (good, good, bad, 1)
     assert outcomes  # each kill left the store whole, whichever moment it hit
+
+
+def test_a_file_loaded_again_with_more_memory_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from funnelscope.errors import IngestError
+    from funnelscope.store import ingest as ingest_module
+
+    file = tmp_path / "e.csv"
+    file.write_text("person_id,event,timestamp\nu1,view,2024-01-01T10:00:00Z\n")
+    real = ingest_module.Loader._ingest_file
+    calls: list[str | None] = []
+
+    def first_runs_out(self: Any, *args: Any) -> Any:
+        limit = self._con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        calls.append(limit)
+        if len(calls) == 1:  # as DuckDB's OutOfMemoryException under the load's budget
+            raise ingest_module._NeedsMemory(
+                IngestError(str(file), "could not load: out of memory")
+            )
+        return real(self, *args)
+
+    monkeypatch.setattr(ingest_module.Loader, "_ingest_file", first_runs_out)
+    with EventStore(tmp_path / "s.duckdb") as store:
+        report = store.ingest([file])
+    assert report.rows_loaded == 1
+    assert report.files[0].notes == (ingest_module.NEEDED_MEMORY,)
+    assert calls[0] == "488.2 MiB" and calls[1] != calls[0]  # 512MB, then DuckDB's default

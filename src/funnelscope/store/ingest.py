@@ -100,6 +100,10 @@ REPEATS: Final = "_fs_repeats"  # lines of valid rows whose event id an earlier 
 SPARSE_SHARE: Final = 0.01  # a JSON key on fewer rows than this share lives in the map
 SPARSE_MIN_ROWS: Final = 1000  # ... in a file of at least this many rows
 LOAD_MEMORY_LIMIT: Final = "512MB"  # DuckDB's share of memory while loading; beyond, it spills
+NEEDED_MEMORY: Final = (
+    f"this file needed more than the load's {LOAD_MEMORY_LIMIT} of memory and was loaded again "
+    "with DuckDB's default limit (up to 80% of the machine's memory)"
+)
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,7 @@ class Loader:
                             file = self._ingest_file(
                                 Path(path), str(path), mapping, display, replace
                             )
+                        file = dataclass_replace(file, notes=(*file.notes, NEEDED_MEMORY))
                     reports.append(file)
                 except _NeedsMemory as exc:
                     failures.append(exc.error)
