@@ -249,25 +249,33 @@ def test_an_older_store_gets_the_map_and_a_property_of_its_name_moves(tmp_path: 
         ]
 
 
+def staged(
+    columns: list[list[str | None]],
+) -> tuple[duckdb.DuckDBPyConnection, list[str], list[str]]:
+    """A connection whose staging table holds `columns` (padded with NULLs to one height), with
+    the columns' names and staging identifiers."""
+    height = max(len(c) for c in columns)
+    padded = [c + [None] * (height - len(c)) for c in columns]
+    con = duckdb.connect()
+    schema = pa.schema(
+        [("__line", pa.int64())] + [(f"c{i}", pa.string()) for i in range(len(padded))]
+    )
+    table = pa.table(
+        {"__line": list(range(height)), **{f"c{i}": c for i, c in enumerate(padded)}},
+        schema=schema,
+    )
+    con.register("t", table)
+    con.execute("CREATE TEMP TABLE _fs_stage AS SELECT * FROM t")
+    return con, [f"col{i}" for i in range(len(padded))], [f"c{i}" for i in range(len(padded))]
+
+
 cells = st.lists(st.one_of(st.none(), VALUES), min_size=1, max_size=12)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(columns=st.lists(cells, min_size=1, max_size=6))
 def test_types_read_as_rows_equal_types_read_side_by_side(columns: list[list[str | None]]) -> None:
-    height = max(len(c) for c in columns)
-    padded = [c + [None] * (height - len(c)) for c in columns]
-    con = duckdb.connect()
-    table = pa.table(
-        {"__line": list(range(height)), **{f"c{i}": c for i, c in enumerate(padded)}},
-        schema=pa.schema(
-            [("__line", pa.int64())] + [(f"c{i}", pa.string()) for i in range(len(padded))]
-        ),
-    )
-    con.register("t", table)
-    con.execute("CREATE TEMP TABLE _fs_stage AS SELECT * FROM t")
-    names = [f"col{i}" for i in range(len(padded))]
-    idents = [f"c{i}" for i in range(len(padded))]
+    con, names, idents = staged(columns)
     side_by_side = csv_reader_module._infer_batch(con, names, idents)
     as_rows = csv_reader_module._infer_unpivot(con, names, idents)
     assert as_rows == side_by_side
@@ -436,20 +444,7 @@ def test_types_proved_text_by_a_sample_equal_types_read_from_every_row(
     sample: int,
     many: bool,
 ) -> None:
-    height = max(len(c) for c in columns)
-    padded = [c + [None] * (height - len(c)) for c in columns]
-    con = duckdb.connect()
-    schema = pa.schema(
-        [("__line", pa.int64())] + [(f"c{i}", pa.string()) for i in range(len(padded))]
-    )
-    table = pa.table(
-        {"__line": list(range(height)), **{f"c{i}": c for i, c in enumerate(padded)}},
-        schema=schema,
-    )
-    con.register("t", table)
-    con.execute("CREATE TEMP TABLE _fs_stage AS SELECT * FROM t")
-    names = [f"col{i}" for i in range(len(padded))]
-    idents = [f"c{i}" for i in range(len(padded))]
+    con, names, idents = staged(columns)
     with monkeypatch.context() as patched:
         patched.setattr(csv_reader_module, "_SAMPLE_ROWS", 0)
         every_row = csv_reader_module._infer_text_types(con, names, idents)

@@ -318,13 +318,8 @@ def _text_in_sample(con: duckdb.DuckDBPyConnection, idents: list[str]) -> set[st
 
 def _text_in_sample_batch(con: duckdb.DuckDBPyConnection, idents: list[str]) -> set[str]:
     sample = f"(SELECT * FROM {STAGE} LIMIT {_SAMPLE_ROWS})"
-    text = "trim(__value)"
-    number = f"regexp_full_match({text}, {sql_string(NUMBER_PATTERN)})"
-    boolean = f"lower({text}) IN ('true', 'false')"
-    proof = (
-        f"count(__value) > count(*) FILTER (WHERE {number}) "
-        f"AND count(__value) > count(*) FILTER (WHERE {boolean})"
-    )
+    total, _, _, numbers, _, booleans, _ = _value_counts("__value")
+    proof = f"{total} > {numbers} AND {total} > {booleans}"  # a value of neither kind
     listed = ", ".join(idents)
     rows = con.execute(
         f"SELECT __column, {proof} FROM (UNPIVOT (SELECT {listed} FROM {sample}) ON {listed} "

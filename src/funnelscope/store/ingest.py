@@ -77,6 +77,7 @@ from funnelscope.store.staging import (
     StagedColumn,
     StagedFile,
     drop_stage,
+    execute_with_table,
     first_row,
     long_values_sql,
     row_json_sql,
@@ -428,13 +429,12 @@ class Loader:
                 unit = layout.time_unit
             long_properties = None
             if long:  # a wide text file: its properties are read as rows
-                self._con.register("_fs_plan_rows", plan_table(plans))
-                try:
-                    self._con.execute(
-                        f"CREATE TEMP TABLE {PLAN_TABLE} AS SELECT * FROM _fs_plan_rows"
-                    )
-                finally:
-                    self._con.unregister("_fs_plan_rows")
+                execute_with_table(
+                    self._con,
+                    "_fs_plan_rows",
+                    plan_table(plans),
+                    f"CREATE TEMP TABLE {PLAN_TABLE} AS SELECT * FROM _fs_plan_rows",
+                )
                 long_properties = long_properties_sql(plans, with_json=with_json)
             self._con.execute(
                 normalize_sql(
@@ -576,19 +576,15 @@ class Loader:
             plans.append(PropertyPlan(col, target, col.value_type or new, new))
         if added:  # one statement: a file may bring thousands
             names, targets, kinds = (list(values) for values in zip(*added, strict=True))
-            self._con.register(
+            execute_with_table(
+                self._con,
                 "_fs_new_properties",
                 pa.table(
                     {"name": names, "column_name": pa.array(targets, pa.string()), "type": kinds}
                 ),
+                "INSERT INTO event_properties SELECT name, column_name, type "
+                "FROM _fs_new_properties",
             )
-            try:
-                self._con.execute(
-                    "INSERT INTO event_properties SELECT name, column_name, type "
-                    "FROM _fs_new_properties"
-                )
-            finally:
-                self._con.unregister("_fs_new_properties")
         return plans
 
     def _loses_digits_as_double(self, col: StagedColumn, target: str | None, old: str) -> bool:
@@ -702,11 +698,12 @@ class Loader:
                 "raw": pa.array([m.raw for m in malformed], pa.string()),
             }
         )
-        self._con.register("_fs_malformed", table)
-        try:
-            self._con.execute(f"INSERT INTO {BAD} SELECT line, reason, raw FROM _fs_malformed")
-        finally:
-            self._con.unregister("_fs_malformed")
+        execute_with_table(
+            self._con,
+            "_fs_malformed",
+            table,
+            f"INSERT INTO {BAD} SELECT line, reason, raw FROM _fs_malformed",
+        )
 
     def _insert_events(self, plans: Sequence[PropertyPlan], load_id: int) -> int:
         """Insert valid rows whose event_id is new (to the store and earlier in the file)."""

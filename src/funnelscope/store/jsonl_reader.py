@@ -30,6 +30,7 @@ from funnelscope.store.staging import (
     column_ident,
     create_long_stage,
     create_stage,
+    execute_with_table,
 )
 from funnelscope.store.text_files import Lines, decode_problem, has_undecodable, show_bytes
 
@@ -194,11 +195,12 @@ class JsonStager:
                 "__value": pa.array(values, pa.string()),
             }
         )
-        self.con.register("_fs_long_chunk", chunk)
-        try:
-            self.con.execute(f"INSERT INTO {LONG_STAGE} SELECT * FROM _fs_long_chunk")
-        finally:
-            self.con.unregister("_fs_long_chunk")
+        execute_with_table(
+            self.con,
+            "_fs_long_chunk",
+            chunk,
+            f"INSERT INTO {LONG_STAGE} SELECT * FROM _fs_long_chunk",
+        )
 
     def columns(self) -> list[StagedColumn]:
         return [

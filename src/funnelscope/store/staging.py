@@ -114,11 +114,20 @@ def append_chunk(
     arrays: dict[str, pa.Array] = {"__line": pa.array(lines, pa.int64())}
     for name, values in columns.items():
         arrays[name] = pa.array(values, pa.string())
-    con.register("_fs_chunk", pa.table(arrays))
+    execute_with_table(
+        con, "_fs_chunk", pa.table(arrays), f"INSERT INTO {STAGE} BY NAME SELECT * FROM _fs_chunk"
+    )
+
+
+def execute_with_table(
+    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, sql: str
+) -> None:
+    """Run `sql` with the Arrow `table` readable as `name` for that statement only."""
+    con.register(name, table)
     try:
-        con.execute(f"INSERT INTO {STAGE} BY NAME SELECT * FROM _fs_chunk")
+        con.execute(sql)
     finally:
-        con.unregister("_fs_chunk")
+        con.unregister(name)
 
 
 def first_row(
