@@ -13,6 +13,7 @@ from funnelscope.cli.funnel import funnel
 from funnelscope.cli.identities import identities
 from funnelscope.cli.ingest import forget, ingest, quarantine, sources
 from funnelscope.cli.marketing import diagnose, report, whatif
+from funnelscope.cli.pipeline import pipeline
 from funnelscope.cli.templates import templates
 from funnelscope.errors import FunnelscopeError
 
@@ -42,6 +43,7 @@ cli.add_command(report)
 cli.add_command(diagnose)
 cli.add_command(whatif)
 cli.add_command(experiment)
+cli.add_command(pipeline)
 
 
 def main(argv: list[str] | None = None) -> int:

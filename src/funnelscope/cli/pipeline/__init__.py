@@ -1,0 +1,21 @@
+"""`funnelscope pipeline ...`: the sales pipeline's commands, one module each."""
+
+from __future__ import annotations
+
+import click
+
+from funnelscope.cli.pipeline.load import load
+
+
+@click.group()
+def pipeline() -> None:
+    """The sales pipeline: deals, stage history, follow-ups, targets, forecast, lead scores.
+
+    \b
+    Load:     funnelscope pipeline load deals.csv stage_history.csv activities.csv
+    Funnel:   funnelscope pipeline funnel --by owner
+    Today:    funnelscope pipeline followups
+    """
+
+
+pipeline.add_command(load)
