@@ -5,7 +5,7 @@ analysis starts from these (docs/pipeline.md, "Stage semantics")."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from funnelscope.model.deals import CrmData, Deal, DealStatus, Pipeline, StageChange, StageKind
@@ -64,6 +64,41 @@ def journeys(data: CrmData, as_of: datetime | None = None) -> list[Journey]:
     for deal in data.deals:
         pipeline = data.pipeline(deal.pipeline) or Pipeline(deal.pipeline, (deal.stage,))
         result.append(journey(deal, pipeline, history.get(deal.deal_id, [])))
+    return result
+
+
+def journeys_as_of(data: CrmData, as_of: datetime) -> list[Journey]:
+    """The journeys as they stood at ``as_of``: deals created later are left out, later stage
+    changes are ignored, and a deal that closed later is open again, in the stage its history
+    had it in (its current stage when it has no history)."""
+    history = data.history()
+    result = []
+    for deal in data.deals:
+        if deal.created_at > as_of:
+            continue
+        pipeline = data.pipeline(deal.pipeline) or Pipeline(deal.pipeline, (deal.stage,))
+        every_change = history.get(deal.deal_id, [])
+        changes = [c for c in every_change if c.changed_at <= as_of]
+        closed_later = deal.closed_at is not None and deal.closed_at > as_of
+        if len(changes) == len(every_change) and not closed_later:
+            result.append(journey(deal, pipeline, changes))  # nothing about it came later
+            continue
+        if changes:
+            stage = changes[-1].to_stage
+            kind = pipeline.kind(stage)
+            status = DealStatus(kind.value) if kind is not None else deal.status
+            if status is not DealStatus.OPEN and closed_later:
+                status = DealStatus.OPEN
+        else:
+            stage = deal.stage
+            status = deal.status
+        if closed_later and status is DealStatus.OPEN:
+            if not changes and pipeline.kind(stage) is not StageKind.OPEN:
+                stage = pipeline.stages[0] if pipeline.stages else stage
+            deal = replace(deal, stage=stage, status=status, closed_at=None, lost_reason=None)
+        elif changes:
+            deal = replace(deal, stage=stage, status=status)
+        result.append(journey(deal, pipeline, changes))
     return result
 
 

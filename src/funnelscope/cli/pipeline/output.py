@@ -80,11 +80,14 @@ def table(
         cells = [percent(row.get(c)) if c in percent_columns else cell(row.get(c)) for c in columns]
         if bar_column is not None:
             share = row.get(bar_column)
-            out.add_row(*cells, bar(float(share or 0.0), 24))
+            out.add_row(*cells, bar(float(share or 0.0), 16))
         else:
             out.add_row(*cells)
     return out
 
 
 def console() -> Console:
-    return Console(highlight=False)
+    """A console as wide as the terminal; 160 columns when the output is a file or a pipe, so
+    the pipeline's wide tables are not squeezed into 80."""
+    out = Console(highlight=False)
+    return out if out.is_terminal else Console(highlight=False, width=160)
