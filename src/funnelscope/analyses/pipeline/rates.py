@@ -80,4 +80,3 @@ def stage_win_rates(
             rate, basis = (position + 1) / (count + 1), "prior"
         rates[stage] = StageRate(stage, won, n, rate, basis, interval, stated.get(stage))
     return rates
-

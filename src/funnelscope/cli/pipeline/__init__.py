@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from funnelscope.cli.pipeline.funnel import funnel
 from funnelscope.cli.pipeline.load import load
 
 
@@ -19,3 +20,4 @@ def pipeline() -> None:
 
 
 pipeline.add_command(load)
+pipeline.add_command(funnel)
