@@ -1,6 +1,8 @@
-"""Which group (rep, source, team ...) converts worse at which stage, and which loses more deals
-for one reason, than the rest of the deals, tested with the stats module and adjusted for the
-number of tests (Holm). Only groups with at least ``min_deals`` deals at the stage are tested."""
+"""Which group (rep, source, team ...) converts worse at which stage than the rest of the deals,
+and whose lost deals are lost for one reason more often than the rest's lost deals (the reason
+mix, so a group that simply loses more is not flagged for every reason), tested with the stats
+module and adjusted for the number of tests (Holm). Only groups with at least ``min_deals``
+deals at the stage (lost deals, for reasons) are tested."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ MIN_DEALS = 10
 
 @dataclass(frozen=True)
 class GroupGap:
-    """One group's rate at one stage (or for one lost reason) against all other deals."""
+    """One group's conversion at one stage against all other deals; or the share of its lost
+    deals lost for one reason against that share among the other lost deals."""
 
     kind: str  # "conversion" at a stage, or "lost reason"
     group: str
@@ -74,17 +77,10 @@ def group_gaps(
         overall_reasons = _reason_counts(overall)
         for reason, count in overall_reasons.items():
             mine_count = reasons.get(reason, 0)
-            rest = Proportion(overall.deals - funnel.deals, count - mine_count)
-            if funnel.deals >= min_deals and rest.n >= min_deals:
-                raw.append(
-                    (
-                        "lost reason",
-                        funnel.group or "",
-                        reason,
-                        Proportion(funnel.deals, mine_count),
-                        rest,
-                    )
-                )
+            rest = Proportion(overall.lost - funnel.lost, count - mine_count)
+            if funnel.lost >= min_deals and rest.n >= min_deals:
+                mine = Proportion(funnel.lost, mine_count)
+                raw.append(("lost reason", funnel.group or "", reason, mine, rest))
     if not raw:
         return []
     tests = [compare_proportions(rest, mine, alpha) for _, _, _, mine, rest in raw]

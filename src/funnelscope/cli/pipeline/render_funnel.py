@@ -74,7 +74,7 @@ def print_funnel(result: PipelineFunnel) -> None:
                 what = (
                     f"converts {percent(gap.group_rate)} at {gap.stage} vs {percent(gap.rest_rate)}"
                     if gap.kind == "conversion"
-                    else f"loses {percent(gap.group_rate)} of its deals for '{gap.stage}' vs "
+                    else f"loses {percent(gap.group_rate)} of its lost deals for '{gap.stage}' vs "
                     f"{percent(gap.rest_rate)}"
                 )
                 out.print(

@@ -18,6 +18,8 @@ _DOT_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ ,]+(\d{1,2}):(\d{2})
 _EPOCH = re.compile(r"^\d{9,13}$")
 _AMOUNT = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 _CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
+_CODED = re.compile(r"^(?:([A-Za-z]{3})\s*(.+)|(.+?)\s*([A-Za-z]{3}))$")
+_SYMBOLS: Final = "$€£¥₹₽₩₺₴"
 _WON: Final = frozenset({"won", "closed won", "closedwon", "closed_won", "win", "true", "1", "yes"})
 _LOST: Final = frozenset(
     {"lost", "closed lost", "closedlost", "closed_lost", "loss", "false", "0", "no"}
@@ -82,29 +84,33 @@ def _parse(raw: str, zone: tzinfo) -> datetime | None:
 
 
 def parse_amount(value: str | None, field: str) -> tuple[float | None, str | None]:
-    """An amount and the currency written with it (``1200.50``, ``EUR 1200``, ``1200 USD``)."""
+    """An amount and the currency code written with it: ``1200.50``, ``EUR 1200``,
+    ``1 200,50 EUR``, ``$1,200.00``. Spaces and apostrophes group thousands; with both ``,``
+    and ``.`` the last one is the decimal mark; a lone ``,`` followed by exactly three digits
+    groups thousands, else it is the decimal mark. A currency symbol is dropped (``$`` names
+    several currencies): the deal's currency column or the settings say which it is."""
     if blank(value):
         return None, None
     assert value is not None
     raw = value.strip()
-    parts = raw.replace(",", "").split()
-    code = None
-    if len(parts) == 2:
-        if _CURRENCY_CODE.match(parts[0]):
-            code, number = parts[0].upper(), parts[1]
-        elif _CURRENCY_CODE.match(parts[1]):
-            number, code = parts[0], parts[1].upper()
-        else:
-            number = raw
-    else:
-        number = parts[0] if parts else raw
+    number, code = raw, None
+    found = _CODED.match(raw)
+    if found is not None:
+        code = (found.group(1) or found.group(4)).upper()
+        number = found.group(2) or found.group(3)
+    number = number.strip().strip(_SYMBOLS).strip()
+    number = re.sub(r"[\s\u00a0\u202f']", "", number)
+    if "," in number and "." in number:
+        decimal = "," if number.rfind(",") > number.rfind(".") else "."
+        number = number.replace("." if decimal == "," else ",", "").replace(",", ".")
+    elif "," in number:
+        grouped = re.fullmatch(r"\d{1,3}(,\d{3})+", number)
+        number = number.replace(",", "") if grouped else number.replace(",", ".")
     if not _AMOUNT.match(number):
         raise CellError(
-            field,
-            raw,
-            f"{raw!r} is not an amount",
+            field, raw, f"{raw!r} is not an amount",
             "write a plain number like 1200.50, optionally with a code: 1200 EUR",
-        )
+        )  # fmt: skip
     amount = float(number)
     if amount < 0 or amount != amount or amount == float("inf"):
         raise CellError(field, raw, f"{raw!r} is not an amount of 0 or more", "fix the amount")
