@@ -79,8 +79,8 @@ def group_gaps(
             mine_count = reasons.get(reason, 0)
             rest = Proportion(overall.lost - funnel.lost, count - mine_count)
             if funnel.lost >= min_deals and rest.n >= min_deals:
-                mine = Proportion(funnel.lost, mine_count)
-                raw.append(("lost reason", funnel.group or "", reason, mine, rest))
+                share = Proportion(funnel.lost, mine_count)
+                raw.append(("lost reason", funnel.group or "", reason, share, rest))
     if not raw:
         return []
     tests = [compare_proportions(rest, mine, alpha) for _, _, _, mine, rest in raw]

@@ -4,7 +4,7 @@ analysis starts from these (docs/pipeline.md, "Stage semantics")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -69,36 +69,16 @@ def journeys(data: CrmData, as_of: datetime | None = None) -> list[Journey]:
 
 def journeys_as_of(data: CrmData, as_of: datetime) -> list[Journey]:
     """The journeys as they stood at ``as_of``: deals created later are left out, later stage
-    changes are ignored, and a deal that closed later is open again, in the stage its history
-    had it in (its current stage when it has no history)."""
+    changes are ignored, and each deal has the stage and status :func:`state_at` gives it then
+    (a deal that closed later is open again)."""
     history = data.history()
     result = []
-    for deal in data.deals:
-        if deal.created_at > as_of:
+    for full in journeys(data):
+        state = state_at(full, as_of)
+        if state is None:
             continue
-        pipeline = data.pipeline(deal.pipeline) or Pipeline(deal.pipeline, (deal.stage,))
-        every_change = history.get(deal.deal_id, [])
-        changes = [c for c in every_change if c.changed_at <= as_of]
-        closed_later = deal.closed_at is not None and deal.closed_at > as_of
-        if len(changes) == len(every_change) and not closed_later:
-            result.append(journey(deal, pipeline, changes))  # nothing about it came later
-            continue
-        if changes:
-            stage = changes[-1].to_stage
-            kind = pipeline.kind(stage)
-            status = DealStatus(kind.value) if kind is not None else deal.status
-            if status is not DealStatus.OPEN and closed_later:
-                status = DealStatus.OPEN
-        else:
-            stage = deal.stage
-            status = deal.status
-        if closed_later and status is DealStatus.OPEN:
-            if not changes and pipeline.kind(stage) is not StageKind.OPEN:
-                stage = pipeline.stages[0] if pipeline.stages else stage
-            deal = replace(deal, stage=stage, status=status, closed_at=None, lost_reason=None)
-        elif changes:
-            deal = replace(deal, stage=stage, status=status)
-        result.append(journey(deal, pipeline, changes))
+        changes = [c for c in history.get(full.deal.deal_id, []) if c.changed_at <= as_of]
+        result.append(journey(state.deal, full.pipeline, changes))
     return result
 
 
@@ -168,3 +148,68 @@ def journey(deal: Deal, pipeline: Pipeline, changes: Sequence[StageChange]) -> J
         lost_from=lost_from,
         closed_at=closed_at,
     )
+
+
+CLOSING = (StageKind.WON, StageKind.LOST)
+
+
+@dataclass(frozen=True)
+class DealState:
+    """A deal as it stood at a moment: ``deal.stage`` and ``deal.status`` are those of then."""
+
+    deal: Deal
+    closed_at: datetime | None  # when it had closed, if it was closed then
+
+    @property
+    def status(self) -> DealStatus:
+        return self.deal.status
+
+
+def state_at(journey: Journey, moment: datetime) -> DealState | None:
+    """Where the deal stood at ``moment``, read from its journey's stays (docs/pipeline.md,
+    "Stage semantics", as of).
+
+    A deal created after the moment did not exist (None). Otherwise its stage is the stage of
+    the last stay it had entered by then. When that stay is a won or lost stage and the deal had
+    closed by then (the export's close time for its last closing, the move's time for an earlier
+    one), the deal was closed; otherwise it was open, in the last open stage it had entered, or,
+    when it had entered none yet (a deal closed later whose history starts with the closing
+    move), in its pipeline's first stage. A deal without stage history keeps its current stage;
+    it was closed when its status is won or lost and it closed by then (or the export gives no
+    close time).
+    """
+    deal, pipeline = journey.deal, journey.pipeline
+    if deal.created_at > moment:
+        return None
+    first_open = pipeline.stages[0] if pipeline.stages else deal.stage
+    if not journey.has_history:
+        closed = deal.status is not DealStatus.OPEN and (
+            deal.closed_at is None or deal.closed_at <= moment
+        )
+        if closed:
+            return DealState(deal, deal.closed_at)
+        stage = deal.stage if pipeline.kind(deal.stage) not in CLOSING else first_open
+        return DealState(_open(deal, stage), None)
+    entered = [s for s in journey.stays if s.entered_at <= moment]
+    if entered and (kind := pipeline.kind(entered[-1].stage)) in CLOSING:
+        last = entered[-1]
+        at = last.entered_at
+        if last is journey.stays[-1] and journey.closed_at is not None:
+            at = journey.closed_at
+        if at <= moment:
+            status = DealStatus.WON if kind is StageKind.WON else DealStatus.LOST
+            return DealState(replace(deal, stage=last.stage, status=status, closed_at=at), at)
+        entered = entered[:-1]
+    opened = [s for s in entered if pipeline.kind(s.stage) not in CLOSING]
+    return DealState(_open(deal, opened[-1].stage if opened else first_open), None)
+
+
+def _open(deal: Deal, stage: str) -> Deal:
+    if deal.status is DealStatus.OPEN and deal.stage == stage:
+        return deal
+    return replace(deal, stage=stage, status=DealStatus.OPEN, closed_at=None, lost_reason=None)
+
+
+def states_at(journeys: Iterable[Journey], moment: datetime) -> list[DealState]:
+    """Every deal that existed at ``moment``, as it stood then."""
+    return [s for j in journeys if (s := state_at(j, moment)) is not None]
