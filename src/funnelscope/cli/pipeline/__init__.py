@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
+from funnelscope.cli.pipeline.followups import followups
+from funnelscope.cli.pipeline.forecast import forecast
 from funnelscope.cli.pipeline.funnel import funnel
 from funnelscope.cli.pipeline.load import load
+from funnelscope.cli.pipeline.score import score
+from funnelscope.cli.pipeline.targets import targets
+from funnelscope.cli.pipeline.velocity import velocity
 
 
 @click.group()
@@ -20,4 +25,9 @@ def pipeline() -> None:
 
 
 pipeline.add_command(load)
+pipeline.add_command(forecast)
+pipeline.add_command(velocity)
+pipeline.add_command(followups)
+pipeline.add_command(targets)
+pipeline.add_command(score)
 pipeline.add_command(funnel)

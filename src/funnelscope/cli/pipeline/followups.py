@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from funnelscope.cli.options import db_option, format_option
+
+if TYPE_CHECKING:
+    from funnelscope.analyses.pipeline.followups import FollowupsResult
 
 
 @click.command()
@@ -35,13 +40,19 @@ def followups(
     """The open deals' follow-up cadences: touches done on time, late or overdue, rotting deals,
     and the call-today list ranked by the value at risk (amount x stage win rate)."""
     from funnelscope.app.pipeline.followups import pipeline_followups
-    from funnelscope.cli.pipeline.output import console, emit_data, table
+    from funnelscope.cli.pipeline.output import emit_data
 
     result = pipeline_followups(
         db_path, settings_path=settings_path, as_of=as_of, owner=owner, limit=limit
     )
-    if emit_data(result, output_format):
-        return
+    if not emit_data(result, output_format):
+        print_followups(result)
+
+
+def print_followups(result: FollowupsResult) -> None:
+    """The call-today table and the counts above it."""
+    from funnelscope.cli.pipeline.output import console, table
+
     out = console()
     summary = result.to_dict()
     currency = f" ({result.currency})" if result.currency else ""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from funnelscope.cli.options import db_option, format_option
+
+if TYPE_CHECKING:
+    from funnelscope.analyses.pipeline.targets import TargetsResult
 
 
 @click.command()
@@ -51,7 +56,7 @@ def targets(
     """Each target's attainment so far, the pace still needed against the run rate, a projection,
     and how many more deals each stage needs at today's win rates."""
     from funnelscope.app.pipeline.targets import pipeline_targets
-    from funnelscope.cli.pipeline.output import cell, console, emit_data, percent, table
+    from funnelscope.cli.pipeline.output import emit_data
 
     result = pipeline_targets(
         db_path,
@@ -63,8 +68,14 @@ def targets(
         revenue=revenue,
         deals=deals,
     )
-    if emit_data(result, output_format):
-        return
+    if not emit_data(result, output_format):
+        print_targets(result)
+
+
+def print_targets(result: TargetsResult) -> None:
+    """The targets table and each target's gap per stage."""
+    from funnelscope.cli.pipeline.output import cell, console, percent, table
+
     out = console()
     currency = f" ({result.currency})" if result.currency else ""
     columns = ["period", "who", "state", "won_revenue", "revenue_share", "won_deals",
