@@ -75,6 +75,62 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
         for line in run.verdict:
             out.print(f"  {line}")
         out.print(f"Details: funnelscope experiment {run.experiment_spec} --db {db_path}")
+        _show_crm(db_path, directory, seed, console)
+
+
+def _show_crm(db_path: str, directory: str, seed: int, status: Console) -> None:
+    """The demo CRM: the stage funnel with the groups that convert worse, the planted truths,
+    the call-today list and the target gap."""
+    from collections import Counter
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from funnelscope.app.pipeline.demo import run_crm_demo
+    from funnelscope.cli.pipeline.followups import print_followups
+    from funnelscope.cli.pipeline.output import percent
+    from funnelscope.cli.pipeline.targets import print_targets
+
+    with status.status("Writing and loading the demo CRM"):
+        run = run_crm_demo(db_path, directory, seed)
+    out = Console(soft_wrap=True)
+    deals = sum(f.deals for f in run.load.files)
+    out.print(f"\n[bold]Sales pipeline[/] (demo CRM in {run.files.deals.parent}/: {deals:,} deals, "
+              f"as of {run.as_of_text} UTC)")  # fmt: skip
+    from funnelscope.cli.pipeline.render_funnel import print_funnel
+
+    overall = replace(run.by_owner, funnels=run.by_owner.funnels[:1], by=None, gaps=())
+    print_funnel(overall)
+    out.print("Found (groups that convert worse or lose more for one reason, Holm-adjusted):")
+    for result in (run.by_owner, run.by_source):
+        for gap in result.gaps:
+            if gap.significant and gap.worse:
+                what = (f"converts {percent(gap.group_rate)} at {gap.stage} vs "
+                        f"{percent(gap.rest_rate)}" if gap.kind == "conversion" else
+                        f"loses {percent(gap.group_rate)} of its lost deals for '{gap.stage}' vs "
+                        f"{percent(gap.rest_rate)}")  # fmt: skip
+                out.print(f"  - {result.by} {gap.group} {what}")
+    stages = run.by_owner.funnels[0].stages
+    slowest = max(stages, key=lambda s: s.time.median_days or 0.0)
+    out.print(f"  - slowest stage: {slowest.stage} (median {slowest.time.median_days} days, "
+              f"p90 {slowest.time.p90_days})")  # fmt: skip
+    rotting = Counter(d.stage for d in run.followups.deals if d.rotting)
+    if rotting:
+        share = ", ".join(f"{stage} {n}" for stage, n in rotting.most_common())
+        out.print(f"  - rotting open deals by stage: {share}")
+    out.print("What the generator planted:")
+    for truth in run.files.planted:
+        out.print(f"  - {truth.kind}: {truth.where} ({truth.detail})")
+    print_followups(run.followups)
+    teams = tuple(t for t in run.targets.targets if t.target.team is not None)
+    print_targets(replace(run.targets, targets=teams))  # each rep's target: pipeline targets
+    settings, when = run.files.settings, run.as_of_text
+    out.print(
+        f"More: funnelscope pipeline funnel --by owner --settings {settings} --as-of {when}\n"
+        f"      funnelscope pipeline forecast --backtest --settings {settings} --as-of {when}\n"
+        f"      funnelscope pipeline score --settings {settings} --as-of {when}"
+        + ("" if db_path == "funnelscope.duckdb" else f"  (add --db {db_path})")
+    )
 
 
 def _show_leaks(run: DemoRun, console: Console) -> None:

@@ -24,7 +24,7 @@ def print_funnel(result: PipelineFunnel) -> None:
         for stage in funnel.stages:
             row = stage.to_dict(funnel.deals)
             time = stage.time
-            reasons = ", ".join(f"{r} {n}" for r, n in stage.lost_reasons[:3])
+            reasons = ", ".join(f"{r} {n}" for r, n in stage.lost_reasons[:2])
             rows.append(
                 {
                     **row,
