@@ -86,7 +86,14 @@ def test_demo_command_loads_writes_specs_and_prints(
     # The search-marketing report set, and its top leaks: the three planted ones.
     reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert reports == ["ads.csv", "analytics.csv", "inquiries.csv", "orders.csv"]
-    leaks = table.split("the biggest leaks in the last 4 weeks", 1)[1]
+    leaks, crm = table.split("the biggest leaks in the last 4 weeks", 1)[1].split(
+        "Sales pipeline", 1
+    )
+    # The demo CRM: its planted truths are found and the follow-up list and team targets shown.
+    assert "owner carol converts 33.3% at qualification vs 66.4%" in crm
+    assert "source paid_social loses 85.4% of its lost deals for 'budget' vs 8.4%" in crm
+    assert "rotting open deals by stage: proposal 41, capture 1" in crm
+    assert "Call today (EUR): 8 of 98" in crm and "2026-Q4, team north: 22 more won deals" in crm
     assert "Step 3 (checkout_started) for B moved" in leaks and "Safe to decide: yes." in leaks
     assert (tmp_path / "demo-data" / "experiment.yaml").exists()
     rows = [line.split()[:3] for line in leaks.splitlines() if line[:3].strip().isdigit()]
