@@ -18,8 +18,10 @@ _DOT_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ ,]+(\d{1,2}):(\d{2})
 _EPOCH = re.compile(r"^\d{9,13}$")
 _AMOUNT = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 _CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
-_CODED = re.compile(r"^(?:([A-Za-z]{3})\s*(.+)|(.+?)\s*([A-Za-z]{3}))$")
-_SYMBOLS: Final = "$€£¥₹₽₩₺₴"
+_SYMBOLS: Final = (("US$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY"), ("₹", "INR"),
+                   ("$", None))  # fmt: skip
+_GROUPED_COMMA = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+_GROUPED_DOT = re.compile(r"^\d{1,3}(\.\d{3})+(,\d+)?$")
 _WON: Final = frozenset({"won", "closed won", "closedwon", "closed_won", "win", "true", "1", "yes"})
 _LOST: Final = frozenset(
     {"lost", "closed lost", "closedlost", "closed_lost", "loss", "false", "0", "no"}
@@ -84,28 +86,30 @@ def _parse(raw: str, zone: tzinfo) -> datetime | None:
 
 
 def parse_amount(value: str | None, field: str) -> tuple[float | None, str | None]:
-    """An amount and the currency code written with it: ``1200.50``, ``EUR 1200``,
-    ``1 200,50 EUR``, ``$1,200.00``. Spaces and apostrophes group thousands; with both ``,``
-    and ``.`` the last one is the decimal mark; a lone ``,`` followed by exactly three digits
-    groups thousands, else it is the decimal mark. A currency symbol is dropped (``$`` names
-    several currencies): the deal's currency column or the settings say which it is."""
+    """An amount as CRM exports write it, and the currency written with it: ``1200.50``,
+    ``1,200.50``, ``1.200,50``, ``$1,200``, ``€ 1.200,50``, ``USD 1,200.00``, ``1 200,50 EUR``.
+
+    Spaces and apostrophes group thousands; with both ``,`` and ``.`` the last one is the
+    decimal mark; a lone ``,`` followed by groups of exactly three digits groups thousands, else
+    it is the decimal mark; dots group thousands only when there are several (``1.234.567``), so
+    ``1.200`` is 1.2. A code (``EUR``) or ``€ £ ¥ ₹ US$`` sets the currency; a bare ``$`` does
+    not (it names several currencies): the deal's currency column or the settings decide."""
     if blank(value):
         return None, None
     assert value is not None
     raw = value.strip()
-    number, code = raw, None
-    found = _CODED.match(raw)
-    if found is not None:
-        code = (found.group(1) or found.group(4)).upper()
-        number = found.group(2) or found.group(3)
-    number = number.strip().strip(_SYMBOLS).strip()
-    number = re.sub(r"[\s\u00a0\u202f']", "", number)
-    if "," in number and "." in number:
-        decimal = "," if number.rfind(",") > number.rfind(".") else "."
-        number = number.replace("." if decimal == "," else ",", "").replace(",", ".")
-    elif "," in number:
-        grouped = re.fullmatch(r"\d{1,3}(,\d{3})+", number)
-        number = number.replace(",", "") if grouped else number.replace(",", ".")
+    work = raw.replace("\u00a0", " ").replace("\u202f", " ")
+    code: str | None = None
+    for symbol, symbol_code in _SYMBOLS:
+        if symbol in work:
+            work, code = work.replace(symbol, " "), symbol_code
+            break
+    parts = work.split()
+    if len(parts) > 1 and _CURRENCY_CODE.match(parts[0]):
+        code, parts = parts[0].upper(), parts[1:]
+    elif len(parts) > 1 and _CURRENCY_CODE.match(parts[-1]):
+        code, parts = parts[-1].upper(), parts[:-1]
+    number = plain_number("".join(parts).replace("'", ""))
     if not _AMOUNT.match(number):
         raise CellError(
             field, raw, f"{raw!r} is not an amount",
@@ -115,6 +119,19 @@ def parse_amount(value: str | None, field: str) -> tuple[float | None, str | Non
     if amount < 0 or amount != amount or amount == float("inf"):
         raise CellError(field, raw, f"{raw!r} is not an amount of 0 or more", "fix the amount")
     return amount, code
+
+
+def plain_number(number: str) -> str:
+    """Thousands separators out, the decimal mark as a dot."""
+    if "," in number and "." in number:
+        if number.rfind(",") > number.rfind("."):
+            return number.replace(".", "").replace(",", ".")
+        return number.replace(",", "")
+    if "," in number:
+        return number.replace(",", "") if _GROUPED_COMMA.match(number) else number.replace(",", ".")
+    if _GROUPED_DOT.match(number) and number.count(".") > 1:
+        return number.replace(".", "")
+    return number
 
 
 def parse_currency(value: str | None, field: str) -> str | None:

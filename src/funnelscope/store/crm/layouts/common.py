@@ -4,19 +4,22 @@ percentages, the export's other columns, and turning a reader's errors into bad 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from funnelscope.model.deals import StageChange
 from funnelscope.store.bad_rows import BadRow
-from funnelscope.store.crm.cells import CellError, blank, parse_amount, parse_time, text
+from funnelscope.store.crm.cells import (
+    CellError,
+    blank,
+    parse_amount,
+    parse_time,
+    plain_number,
+    text,
+)
 from funnelscope.store.crm.records import CrmFile, CrmRecord, Row, bad_row, missing
 
-_SYMBOLS = (("US$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY"), ("₹", "INR"), ("$", None))
-_GROUPED_COMMA = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
-_GROUPED_DOT = re.compile(r"^\d{1,3}(\.\d{3})+(,\d+)?$")
 _TRUE = frozenset({"true", "yes", "1", "y", "x", "t", "checked", "wahr", "vrai"})
 _FALSE = frozenset({"false", "no", "0", "n", "f", "", "unchecked", "falsch", "faux"})
 
@@ -56,44 +59,9 @@ def required_time(row: Row, names: Sequence[str], field: str, zone: tzinfo, fix:
 
 
 def money(value: str | None, field: str) -> tuple[float | None, str | None]:
-    """An amount as CRM exports write it: ``1200.5``, ``1,200.50``, ``1.200,50``, ``$1,200``,
-    ``€ 1.200,50``, ``USD 1,200.00``, ``1 200,50 EUR``; the currency written with it (a ``$``
-    alone names no currency: the settings' currency applies)."""
-    if blank(value):
-        return None, None
-    assert value is not None
-    raw = value.strip()
-    work = raw.replace("\u00a0", " ").replace("\u202f", " ")
-    code: str | None = None
-    for symbol, symbol_code in _SYMBOLS:
-        if symbol in work:
-            work = work.replace(symbol, " ")
-            code = symbol_code
-            break
-    parts = work.split()
-    if len(parts) > 1 and re.fullmatch(r"[A-Za-z]{3}", parts[0]):
-        code, parts = parts[0].upper(), parts[1:]
-    elif len(parts) > 1 and re.fullmatch(r"[A-Za-z]{3}", parts[-1]):
-        code, parts = parts[-1].upper(), parts[:-1]
-    number = _plain_number("".join(parts).replace("'", ""))
-    try:
-        amount, _ = parse_amount(number, field)
-    except CellError as error:
-        raise CellError(field, raw, f"{raw!r} is not an amount", error.fix) from None
-    return amount, code
-
-
-def _plain_number(number: str) -> str:
-    """Thousands separators out, the decimal separator as a dot."""
-    if "," in number and "." in number:
-        if number.rfind(",") > number.rfind("."):
-            return number.replace(".", "").replace(",", ".")
-        return number.replace(",", "")
-    if "," in number:
-        return number.replace(",", "") if _GROUPED_COMMA.match(number) else number.replace(",", ".")
-    if _GROUPED_DOT.match(number) and number.count(".") > 1:
-        return number.replace(".", "")
-    return number
+    """An amount and its currency: :func:`funnelscope.store.crm.cells.parse_amount`, the one
+    amount reader of every CRM layout."""
+    return parse_amount(value, field)
 
 
 def flag(value: str | None, field: str) -> bool | None:
@@ -116,7 +84,7 @@ def percent(value: str | None, field: str, out_of_100: bool = False) -> float | 
     assert value is not None
     raw = value.strip()
     try:
-        number = float(_plain_number(raw.rstrip("%").strip()))
+        number = float(plain_number(raw.rstrip("%").strip()))
     except ValueError:
         raise CellError(field, raw, f"{raw!r} is not a probability", "write 25 or 25%") from None
     share = number / 100 if out_of_100 or raw.endswith("%") or number > 1 else number
