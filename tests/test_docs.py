@@ -22,6 +22,14 @@ def test_every_command_and_option_is_in_docs_cli() -> None:
                 flag = max(param.opts, key=len)
                 assert flag in section, f"docs/cli.md: {name} does not document {flag}"
         assert command.help, f"{name} has no help text"
+        if isinstance(command, click.Group):  # each subcommand and its options, in the section
+            for sub_name, sub in command.commands.items():
+                assert f"funnelscope {name} {sub_name}" in section, f"{name} {sub_name}"
+                for param in sub.params:
+                    if isinstance(param, click.Option):
+                        flag = max(param.opts, key=len)
+                        assert flag in section, f"docs/cli.md: {name} {sub_name}: {flag}"
+                assert sub.help, f"{name} {sub_name} has no help text"
 
 
 def test_readme_shows_the_two_commands_and_only_real_subcommands() -> None:
