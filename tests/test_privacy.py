@@ -111,8 +111,8 @@ def test_forget_person_removes_every_trace_and_its_bytes(cli, tmp_path: Path, gi
     run = cli("forget", "--person", given)
     assert run.code == 0, run.err
     assert (
-        "forgot 1 person (2 ids): removed 4 events, 2 identity links and 1 quarantined rows; "
-        "9 events left; rewrote funnelscope.duckdb without them" in run.err
+        "forgot 1 person (2 ids): removed 4 events, 2 identity links, 1 quarantined rows and "
+        "0 CRM deals; 9 events left; rewrote funnelscope.duckdb without them" in run.err
     )
     assert EMAIL.encode() not in store_bytes(db)
     assert b"dev-erin" not in store_bytes(db)
@@ -342,3 +342,36 @@ def test_forget_source_takes_the_file_and_its_bytes_out_of_the_store(cli, tmp_pa
     with EventStore(db, read_only=True) as store:
         assert store.connection.execute("SELECT person_id FROM events").fetchall() == [("gina",)]
         assert store.quarantine() == []
+
+
+def test_forget_person_takes_their_crm_deals_and_a_reload_skips_them(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    deals = tmp_path / "deals.csv"
+    deals.write_text(
+        "deal_id,name,stage,created_at,person_id\n"
+        "D1,Zanzibar Widgets,a,2026-01-01,zoe@example.com\n"
+        "D2,Other,a,2026-01-01,sam@example.com\n"
+    )
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "deal_id,to_stage,changed_at\nD1,a,2026-01-01\nD1,b,2026-01-05\nD2,a,2026-01-01\n"
+    )
+    activities = tmp_path / "activities.csv"
+    activities.write_text("deal_id,kind,done_at\nD1,call,2026-01-02\nD2,call,2026-01-02\n")
+    files = [str(deals), str(history), str(activities)]
+    assert cli("pipeline", "load", *files).code == 0
+    db = tmp_path / "funnelscope.duckdb"
+    run = cli("forget", "--person", "zoe@example.com")
+    assert run.code == 0, run.err
+    assert "removed 0 events, 0 identity links, 0 quarantined rows and 1 CRM deals" in run.err
+    assert b"Zanzibar" not in store_bytes(db) and b"zoe@example.com" not in store_bytes(db)
+    reload = cli("pipeline", "load", *files, "--format", "json")
+    assert reload.code == 0, reload.err
+    loaded = json.loads(reload.out)["files"]
+    assert [(f["deals"], f["stage_changes"], f["activities"], f["forgotten_skipped"])
+            for f in loaded] == [(1, 0, 0, 1), (0, 1, 0, 2), (0, 0, 1, 1)]  # fmt: skip
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = ("crm_deals", "crm_stage_changes", "crm_activities")
+        left = [con.execute(f"SELECT DISTINCT deal_id FROM {t}").fetchall() for t in tables]
+    assert left == [[("D2",)], [("D2",)], [("D2",)]]

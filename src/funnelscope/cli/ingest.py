@@ -286,8 +286,9 @@ def forget(
     click.echo(
         f"forgot {removed.persons:,} {_plural(removed.persons, 'person')} "
         f"({len(removed.ids):,} {_plural(len(removed.ids), 'id')}): removed "
-        f"{removed.events:,} events, {removed.links:,} identity links and "
-        f"{removed.quarantined:,} quarantined rows; {result.events_left:,} events left"
+        f"{removed.events:,} events, {removed.links:,} identity links, "
+        f"{removed.quarantined:,} quarantined rows and {removed.deals:,} CRM deals; "
+        f"{result.events_left:,} events left"
         + _rewritten(db_path, result.rewrite),
         err=True,
     )

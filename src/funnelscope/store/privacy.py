@@ -225,6 +225,7 @@ class PersonsForgotten:
     events: int
     links: int
     quarantined: int
+    deals: int  # CRM deals linked to them (with their stage history and activities)
     unknown: tuple[str, ...]  # ids given that nothing in the store named (suppressed all the same)
     identities: IdentityChange
 
@@ -236,6 +237,7 @@ class PersonsForgotten:
             "events_removed": self.events,
             "links_removed": self.links,
             "quarantined_removed": self.quarantined,
+            "deals_removed": self.deals,
             "unknown": list(self.unknown),
             "identities": self.identities.to_dict(),
         }
@@ -245,6 +247,7 @@ def forget_persons(con: Connection, given: Sequence[str]) -> PersonsForgotten:
     """Remove everything of the persons of ``given`` and suppress their ids (inside the
     caller's transaction); see the module's docstring."""
     requested = tuple(dict.fromkeys(given))
+    crm = has_table(con, "crm_deals")
     _register(con, "_fs_given", "id", list(requested))
     try:
         person_of = {
@@ -266,6 +269,7 @@ def forget_persons(con: Connection, given: Sequence[str]) -> PersonsForgotten:
                 "OR id IN (SELECT from_id FROM identity_links) "
                 "OR id IN (SELECT to_id FROM identity_links) "
                 "OR id IN (SELECT id FROM identity_apart)"
+                + (" OR id IN (SELECT person_id FROM crm_deals)" if crm else "")
             ).fetchall()
         }
     finally:
@@ -292,6 +296,7 @@ def forget_persons(con: Connection, given: Sequence[str]) -> PersonsForgotten:
         con.execute(f"DELETE FROM identity_map WHERE distinct_id {in_ids} OR person_id {in_ids}")
         con.execute(f"DELETE FROM identity_apart WHERE id {in_ids}")
         con.execute(f"DELETE FROM persons WHERE person_id {in_ids}")
+        deals = _forget_deals(con, in_ids) if crm else 0
     finally:
         con.unregister("_fs_forget")
     change = apply_identities(con)
@@ -302,9 +307,28 @@ def forget_persons(con: Connection, given: Sequence[str]) -> PersonsForgotten:
         events=events,
         links=links,
         quarantined=len(quarantined),
+        deals=deals,
         unknown=tuple(member for member in requested if member not in named),
         identities=change,
     )
+
+
+def _forget_deals(con: Connection, in_ids: str) -> int:
+    """Delete the CRM deals of the forgotten ids, with their stage history and activities; the
+    deal ids join the forgotten ids, so loading the CRM export again skips every row of them."""
+    theirs = f"deal_id IN (SELECT deal_id FROM crm_deals WHERE person_id {in_ids})"
+    deal_ids = con.execute(f"SELECT deal_id FROM crm_deals WHERE person_id {in_ids}").fetchall()
+    deals = len(deal_ids)
+    suppress(con, [str(row[0]) for row in deal_ids])  # a re-loaded history skips them too
+    con.execute(f"DELETE FROM crm_stage_changes WHERE {theirs}")
+    con.execute(f"DELETE FROM crm_activities WHERE {theirs}")
+    con.execute(f"DELETE FROM crm_deals WHERE person_id {in_ids}")
+    return deals
+
+
+def has_table(con: Connection, name: str) -> bool:
+    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
+    return bool(con.execute(sql, [name]).fetchall()[0][0])
 
 
 def _quarantined_rows(con: Connection, ids: set[str]) -> list[tuple[int, set[str]]]:

@@ -16,6 +16,7 @@ from funnelscope.store.bad_rows import BadRow
 from funnelscope.store.crm.files import pick_layout, read_crm_file
 from funnelscope.store.crm.records import StageRow
 from funnelscope.store.crm.tables import create_crm_schema
+from funnelscope.store.privacy import ForgottenIds
 from funnelscope.store.staging import execute_with_table
 
 
@@ -30,6 +31,7 @@ class CrmFileReport:
     stages: int
     quarantined: tuple[BadRow, ...] = field(default=())
     repeated: int = 0  # stage changes and activities already in the store
+    forgotten: int = 0  # rows of deals or persons forgotten for privacy, skipped
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -41,6 +43,7 @@ class CrmFileReport:
             "activities": self.activities,
             "stages": self.stages,
             "already_loaded": self.repeated,
+            "forgotten_skipped": self.forgotten,
             "quarantined": len(self.quarantined),
             "quarantined_rows": [bad.to_dict() for bad in self.quarantined[:20]],
         }
@@ -62,7 +65,12 @@ def load_crm_file(
     activities: list[Activity] = []
     stages: list[StageRow] = []
     bad: list[BadRow] = []
+    forgotten = ForgottenIds(con)
+    skipped = 0
     for record in chosen.records(file, zone):
+        if forgotten and _forgotten(record, forgotten):
+            skipped += 1
+            continue
         if isinstance(record, Deal):
             deals[record.deal_id] = record  # a deal listed twice: its last row wins
         elif isinstance(record, StageChange):
@@ -98,16 +106,19 @@ def load_crm_file(
         con.execute("ROLLBACK")
         raise
     return CrmFileReport(
-        name,
-        chosen.name,
-        len(file.rows),
-        len(deals),
-        len(changes),
-        len(activities),
-        len(stages),
-        tuple(bad),
-        repeated,
-    )
+        name, chosen.name, len(file.rows), len(deals), len(changes), len(activities),
+        len(stages), tuple(bad), repeated, skipped,
+    )  # fmt: skip
+
+
+def _forgotten(record: object, forgotten: ForgottenIds) -> bool:
+    """A deal of a forgotten person, any row of a forgotten deal, or a bad row naming one."""
+    if isinstance(record, BadRow):
+        return forgotten.in_text(record.raw)
+    if isinstance(record, Deal) and record.person_id is not None and record.person_id in forgotten:
+        return True
+    deal_id = getattr(record, "deal_id", None)
+    return isinstance(deal_id, str) and deal_id in forgotten
 
 
 def _now() -> datetime:
