@@ -288,8 +288,7 @@ def forget(
         f"({len(removed.ids):,} {_plural(len(removed.ids), 'id')}): removed "
         f"{removed.events:,} events, {removed.links:,} identity links, "
         f"{removed.quarantined:,} quarantined rows and {removed.deals:,} CRM deals; "
-        f"{result.events_left:,} events left"
-        + _rewritten(db_path, result.rewrite),
+        f"{result.events_left:,} events left" + _rewritten(db_path, result.rewrite),
         err=True,
     )
     if removed.unknown:
