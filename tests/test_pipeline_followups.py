@@ -377,3 +377,27 @@ rotting: {default: 14, proposal: 3}
     table = runner.invoke(cli, args)
     assert table.exit_code == 0, table.output
     assert "Call today (EUR): 3 of 3" in table.output
+
+
+def test_a_deal_moved_to_won_before_its_export_close_time_keeps_its_open_stage_entry() -> None:
+    # moved to won on Mar 9, the export closes it on Mar 12: open in proposal on Mar 10, since
+    # Mar 2, so its cadence (standard: days 0 1 3 7 14 30) is due Mar 2, 3, 5, 9 (overdue), 16,
+    # Apr 1 (upcoming), not from Mar 9; idle since Mar 2: 8 days 9 hours
+    late = deal("W", "won", "2026-03-01", status=DealStatus.WON, closed="2026-03-12")
+    history = moves(
+        "W",
+        (None, "lead", "2026-03-01"),
+        ("lead", "proposal", "2026-03-02"),
+        ("proposal", "won", "2026-03-09"),
+    )
+    result = followups(crm([late], history, []), PipelineSettings(), at("2026-03-10T09:00"))
+    (only,) = result.deals
+    assert (only.stage, only.stage_entered_at) == ("proposal", at("2026-03-02"))
+    assert [t.due for t in only.touches] == [
+        date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 5), date(2026, 3, 9),
+        date(2026, 3, 16), date(2026, 4, 1),
+    ]  # fmt: skip
+    assert [t.status for t in only.touches] == [TouchStatus.OVERDUE] * 4 + [
+        TouchStatus.UPCOMING
+    ] * 2
+    assert (only.overdue, only.idle_days) == (4, 8.375)

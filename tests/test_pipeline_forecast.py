@@ -234,6 +234,32 @@ def test_stage_at_a_past_moment_comes_from_the_stays() -> None:
     assert late is not None and (late.status, late.closed_at) == (DealStatus.LOST, at("2026-01-15"))
 
 
+def test_closed_deals_without_history_in_a_closing_stage_count_only_in_the_overall_rate() -> None:
+    # An export without stage history: 2 won and 7 lost deals sit in won / lost, R was lost in
+    # proposal (status column), O is open in negotiation. Overall 2 won of 10 closed = 0.2.
+    # Only R tells which stages it passed (lead and proposal, lost). Counting the won deals at
+    # every stage and the lost ones at none gave negotiation 2 won of 2 (1.0).
+    def silent(deal_id: str, stage: str, status: DealStatus) -> tuple[Deal, list[StageChange]]:
+        made = Deal(deal_id, "sales", stage, status, at("2026-01-05"), amount=100.0,
+                    currency="EUR", closed_at=at("2026-02-01"))  # fmt: skip
+        return made, []
+
+    closed = [silent(f"W{i}", "won", DealStatus.WON) for i in (1, 2)]
+    closed += [silent(f"L{i}", "lost", DealStatus.LOST) for i in range(1, 8)]
+    closed.append(silent("R", "proposal", DealStatus.LOST))
+    opened = Deal("O", "sales", "negotiation", DealStatus.OPEN, at("2026-02-01"), amount=1000.0,
+                  currency="EUR", expected_close=at("2026-03-20"))  # fmt: skip
+    data = crm(*closed, (opened, []))
+    result = forecast(data, EUR, parse_period("2026-03"), AS_OF)
+    rates = {r.stage: (r.won, r.closed, r.rate, r.basis) for r in result.rates[0].stages}
+    assert rates == {
+        "lead": (0, 1, 0.0, "small sample"),
+        "proposal": (0, 1, 0.0, "small sample"),
+        "negotiation": (0, 0, 0.2, "pipeline"),
+    }
+    assert result.totals.weighted == pytest.approx(200.0)  # 1000 x 0.2, not 1000 x 1.0
+
+
 def test_report_currency_defaults_to_the_most_common_one() -> None:
     money = money_for(PipelineSettings(), [d for d, _ in (*CLOSED, *OPEN)])
     assert money.currency == "EUR"

@@ -204,3 +204,39 @@ def test_the_demo_crm_planted_truths_are_found(tmp_path: Path, seed: int) -> Non
     assert reasons[0] == ("paid_social", "budget")
     slowest = max(by_owner.funnels[0].stages, key=lambda s: s.time.median_days or 0.0)
     assert slowest.stage == "proposal"
+
+
+def test_a_deal_moved_to_won_before_its_export_close_time_is_open_in_its_last_open_stage() -> None:
+    # W moved into won on Feb 27, but the export closes it on Mar 1: on Feb 28 it is open in c
+    # (state_at), so its replayed journey must not have reached won nor sit in the won stage
+    late = deal("W", "2026-02-01", "won", DealStatus.WON, closed_at=t("2026-03-01"))
+    history = moves(
+        "W", (None, "a", "2026-02-01"), ("a", "c", "2026-02-10"), ("c", "won", "2026-02-27")
+    )
+    data = CrmData((late,), tuple(history), (), (P,))
+    moment = t("2026-02-28")
+    (then,) = journeys_as_of(data, moment)
+    assert (then.status, then.deal.stage, then.furthest) == (DealStatus.OPEN, "c", 2)
+    assert then.stays[-1].stage == "c" and then.stays[-1].entered_at == t("2026-02-10")
+    funnel = stage_funnel([then], P, as_of=moment)
+    c = funnel.stages[2]
+    assert (c.reached, c.advanced, c.open_here, c.conversion) == (1, 0, 1, 0.0)
+    assert (c.time.in_stage_now, c.time.median_age_days) == (1, 18.0)
+    # the move alone, with its from-stage: still a deal with history, open in c since creation
+    only = CrmData((late,), (StageChange("W", "c", "won", t("2026-02-27")),), (), (P,))
+    (alone,) = journeys_as_of(only, moment)
+    assert (alone.deal.stage, alone.furthest, alone.has_history) == ("c", 2, True)
+    assert [s.stage for s in alone.stays] == ["c"]
+
+
+def test_a_deal_the_export_says_is_won_stays_won_in_a_stage_the_pipeline_calls_open() -> None:
+    """A custom won stage ("signed") that the pipeline lists as open: once nothing about the deal
+    is later than the moment, the deal is as the export says, in every command's replay."""
+    pipeline = Pipeline("p", ("a", "signed"))
+    won = Deal("S", "p", "signed", DealStatus.WON, t("2026-01-01"), closed_at=t("2026-01-05"))
+    history = moves("S", (None, "a", "2026-01-01"), ("a", "signed", "2026-01-05"))
+    data = CrmData((won,), tuple(history), (), (pipeline,))
+    (after,) = journeys_as_of(data, t("2026-02-01"))
+    assert (after.status, after.closed_at) == (DealStatus.WON, t("2026-01-05"))
+    (before,) = journeys_as_of(data, t("2026-01-03"))
+    assert (before.status, before.deal.stage, before.closed_at) == (DealStatus.OPEN, "a", None)

@@ -78,7 +78,16 @@ def journeys_as_of(data: CrmData, as_of: datetime) -> list[Journey]:
         if state is None:
             continue
         changes = [c for c in history.get(full.deal.deal_id, []) if c.changed_at <= as_of]
-        result.append(journey(state.deal, full.pipeline, changes))
+        kept = changes
+        # a move into a closing stage before the export's close time: state_at reads the deal
+        # as still open then, in the stage it was in before that move
+        closing_later = changes and full.pipeline.kind(changes[-1].to_stage) in CLOSING
+        if state.status is DealStatus.OPEN and closing_later:
+            kept = changes[:-1]
+        replayed = journey(state.deal, full.pipeline, kept)
+        if changes and not kept:
+            replayed = replace(replayed, has_history=True)
+        result.append(replayed)
     return result
 
 
@@ -174,7 +183,9 @@ def state_at(journey: Journey, moment: datetime) -> DealState | None:
     closed by then (the export's close time for its last closing, the move's time for an earlier
     one), the deal was closed; otherwise it was open, in the last open stage it had entered, or,
     when it had entered none yet (a deal closed later whose history starts with the closing
-    move), in its pipeline's first stage. A deal without stage history keeps its current stage;
+    move), in its pipeline's first stage. When every stay began by then and the deal's close
+    time (if any) is not later, the deal is as the export says. A deal without stage history
+    keeps its current stage;
     it was closed when its status is won or lost and it closed by then (or the export gives no
     close time).
     """
@@ -191,6 +202,10 @@ def state_at(journey: Journey, moment: datetime) -> DealState | None:
         stage = deal.stage if pipeline.kind(deal.stage) not in CLOSING else first_open
         return DealState(_open(deal, stage), None)
     entered = [s for s in journey.stays if s.entered_at <= moment]
+    if len(entered) == len(journey.stays) and (deal.closed_at is None or deal.closed_at <= moment):
+        # nothing about the deal came later: it stands as the export says (a won deal in a
+        # stage the pipeline does not call won is still won)
+        return DealState(deal, deal.closed_at if deal.status is not DealStatus.OPEN else None)
     if entered and (kind := pipeline.kind(entered[-1].stage)) in CLOSING:
         last = entered[-1]
         at = last.entered_at

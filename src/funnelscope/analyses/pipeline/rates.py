@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from funnelscope.analyses.pipeline.journeys import Journey
-from funnelscope.model.deals import DealStatus, Pipeline
+from funnelscope.model.deals import DealStatus, Pipeline, StageKind
 from funnelscope.stats.proportions import Proportion, wilson_interval
 
 MIN_CLOSED = 20
@@ -51,7 +51,8 @@ def stage_win_rates(
 ) -> dict[str, StageRate]:
     """Each open stage's win rate from the pipeline's deals closed before ``closed_before``
     (all closed deals when None). A deal counts for every stage it reached (entered or
-    skipped past)."""
+    skipped past); a closed deal without stage history whose stage is a won or lost stage
+    counts only in the pipeline's overall rate."""
     closed = [
         j
         for j in journeys
@@ -63,8 +64,11 @@ def stage_win_rates(
     stated = dict(pipeline.probabilities)
     rates = {}
     count = len(pipeline.stages)
+    # a closed deal without history in a won or lost stage says nothing about the stages it
+    # passed: a won one would count at every stage and a lost one at none (every rate 1.0)
+    known = [j for j in closed if j.has_history or pipeline.kind(j.deal.stage) is StageKind.OPEN]
     for position, stage in enumerate(pipeline.stages):
-        reached = [j for j in closed if j.reached(position)]
+        reached = [j for j in known if j.reached(position)]
         won = sum(1 for j in reached if j.status is DealStatus.WON)
         n = len(reached)
         interval = wilson_interval(Proportion(n, won)) if n else None
