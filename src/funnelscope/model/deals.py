@@ -121,6 +121,9 @@ class CrmData:
     activities: tuple[Activity, ...]
     pipelines: tuple[Pipeline, ...]
     _by_id: dict[str, Deal] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    """Values derived from this data once and read by several analyses (each deal's journey);
+    the data is frozen, so they never go stale."""
 
     def __post_init__(self) -> None:
         self._by_id.update((deal.deal_id, deal) for deal in self.deals)
@@ -132,8 +135,13 @@ class CrmData:
         return next((p for p in self.pipelines if p.name == name), None)
 
     def history(self) -> dict[str, list[StageChange]]:
-        """Each deal's stage changes in time order (ties keep the export's order)."""
+        """Each deal's stage changes in time order (ties keep the export's order); computed
+        once, and the lists are shared: do not change them."""
+        cached = self.memo.get("history")
+        if isinstance(cached, dict):
+            return cached
         by_deal: dict[str, list[StageChange]] = {}
         for change in sorted(self.changes, key=lambda c: c.changed_at):
             by_deal.setdefault(change.deal_id, []).append(change)
+        self.memo["history"] = by_deal
         return by_deal

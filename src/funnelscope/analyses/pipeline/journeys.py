@@ -56,15 +56,19 @@ class Journey:
         return min(times) if times else None
 
 
-def journeys(data: CrmData, as_of: datetime | None = None) -> list[Journey]:
-    """Every deal's journey, in deal id order. A deal whose pipeline is unknown gets a pipeline
-    of its own stages (learned by the store)."""
+def journeys(data: CrmData) -> list[Journey]:
+    """Every deal's journey, in deal id order, computed once per :class:`CrmData` (a copy of
+    the list is returned). A deal whose pipeline is unknown gets a pipeline of its own stages."""
+    cached = data.memo.get("journeys")
+    if isinstance(cached, list):
+        return list(cached)
     history = data.history()
-    result = []
+    computed: list[Journey] = []
     for deal in data.deals:
         pipeline = data.pipeline(deal.pipeline) or Pipeline(deal.pipeline, (deal.stage,))
-        result.append(journey(deal, pipeline, history.get(deal.deal_id, [])))
-    return result
+        computed.append(journey(deal, pipeline, history.get(deal.deal_id, [])))
+    data.memo["journeys"] = computed
+    return list(computed)
 
 
 def journeys_as_of(data: CrmData, as_of: datetime) -> list[Journey]:
@@ -77,7 +81,11 @@ def journeys_as_of(data: CrmData, as_of: datetime) -> list[Journey]:
         state = state_at(full, as_of)
         if state is None:
             continue
-        changes = [c for c in history.get(full.deal.deal_id, []) if c.changed_at <= as_of]
+        every_change = history.get(full.deal.deal_id, [])
+        changes = [c for c in every_change if c.changed_at <= as_of]
+        if state.deal is full.deal and len(changes) == len(every_change):
+            result.append(full)  # nothing about it came later
+            continue
         kept = changes
         # a move into a closing stage before the export's close time: state_at reads the deal
         # as still open then, in the stage it was in before that move

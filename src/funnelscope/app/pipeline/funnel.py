@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from funnelscope.analyses.pipeline.compare import GroupGap, group_gaps
-from funnelscope.analyses.pipeline.journeys import journeys_as_of
+from funnelscope.analyses.pipeline.journeys import Journey, journeys_as_of
 from funnelscope.analyses.pipeline.stage_funnel import (
     GROUP_FIELDS,
     GroupFunnel,
@@ -92,19 +92,15 @@ def pipeline_funnel(
         funnels.append(overall)
         if by is None:
             continue
-        values = sorted(
-            {group_value(j, by) for j in every if j.deal.pipeline == chosen_pipeline.name}
-        )
+        members: dict[str, list[Journey]] = {}
+        for j in every:
+            if j.deal.pipeline == chosen_pipeline.name:
+                members.setdefault(group_value(j, by), []).append(j)
         groups = [
             stage_funnel(
-                [j for j in every if group_value(j, by) == value],
-                chosen_pipeline,
-                as_of=as_of,
-                period=chosen,
-                mode=mode,
-                group=value,
+                members[value], chosen_pipeline, as_of=as_of, period=chosen, mode=mode, group=value
             )
-            for value in values
+            for value in sorted(members)
         ]
         funnels.extend(groups)
         gaps.extend(group_gaps(overall, groups, min_deals=min_deals))
