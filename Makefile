@@ -12,14 +12,14 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,clv]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 # The funnel benchmark against embedded ClickHouse (chdb) and DuckDB SQL; see docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,clv,bench]'
 	$(BIN)/python bench/funnel_bench.py --events $(or $(EVENTS),10M)
 
 demo: $(STAMP)

@@ -83,6 +83,10 @@ def test_demo_command_loads_writes_specs_and_prints(
     assert main(args) == 0
     table = capsys.readouterr().out
     assert "Page opened" in table and "true" in table
+    # the weekly trend and the second orders, each beside the generator's truth
+    assert "Conversion by week of entry (UTC, weeks start Monday)" in table
+    assert "The generator's true rate, every week: 9.3%" in table
+    assert "The generator's true second-order shares: within 7d 17.6%, within 14d 26.4%" in table
     # The search-marketing report set, and its top leaks: the three planted ones.
     reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert reports == ["ads.csv", "analytics.csv", "inquiries.csv", "orders.csv"]

@@ -191,3 +191,37 @@ def test_other_start_and_weeks() -> None:
     assert min(ts) >= start and max(ts) < start + timedelta(weeks=3)
     with pytest.raises(ValueError):
         generate_shop(0)
+
+
+def test_repeat_orders_have_the_generators_repurchase_share() -> None:
+    """Second orders measured by `retention repurchase` (on the shop's own customers) are within
+    3 standard errors of the generator's share, for both windows; the shop is unchanged."""
+    import math
+
+    import pyarrow as pa
+
+    from funnelscope.analyses.retention.repurchase import RepurchaseSpec, repurchase
+    from funnelscope.demo.repeat_orders import generate_repeat_orders, true_repeat_share
+    from funnelscope.demo.shop import generate_shop
+    from funnelscope.store.sources import TableSource
+
+    shop = generate_shop(20_000, seed=11)
+    repeats = generate_repeat_orders(shop)
+    assert generate_shop(20_000, seed=11).events.equals(shop.events)
+    assert repeats.events.schema == shop.events.schema
+    orders = pa.concat_tables([shop.events, repeats.events])
+    scan = pa.table(
+        {
+            "person_id": orders["person_id"],
+            "event_id": orders["event_id"],
+            "event": orders["event"],
+            "ts": orders["timestamp"].cast(pa.int64()),
+        }
+    )
+    with TableSource(scan) as source:
+        measured = repurchase(source, RepurchaseSpec(("order_completed",), within_days=(7, 14)))
+    for window, days in zip(measured.total.within, (7, 14), strict=True):
+        truth = true_repeat_share(days)
+        assert window.eligible > 500
+        error = math.sqrt(truth * (1 - truth) / window.eligible)
+        assert abs(window.repurchased / window.eligible - truth) < 3 * error, (days, window)

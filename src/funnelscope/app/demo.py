@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from funnelscope.analyses.marketing.diagnosis import Diagnosis
+    from funnelscope.analyses.retention.repurchase import RepurchaseResult
+    from funnelscope.analyses.trends import Trend
     from funnelscope.demo.search_reports import PlantedLeak
     from funnelscope.model.results import FunnelResult
     from funnelscope.store import IngestReport
 
 DEMO_FUNNEL = "ecommerce-behaviour"
+REPEAT_WINDOWS = (7, 14)  # days: the demo's repurchase table
 EXPERIMENT_PERSONS = 120_000
 """Enough persons per variant to detect the planted +8% relative lift after the correction."""
 
@@ -45,6 +48,10 @@ class DemoRun:
     report_files: tuple[Path, ...]
     planted: tuple[PlantedLeak, ...]  # the search-report problems the generator planted
     diagnosis: Diagnosis | None  # what `diagnose` finds in the report set (if asked)
+    trend: Trend | None = None  # the funnel's weekly conversion by entry week
+    true_conversion: float | None = None  # the generator's first -> last step rate
+    repurchase: RepurchaseResult | None = None  # second orders within REPEAT_WINDOWS days
+    true_repeat: tuple[float, ...] = ()  # the generator's share for each of REPEAT_WINDOWS
 
 
 def run_demo(
@@ -61,15 +68,23 @@ def run_demo(
     """Generate, write and load the demo data under `directory` into the store at `db_path`,
     compute the e-commerce funnel and the experiment, and (with `diagnose_reports`) diagnose the
     search-marketing report set; `stage` and `note` hear what happens."""
+    import numpy as np
+    import pyarrow as pa
+
     from funnelscope.analyses.funnel import run_funnel
+    from funnelscope.analyses.retention.repurchase import RepurchaseSpec
+    from funnelscope.analyses.retention.repurchase import repurchase as measure_repurchase
+    from funnelscope.analyses.trends import conversion_trend, data_end
     from funnelscope.app.experiments import run_experiment_on
     from funnelscope.app.marketing import diagnose
     from funnelscope.demo.experiment import generate_experiment
+    from funnelscope.demo.repeat_orders import generate_repeat_orders, true_repeat_share
     from funnelscope.demo.search_reports import generate_search_reports
     from funnelscope.demo.shop import generate_shop
     from funnelscope.demo.specs import write_template_specs
     from funnelscope.model.spec import load_funnel
     from funnelscope.store import EventStore
+    from funnelscope.store.sources import TableSource
 
     base = Path(directory)
     data_file = base / "demo-data" / "shop_events.parquet"
@@ -78,6 +93,9 @@ def run_demo(
         shop = generate_shop(persons, seed=seed)
         shop.write_parquet(data_file)
     note(f"wrote {shop.events.num_rows:,} events to {data_file}")
+    repeats = generate_repeat_orders(shop)
+    repeat_file = repeats.write_parquet(base / "demo-data" / "shop_repeat_orders.parquet")
+    note(f"wrote {repeats.repeaters:,} customers' second orders to {repeat_file}")
     specs_dir = base / "funnels"
     specs = write_template_specs(specs_dir)
     spec_path = specs_dir / f"{DEMO_FUNNEL}.yaml"
@@ -88,15 +106,26 @@ def run_demo(
         )
     note(f"wrote an A/B test's events to {experiment_data} and its spec to {experiment_spec}")
     with EventStore(db_path) as store:
-        ingest = store.ingest([data_file, experiment_data], progress=progress)
+        ingest = store.ingest([data_file, repeat_file, experiment_data], progress=progress)
         note(
             f"{db_path}: {ingest.rows_loaded:,} events loaded, "
             f"{ingest.duplicates_skipped:,} already there"
         )
         with stage("Computing the funnel"):
             result = run_funnel(load_funnel(spec_path), store, person_ids=False)
+            trend = conversion_trend(result, "week", "UTC", data_end(result, store))
         with stage("Comparing the experiment's variants"):
             verdict = run_experiment_on(experiment_spec, store).verdict()
+    with stage("Measuring second orders"):  # of the shop's customers (not the A/B test's)
+        orders = pa.concat_tables([shop.events, repeats.events]).select(
+            ["person_id", "event_id", "event", "timestamp"]
+        )
+        scan = orders.rename_columns(["person_id", "event_id", "event", "ts"]).set_column(
+            3, "ts", orders["timestamp"].cast(pa.int64())
+        )
+        with TableSource(scan) as shop_source:
+            spec = RepurchaseSpec(("order_completed",), within_days=REPEAT_WINDOWS)
+            repurchase = measure_repurchase(shop_source, spec)
     reports = generate_search_reports(seed)
     report_files = reports.write(base / "reports")
     note(
@@ -119,4 +148,8 @@ def run_demo(
         report_files=tuple(report_files),
         planted=tuple(reports.planted),
         diagnosis=diagnosis,
+        trend=trend,
+        true_conversion=float(np.prod(shop.true_rates["all"])),
+        repurchase=repurchase,
+        true_repeat=tuple(true_repeat_share(days) for days in REPEAT_WINDOWS),
     )

@@ -64,6 +64,7 @@ def demo(db_path: str, persons: int, seed: int, directory: str, output_format: s
             for step, rate in zip(run.result.steps[1:], run.true_rates, strict=True)
         ]
         Console().print("Step rates vs the generator's true rates:\n" + "\n".join(lines))
+        _show_trend_and_repurchase(run)
         Console(soft_wrap=True).print(
             f"Next: funnelscope funnel {run.spec_path} --db {db_path} --people 4 --status dropped\n"
             f"The other specs in {run.specs_dir}/ are stage-model templates for your own "
@@ -131,6 +132,37 @@ def _show_crm(db_path: str, directory: str, seed: int, status: Console) -> None:
         f"      funnelscope pipeline score --settings {settings} --as-of {when}"
         + ("" if db_path == "funnelscope.duckdb" else f"  (add --db {db_path})")
     )
+
+
+def _show_trend_and_repurchase(run: DemoRun) -> None:
+    """The weekly conversion trend and the second orders, each beside the generator's truth."""
+    from rich.console import Console
+
+    from funnelscope.app.demo import REPEAT_WINDOWS
+    from funnelscope.cli.render_retention import tables
+    from funnelscope.cli.render_timing import trend_table
+
+    out = Console(soft_wrap=True)
+    steps = run.result.steps
+    if run.trend is not None and steps:
+        out.print()
+        out.print(trend_table(run.trend, "persons", (steps[0].label, steps[-1].label)))
+        if run.true_conversion is not None:
+            out.print(f"The generator's true rate, every week: {run.true_conversion:.1%}")
+    if run.repurchase is not None:
+        out.print()
+        for part in tables(run.repurchase)[:2]:
+            out.print(part)
+        truth = ", ".join(
+            f"within {days}d {share:.1%}"
+            for days, share in zip(REPEAT_WINDOWS, run.true_repeat, strict=True)
+        )
+        out.print(f"The generator's true second-order shares: {truth}")
+        out.print(
+            f"More: funnelscope funnel {run.spec_path} --trend week --time-to-convert; "
+            "funnelscope retention repurchase --order order_completed (over the whole store, "
+            "the A/B test's customers too)"
+        )
 
 
 def _show_leaks(run: DemoRun, console: Console) -> None:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
+from funnelscope.cli.funnel_timing import timing_options
 from funnelscope.cli.options import (
     db_option,
     format_option,
@@ -144,6 +145,7 @@ def feature_options(func: F) -> F:
     "pushed-down filters, and DuckDB's plan) instead of computing the funnel.",
 )
 @feature_options
+@timing_options
 @progress_option
 @click.pass_context
 def funnel(
@@ -175,6 +177,7 @@ def funnel(
     from rich.console import Console
 
     from funnelscope.app.funnels import EventInput, compute_funnel, explain_funnel
+    from funnelscope.cli.funnel_timing import timing_request
     from funnelscope.cli.ingest import report_load
     from funnelscope.cli.render import people_output, print_result
     from funnelscope.errors import SpecError
@@ -185,6 +188,9 @@ def funnel(
     if status_given and people_step is None:
         raise click.UsageError("--status only applies with --people STEP")
     mapping = mapping_from(kwargs)
+    timing = timing_request(ctx, kwargs)
+    if timing.asked and people_step is not None:
+        raise click.UsageError("--people lists people; ask for the extras without it", ctx)
     funnel_spec = load_funnel(spec)
     try:
         funnel_spec = with_overrides(funnel_spec, **kwargs)
@@ -195,6 +201,15 @@ def funnel(
         explanation = explain_funnel(funnel_spec, events, engine, report_load)
         click.echo(f"events: {explanation.where}")
         click.echo(explanation.plan)
+        return
+    if timing.asked:
+        from funnelscope.app.timing import compute_timed_funnel
+        from funnelscope.cli.render_timing import print_timed
+
+        timed = compute_timed_funnel(funnel_spec, events, timing, engine, report_load)
+        for warning in timed.run.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        print_timed(timed, output_format, Console())
         return
     run = compute_funnel(
         funnel_spec, events, engine, people_step=people_step, status=status, on_loaded=report_load

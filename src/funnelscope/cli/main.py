@@ -7,13 +7,17 @@ import sys
 
 import click
 
+from funnelscope.cli.clv import clv
+from funnelscope.cli.correlate import correlate
 from funnelscope.cli.demo import demo
 from funnelscope.cli.experiment import experiment
 from funnelscope.cli.funnel import funnel
 from funnelscope.cli.identities import identities
 from funnelscope.cli.ingest import forget, ingest, quarantine, sources
 from funnelscope.cli.marketing import diagnose, report, whatif
+from funnelscope.cli.paths import paths
 from funnelscope.cli.pipeline import pipeline
+from funnelscope.cli.retention import retention
 from funnelscope.cli.templates import templates
 from funnelscope.errors import FunnelscopeError
 
@@ -37,6 +41,8 @@ cli.add_command(sources)
 cli.add_command(forget)
 cli.add_command(identities)
 cli.add_command(funnel)
+cli.add_command(correlate)
+cli.add_command(paths)
 cli.add_command(demo)
 cli.add_command(templates)
 cli.add_command(report)
@@ -44,6 +50,8 @@ cli.add_command(diagnose)
 cli.add_command(whatif)
 cli.add_command(experiment)
 cli.add_command(pipeline)
+cli.add_command(retention)
+cli.add_command(clv)
 
 
 def main(argv: list[str] | None = None) -> int:
