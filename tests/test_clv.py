@@ -192,6 +192,10 @@ def test_too_few_repeat_customers_is_refused_with_the_counts() -> None:
         require_enough(summary)
     require_enough(summary, minimum=2)  # enough when the bar is 2
     assert MIN_REPEAT_CUSTOMERS == 20
+    orders = read_order_days(TableSource(hand_made()), "purchase", "amount")
+    before_any = rfm_summary(orders, day("2023-12-31"))
+    with pytest.raises(FunnelscopeError, match=r"no orders on or before 2023-12-31.*later --end"):
+        require_enough(before_any)
 
 
 def test_a_missing_value_property_and_a_missing_library_are_clear_errors(

@@ -150,6 +150,26 @@ def test_k6_event_and_person_property_values(engine: str) -> None:
     assert got["person.plan = (none)"] == (0, 2, 2, 1)
 
 
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_k2_a_date_range_ends_entries_not_the_counted_events(engine: str) -> None:
+    ranged = parse_funnel(
+        {
+            "name": "shop",
+            "steps": ["view", "buy"],
+            "window": "1h",
+            "date_range": {"to": "2024-01-01T10:10:00Z"},
+        }
+    )
+    options = CorrelationOptions(min_count=1, person_properties=("plan",))
+    with TableSource(journeys(PEOPLE)) as source:
+        got = items(correlate(ranged, source, engine, options))
+    # erin's help at 11:00 is after `to` and still counts (as it could fill a step)
+    assert got["help"] == (0, 2, 2, 1)
+    # carol's pro (next day) and dan's free (12:00) are after the range: dan keeps his pro
+    assert got["person.plan = pro"] == (1, 1, 1, 2)
+    assert got["person.plan = (none)"] == (1, 2, 1, 1)
+
+
 def test_k7_min_count_leaves_rare_items_untested() -> None:
     with TableSource(journeys(PEOPLE)) as source:
         result = correlate(FUNNEL, source, options=CorrelationOptions(min_count=3))

@@ -432,3 +432,24 @@ def test_n9_paths_equal_a_brute_force_oracle_on_both_engines(
             got[engine] = funnel_paths(result, source, query).to_dict()
             assert observed(funnel_paths(result, source, query)) == expected, engine
     assert all(value == got["reference"] for value in got.values())
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_n1_after_drop_before_an_optional_step_takes_who_did_nothing_later(engine: str) -> None:
+    people: dict[str, Journey] = {
+        "stop": [("view", "2024-01-01 10:00"), ("x", "2024-01-01 10:01")],
+        "coupon": [
+            ("view", "2024-01-01 10:00"),
+            ("coupon", "2024-01-01 10:01"),
+            ("y", "2024-01-01 10:02"),
+        ],
+        "buyer": [("view", "2024-01-01 10:00"), ("buy", "2024-01-01 10:01")],
+    }
+    spec = {"steps": ["view", {"event": "coupon", "optional": True}, "buy"], "window": "1h"}
+    with TableSource(journeys(people)) as source:
+        result = run_funnel(parse_funnel(spec), source, engine, person_ids=False)
+        paths = funnel_paths(result, source, PathQuery("after_drop", 1))
+    # the funnel's drop-off at buy ([O3]) counts coupon too: it did the optional step and stopped
+    assert [step.count for step in result.steps] == [3, 1, 1]
+    assert (paths.attempts, paths.persons) == (1, 1)
+    assert rows(paths.sequences) == [("x → (end)", 1, 1)]

@@ -98,6 +98,40 @@ def test_dst_rolling_counts_24_hours_calendar_counts_the_23_hour_day() -> None:
     assert table(utc) == {"2024-03-30": [2, 0, "2?"]}
 
 
+def test_a_calendar_day_whose_midnight_was_skipped_starts_at_the_change() -> None:
+    # Havana skips 2024-03-10 00:00-01:00 (CST -5 to CDT -4): that day starts at 05:00Z
+    log = {
+        "p": [
+            ("signup", "2024-03-09 17:00"),
+            ("login", "2024-03-10 04:59:59"),
+            ("login", "2024-03-10 05:00"),
+        ],
+        "q": [("signup", "2024-03-10 05:00")],
+        "z": [("x", "2024-03-20 00:00")],
+    }
+    result = run(log, periods=2, timezone="America/Havana", windows="calendar")
+    assert [c.start for c in result.cohorts] == ["2024-03-09T05:00:00Z", "2024-03-10T05:00:00Z"]
+    assert table(result) == {"2024-03-09": [1, 1, 1], "2024-03-10": [1, 0, 0]}
+
+
+def test_a_wall_time_in_a_gap_is_the_first_instant_after_it() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from funnelscope.analyses.retention.common import from_us, local_to_us
+
+    def utc(wall: dt.datetime, zone: str) -> str:
+        return from_us(local_to_us(wall, ZoneInfo(zone))).isoformat()
+
+    # Lord Howe moves 02:00 -> 02:30 (+10:30 to +11): 02:10 does not exist there
+    assert (
+        utc(dt.datetime(2024, 10, 6, 2, 10), "Australia/Lord_Howe") == "2024-10-05T15:30:00+00:00"
+    )
+    assert utc(dt.datetime(2024, 3, 31, 2, 30), "Europe/Berlin") == "2024-03-31T01:00:00+00:00"
+    # an hour that happens twice is read the first time
+    assert utc(dt.datetime(2024, 10, 27, 2, 30), "Europe/Berlin") == "2024-10-27T00:30:00+00:00"
+
+
 RECURRING_LOG = {
     "a": [
         ("login", "2024-01-01 10:00"),

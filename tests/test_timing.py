@@ -118,6 +118,16 @@ def test_time_between_chosen_steps_and_optional_steps(run: RunFunnel) -> None:
         time_to_convert(result, 1, 4)
 
 
+def test_time_to_convert_under_any_order_is_from_the_first_step_done(run: RunFunnel) -> None:
+    people = {
+        "p": [("b", "2024-01-01 10:00"), ("a", "2024-01-01 10:05")],  # b first: 300 s
+        "q": [("a", "2024-01-01 10:00"), ("b", "2024-01-01 10:02")],
+    }
+    result = run({"steps": ["a", "b"], "order": "any", "window": "1h"}, people)
+    ttc = time_to_convert(result)
+    assert (ttc.n, ttc.min_seconds, ttc.max_seconds) == (2, 120.0, 300.0)
+
+
 # --------------------------------------------------------------------------------------------
 # Trends
 

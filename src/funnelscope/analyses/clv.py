@@ -211,7 +211,8 @@ def require_enough(summary: RfmSummary, minimum: int = MIN_REPEAT_CUSTOMERS) -> 
     with a repeat purchase of known positive value (Gamma-Gamma)."""
     if summary.customers == 0:
         raise FunnelscopeError(
-            "clv: no orders found; check --order (the event name of an order) and --end"
+            f"clv: no orders on or before {day_text(summary.end_day)}, the last day fitted; "
+            "choose a later --end (or a shorter --holdout, which ends the fit earlier)"
         )
     if summary.repeat_customers < minimum:
         raise FunnelscopeError(

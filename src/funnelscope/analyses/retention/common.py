@@ -133,12 +133,25 @@ def shift_local(start: dt.datetime, unit: str, count: int) -> dt.datetime:
 
 
 def local_to_us(wall: dt.datetime, zone: dt.tzinfo) -> int:
-    """µs UTC of a wall-clock time in `zone` (a time skipped by a DST change moves forward)."""
+    """µs UTC of a wall-clock time in `zone`; a time skipped by a DST change (midnight in
+    Havana's spring) gives the change's own instant, the first one after the gap."""
     aware = wall.replace(tzinfo=zone)
-    back = aware.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None)
-    if back != wall:  # in a DST gap: the first instant after it
-        aware = (wall + dt.timedelta(hours=1)).replace(tzinfo=zone)
-    return to_us(aware)
+    if _wall(to_us(aware), zone) == wall:
+        return to_us(aware)
+    # the gap's two readings (offset before and after the change) enclose the change; gaps can
+    # be 30 minutes (Lord Howe) or 2 hours, so search for the first instant at or past `wall`
+    low, high = sorted(to_us(wall.replace(tzinfo=zone, fold=f)) for f in (0, 1))
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _wall(middle, zone) >= wall:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _wall(us: int, zone: dt.tzinfo) -> dt.datetime:
+    return from_us(us).astimezone(zone).replace(tzinfo=None)
 
 
 def period_label(start: dt.datetime, unit: str) -> str:
