@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from funnelscope.app.timing import TimedRun
 
 BAR_WIDTH = 30
+TREND_BAR_WIDTH = 20  # five columns of numbers beside it still fit in 80 characters
 HIGHER, LOWER = "▲", "▼"
 CORRECTION_NAMES = {"bh": "Benjamini-Hochberg", "holm": "Holm"}
 
@@ -132,7 +133,7 @@ def trend_table(trend: Trend, unit: str, labels: tuple[str, str]) -> RenderableT
             f"{p.conversions:,}",
             percent(p.rate),
             _interval(p.interval),
-            bar((p.rate or 0.0) / top, BAR_WIDTH),
+            bar((p.rate or 0.0) / top, TREND_BAR_WIDTH),
         )
     parts: list[RenderableType] = [table]
     if any(p.incomplete for p in trend.points):
