@@ -28,9 +28,9 @@ LAYERS = {
     "analyses": 4,
     "demo": 4,  # synthetic data: model and stats only, used by app and faces
     "app": 5,
-    "cli": 6,
     "web": 6,
     "report": 6,
+    "cli": 7,  # the outermost shell: `serve` starts the web face, `report-html` the report
 }
 PUBLIC_API = "funnelscope"  # the package's __init__: the public API may reach every layer
 

@@ -18,6 +18,7 @@ from funnelscope.cli.marketing import diagnose, report, whatif
 from funnelscope.cli.paths import paths
 from funnelscope.cli.pipeline import pipeline
 from funnelscope.cli.retention import retention
+from funnelscope.cli.serve import keys, serve, users
 from funnelscope.cli.templates import templates
 from funnelscope.errors import FunnelscopeError
 
@@ -52,6 +53,9 @@ cli.add_command(experiment)
 cli.add_command(pipeline)
 cli.add_command(retention)
 cli.add_command(clv)
+cli.add_command(serve)
+cli.add_command(keys)
+cli.add_command(users)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ from funnelscope.store.identities import (
     set_apart,
 )
 from funnelscope.store.ingest import IngestReport, Loader, check_mapping
-from funnelscope.store.locking import connect
+from funnelscope.store.locking import connect, is_held
 from funnelscope.store.mapping import ColumnMapping
 from funnelscope.store.privacy import ForgottenIds, PersonsForgotten, forget_persons
 from funnelscope.store.rewrite import Rewrite, rewrite_file
@@ -108,6 +108,11 @@ class EventStore(OwnConnection):
         the store stays open. None for a store in memory, which has no file."""
         if self._path == ":memory:" or self._read_only:
             return None
+        if is_held(self._path):
+            raise FunnelscopeError(
+                f"the event store {self._path} is held open by a running `funnelscope serve`: "
+                "stop the server, then run this again (its file cannot be rewritten under it)"
+            )
         self._con.execute("CHECKPOINT")  # empties the write-ahead log into the file
         self._con.close()
         try:

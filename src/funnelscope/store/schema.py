@@ -28,6 +28,7 @@ import duckdb
 
 from funnelscope.errors import FunnelscopeError
 from funnelscope.model.events import CORE_COLUMNS
+from funnelscope.store.access import create_tables as create_access_tables
 from funnelscope.store.sql_text import quote_ident, sql_string
 from funnelscope.store.staging import first_row
 
@@ -129,6 +130,7 @@ def upgrade_schema(con: Connection) -> None:
                 "UPDATE events SET person_key = p.person_key FROM persons p "
                 "WHERE events.person_id = p.person_id"
             )
+    create_access_tables(con)  # the team server's keys and users (store/access.py)
 
 
 @contextmanager

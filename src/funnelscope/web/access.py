@@ -1,0 +1,50 @@
+"""Access to the server: API keys in an ``Authorization: Bearer KEY`` (or ``X-API-Key``)
+header. A read or admin key reads the API; a write key only captures (an admin key may too)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+
+READ_KINDS = frozenset({"read", "admin"})
+WRITE_KINDS = frozenset({"write", "admin"})
+
+
+def presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def require_key(kinds: frozenset[str]) -> Callable[[Request], Any]:
+    """A dependency refusing requests without a live key of one of `kinds`: 401 without a key
+    (or with an unknown one), 403 with a key of another kind."""
+
+    def check(request: Request) -> str:
+        from funnelscope.app.access import key_kind
+
+        secret = presented_key(request)
+        kind = None if secret is None else key_kind(db_path(request), secret)
+        if kind is None:
+            raise HTTPException(
+                401,
+                "an API key is needed: send `Authorization: Bearer KEY` "
+                "(make one with `funnelscope keys create`)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if kind not in kinds:
+            raise HTTPException(403, f"a {kind} key cannot do this")
+        return kind
+
+    return check
+
+
+def db_path(request: Request) -> str:
+    return str(request.app.state.settings.db_path)
+
+
+read_access = Depends(require_key(READ_KINDS))

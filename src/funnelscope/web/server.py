@@ -1,0 +1,52 @@
+"""The FastAPI application of `funnelscope serve`.
+
+The store is held open for the server's life (store/shared.py), so requests, each on its own
+cursor, and the writes of captured events share one DuckDB database. Who may do what:
+web/access.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from funnelscope.errors import FunnelscopeError
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    db_path: str = "funnelscope.duckdb"
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The application over the store at `settings.db_path` (which must exist)."""
+    from funnelscope.app.events import open_store
+    from funnelscope.store.locking import held_open
+
+    open_store(settings.db_path).close()  # a missing store is a clear error before serving
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with held_open(settings.db_path):
+            open_store(settings.db_path, read_only=False).close()  # schema made or upgraded
+            yield
+
+    app = FastAPI(
+        title="funnelscope",
+        summary="Funnels, pipeline and capture over a funnelscope event store",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(FunnelscopeError)
+    async def bad_request(request: Request, exc: FunnelscopeError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    from funnelscope.web import api
+
+    app.include_router(api.router)
+    return app
