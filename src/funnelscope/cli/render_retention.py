@@ -104,16 +104,18 @@ def _repurchase(result: RepurchaseResult) -> list[Any]:
         title=f"repurchase of {', '.join(result.spec.order_events)} by first-order month",
         box=box.SIMPLE_HEAD,
         title_justify="left",
+        padding=(0, 1, 0, 0),  # the share over its counts: several windows fit 80 columns
+        pad_edge=False,
     )
-    for name in ("cohort", "customers", "2nd order"):
-        table.add_column(name, justify="left" if name == "cohort" else "right")
+    for name in ("cohort", "customers", "2nd\norder"):
+        table.add_column(name, justify="left" if name == "cohort" else "right", no_wrap=True)
     for window in result.spec.within_days:
-        table.add_column(f"within {window}d", justify="right")
-    for name in ("median to 2nd", "p90 to 2nd", "orders/cust."):
-        table.add_column(name, justify="right")
+        table.add_column(f"within {window}d", justify="right", no_wrap=True)
+    for name in ("median\nto 2nd", "p90\nto 2nd", "orders/\ncust."):
+        table.add_column(name, justify="right", no_wrap=True)
     for group in (result.total, *result.cohorts):
         within = [
-            f"{percent(s.rate)} ({s.repurchased}/{s.eligible})" if s.eligible else "-*"
+            f"{percent(s.rate)}\n{s.repurchased}/{s.eligible}" if s.eligible else "-*"
             for s in group.within
         ]
         table.add_row(
