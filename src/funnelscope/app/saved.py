@@ -2,7 +2,8 @@
 
 A saved funnel is checked when it is saved: its spec must parse as a funnel spec does and its
 options must be the funnel options the read API takes, so what is kept can always be run.
-Missing ids give None (or False); the face says 404.
+Missing ids give None (or False); the face says 404. The tables are made when a store is opened
+for writing (the server does at its start), so reads open the store read-only.
 """
 
 from __future__ import annotations
@@ -142,14 +143,14 @@ def save_funnel(
 def saved_funnels(db_path: str) -> list[SavedFunnel]:
     from funnelscope.store.saved import list_funnels
 
-    with open_store(db_path, read_only=False) as store:
+    with open_store(db_path) as store:
         return list_funnels(store.connection)
 
 
 def saved_funnel(db_path: str, funnel_id: int) -> SavedFunnel | None:
     from funnelscope.store.saved import get_funnel
 
-    with open_store(db_path, read_only=False) as store:
+    with open_store(db_path) as store:
         return get_funnel(store.connection, funnel_id)
 
 
@@ -211,7 +212,7 @@ def _items(db_path: str, items: list[tuple[int, str]]) -> tuple[DashboardItem, .
     for index, (_, chart) in enumerate(items):
         if chart not in CHART_KINDS:
             raise SpecError(f"items[{index}].chart", shown(chart), f"use {', '.join(CHART_KINDS)}")
-    with open_store(db_path, read_only=False) as store:
+    with open_store(db_path) as store:
         found = existing_funnel_ids(store.connection, [funnel_id for funnel_id, _ in items])
     for index, (funnel_id, _) in enumerate(items):
         if funnel_id not in found:
@@ -233,14 +234,14 @@ def save_dashboard(db_path: str, name: str, items: list[tuple[int, str]]) -> Das
 def dashboards(db_path: str) -> list[Dashboard]:
     from funnelscope.store.saved import list_dashboards
 
-    with open_store(db_path, read_only=False) as store:
+    with open_store(db_path) as store:
         return list_dashboards(store.connection)
 
 
 def dashboard(db_path: str, dashboard_id: int) -> Dashboard | None:
     from funnelscope.store.saved import get_dashboard
 
-    with open_store(db_path, read_only=False) as store:
+    with open_store(db_path) as store:
         return get_dashboard(store.connection, dashboard_id)
 
 
