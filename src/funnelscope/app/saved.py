@@ -90,6 +90,15 @@ def funnel_options(raw: Mapping[str, Any]) -> FunnelOptions:
         if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
             raise SpecError("options.alpha", shown(alpha), "use a number between 0 and 1")
         values["alpha"] = float(alpha)
+    needs = {
+        "time_to_convert": ("time_from", "time_to", "bins"),
+        "trend": ("trend_timezone",),
+        "segments": ("min_n", "correction", "alpha"),
+    }
+    for feature, keys in needs.items():
+        for key in keys:
+            if raw.get(key) is not None and not raw.get(feature):
+                raise SpecError(f"options.{key}", f"only applies with {feature}", f"set {feature}")
     return FunnelOptions(engine, dates[0], dates[1], TimingRequest(**values))
 
 
@@ -119,11 +128,13 @@ def _name(name: str, what: str) -> str:
 
 def _checked_funnel(spec: Mapping[str, Any], options: Mapping[str, Any]) -> None:
     """Raise what running the saved funnel would raise for its spec and options."""
+    from funnelscope.app.timing import check_request
     from funnelscope.model.overrides import with_overrides
     from funnelscope.model.spec import parse_funnel
 
     parsed = funnel_options(options)
-    with_overrides(parse_funnel(spec), date_from=parsed.date_from, date_to=parsed.date_to)
+    funnel = with_overrides(parse_funnel(spec), date_from=parsed.date_from, date_to=parsed.date_to)
+    check_request(funnel, parsed.timing)
 
 
 # ------------------------------------------------------------------------------ saved funnels

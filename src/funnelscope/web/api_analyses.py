@@ -159,8 +159,12 @@ def renewal(body: RenewalRequest, request: Request) -> Response:
 class ReferralRequest(RetentionWindow):
     """`funnelscope retention referral`'s flags."""
 
-    signup: EventNames = Field(["signup"], min_length=1, max_length=100)
-    invite: EventNames = Field(["invite"], min_length=1, max_length=100)
+    signup: EventNames = Field(
+        ["signup"], min_length=1, max_length=100, description="The signup events"
+    )
+    invite: EventNames = Field(
+        ["invite"], min_length=1, max_length=100, description="The events of sending an invite"
+    )
     referrer_property: str = Field(
         "referrer", description="The invitee's signup property naming the inviter's id"
     )
@@ -220,7 +224,9 @@ class ExperimentRequest(Strict):
             }
         ],
     )
-    engine: Literal["kernel", "reference"] = "kernel"
+    engine: Literal["kernel", "reference"] = Field(
+        "kernel", description="The engine that computes each variant's funnel"
+    )
     date_from: str | None = Field(None, alias="from", description="First exposed on or after")
     date_to: str | None = Field(None, alias="to", description="First exposed on or before")
 

@@ -45,7 +45,7 @@ class PipelineRequest(Strict):
         return as_of_time(self.as_of)
 
 
-class FunnelRequest(PipelineRequest):
+class PipelineFunnelRequest(PipelineRequest):
     mode: Literal["created", "active"] = Field(
         "created", description="Deals created in the period, or what reached each stage in it"
     )
@@ -60,7 +60,7 @@ class FunnelRequest(PipelineRequest):
     summary="Stage funnel over deals (as `funnelscope pipeline funnel --format json`)",
     response_description="The stage funnel JSON, per group with the gaps found",
 )
-def funnel(body: FunnelRequest, request: Request) -> Response:
+def funnel(body: PipelineFunnelRequest, request: Request) -> Response:
     from funnelscope.app.pipeline.funnel import pipeline_funnel
 
     result = pipeline_funnel(

@@ -197,9 +197,12 @@ class DashboardItemBody(Strict):
 class DashboardBody(Strict):
     """A dashboard: its name and the saved funnels it shows, in order."""
 
-    name: str = Field(max_length=1000, examples=["Weekly review"])
+    name: str = Field(max_length=1000, description="What the team calls it", examples=["Weekly"])
     items: list[DashboardItemBody] = Field(
-        [], max_length=100, examples=[[{"funnel_id": 1, "chart": "trend"}]]
+        [],
+        max_length=100,
+        description="The saved funnels it shows, in order, each with its chart kind",
+        examples=[[{"funnel_id": 1, "chart": "trend"}]],
     )
 
     def pairs(self) -> list[tuple[int, str]]:
