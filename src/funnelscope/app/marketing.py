@@ -165,7 +165,9 @@ def percent_value(text: str, flag: str) -> float:
         raise SpecError(flag, f"{text!r} is not a percentage", "write e.g. 10% or 0.1") from None
 
 
-def _is_spec(inputs: Sequence[str]) -> bool:
+def _is_spec(inputs: Sequence[str] | Funnel) -> bool:
+    if not isinstance(inputs, Sequence):  # a parsed funnel spec (the web face's)
+        return True
     specs = [p for p in inputs if Path(p).suffix.lower() in SPEC_SUFFIXES]
     if specs and len(inputs) > 1:
         raise SpecError(
@@ -233,20 +235,21 @@ def report_metrics(
 
 
 def diagnose(
-    inputs: Sequence[str],
+    inputs: Sequence[str] | Funnel,
     reading: ReportReading | None = None,
     settings: DiagnoseSettings | None = None,
     *,
     db_path: str | Path = DEFAULT_DB,
     engine: str = DEFAULT_ENGINE,
 ) -> Diagnosis:
-    """Where the funnel of report files, or of one funnel spec over the store, leaks most."""
+    """Where the funnel of report files, or of one funnel spec (a file, or parsed) over the
+    store, leaks most."""
     diagnosis, _ = _diagnose(inputs, reading, settings, db_path, engine)
     return diagnosis
 
 
 def what_if(
-    inputs: Sequence[str],
+    inputs: Sequence[str] | Funnel,
     step: str,
     *,
     lift: str | None = None,
@@ -317,7 +320,7 @@ def _options(settings: DiagnoseSettings) -> DiagnoseOptions:
 
 
 def _diagnose(
-    inputs: Sequence[str],
+    inputs: Sequence[str] | Funnel,
     reading: ReportReading | None,
     settings: DiagnoseSettings | None,
     db_path: str | Path,
@@ -339,6 +342,7 @@ def _diagnose(
     current = DEFAULT_CURRENT[grain] if settings.current is None else settings.current
     baseline = DEFAULT_BASELINE[grain] if settings.baseline is None else settings.baseline
     if not _is_spec(inputs):
+        assert isinstance(inputs, Sequence)
         report = load_reports(inputs, reading)
         diagnosis = diagnose_report(
             report, knowledge, options, grain, current, baseline, _names(settings.by)
@@ -351,7 +355,8 @@ def _diagnose(
     from funnelscope.app.events import open_store
     from funnelscope.model.spec import load_funnel
 
-    funnel = _with_segments(load_funnel(Path(inputs[0])), settings.by)
+    spec = load_funnel(Path(inputs[0])) if isinstance(inputs, Sequence) else inputs
+    funnel = _with_segments(spec, settings.by)
     with open_store(str(db_path)) as store:
         result = run_funnel(funnel, store, engine, person_ids=False)
         diagnosis = diagnose_funnel(

@@ -58,6 +58,21 @@ class TimedRun:
         return out
 
 
+def check_request(funnel: Funnel, request: TimingRequest) -> None:
+    """Raise the SpecError of an extra that cannot be computed for `funnel` (segments without
+    a breakdown, a step out of range, an unknown time zone), without reading events."""
+    from funnelscope.analyses.time_to_convert import check_steps
+    from funnelscope.analyses.trends import zone_of
+    from funnelscope.errors import SpecError
+
+    if request.segments and funnel.breakdown is None:
+        raise SpecError("--segments", "needs a breakdown", "add --breakdown PROP")
+    if request.time_to_convert:
+        check_steps(len(funnel.steps), request.time_from, request.time_to)
+    if request.trend_timezone is not None:
+        zone_of(request.trend_timezone)
+
+
 def compute_timed_funnel(
     funnel: Funnel,
     events: EventInput,
@@ -68,17 +83,10 @@ def compute_timed_funnel(
     """Compute `funnel` over the store or files, then the extras `request` asks for, all from
     the engine's counted attempts (the trend also reads the data's last funnel event)."""
     from funnelscope.analyses.funnel import check_names, run_funnel
-    from funnelscope.analyses.time_to_convert import check_steps, time_to_convert
-    from funnelscope.analyses.trends import conversion_trend, data_end, zone_of
-    from funnelscope.errors import SpecError
+    from funnelscope.analyses.time_to_convert import time_to_convert
+    from funnelscope.analyses.trends import conversion_trend, data_end
 
-    # mistakes in the request are told before any event is read
-    if request.segments and funnel.breakdown is None:
-        raise SpecError("--segments", "needs a breakdown", "add --breakdown PROP")
-    if request.time_to_convert:
-        check_steps(len(funnel.steps), request.time_from, request.time_to)
-    if request.trend_timezone is not None:
-        zone_of(request.trend_timezone)
+    check_request(funnel, request)  # mistakes in the request are told before any event is read
     trend = ttc = found = None
     with events_for(funnel, events, engine, on_loaded) as opened:
         result = run_funnel(funnel, opened.source, engine=engine, person_ids=False)

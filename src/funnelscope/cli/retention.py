@@ -128,7 +128,7 @@ def cohorts(
     """Retention by cohort: of the persons who did --start in a period, the share who did
     --return N periods later, per cohort and on average (weighted by cohort size)."""
     from funnelscope.analyses.retention.cohorts import RetentionSpec
-    from funnelscope.app.retention import compute_retention
+    from funnelscope.app.retention import cohort_dates, compute_retention
     from funnelscope.cli.render_retention import show
 
     spec = RetentionSpec(
@@ -140,7 +140,7 @@ def cohorts(
         periods,
         windows,
         timezone,
-        _dates(date_from, date_to, timezone),
+        cohort_dates(date_from, date_to, timezone),
     )
     show(compute_retention(db_path, spec), output_format)
 
@@ -175,10 +175,12 @@ def repurchase(
     """Repurchase: the share of customers with a second order within N days of their first,
     the time to the second order, and orders per customer, by first-order month."""
     from funnelscope.analyses.retention.repurchase import RepurchaseSpec
-    from funnelscope.app.retention import compute_repurchase
+    from funnelscope.app.retention import cohort_dates, compute_repurchase, repurchase_windows
     from funnelscope.cli.render_retention import show
 
-    spec = RepurchaseSpec(order, _windows(within), timezone, _dates(date_from, date_to, timezone))
+    spec = RepurchaseSpec(
+        order, repurchase_windows(within), timezone, cohort_dates(date_from, date_to, timezone)
+    )
     show(compute_repurchase(db_path, spec), output_format)
 
 
@@ -224,16 +226,16 @@ def renewal(
     """Renewal of subscriptions: per cycle, the charges renewed by the due date (or within the
     grace), churned, or still pending at the end of the data, and the renewal rate."""
     from funnelscope.analyses.retention.renewal import RenewalSpec, parse_period
-    from funnelscope.app.retention import compute_renewal
+    from funnelscope.app.retention import cohort_dates, compute_renewal, grace_seconds
     from funnelscope.cli.render_retention import show
 
     spec = RenewalSpec(
         charge,
         None if every is None else parse_period(every),
         period_property,
-        _grace(grace),
+        grace_seconds(grace),
         timezone,
-        _dates(date_from, date_to, timezone),
+        cohort_dates(date_from, date_to, timezone),
     )
     show(compute_renewal(db_path, spec), output_format)
 
@@ -278,37 +280,10 @@ def referral(
     """Referral: invites per user, invite conversion, the viral coefficient k and the cycle
     time from an inviter's signup to their invitee's."""
     from funnelscope.analyses.retention.referral import ReferralSpec
-    from funnelscope.app.retention import compute_referral
+    from funnelscope.app.retention import cohort_dates, compute_referral
     from funnelscope.cli.render_retention import show
 
-    spec = ReferralSpec(signup, invite, referrer_property, _dates(date_from, date_to, timezone))
+    spec = ReferralSpec(
+        signup, invite, referrer_property, cohort_dates(date_from, date_to, timezone)
+    )
     show(compute_referral(db_path, spec), output_format)
-
-
-def _dates(date_from: str | None, date_to: str | None, timezone: str) -> Any:
-    from funnelscope.model.date_range import date_range_of
-
-    if date_from is None and date_to is None:
-        return None
-    return date_range_of(date_from, date_to, timezone, ("--from", "--to"), "--from/--to")
-
-
-def _windows(text: str) -> tuple[int, ...]:
-    from funnelscope.errors import SpecError
-    from funnelscope.model.durations import parse_duration
-
-    out = []
-    for part in (p.strip() for p in text.split(",")):
-        seconds = parse_duration(part if part and not part.isdigit() else f"{part}d", "--within")
-        if seconds % 86400:
-            raise SpecError("--within", f"{part!r} is not whole days", "give e.g. 30d,90d")
-        out.append(seconds // 86400)
-    return tuple(dict.fromkeys(out))
-
-
-def _grace(text: str) -> int:
-    from funnelscope.model.durations import parse_duration
-
-    if text.strip() in ("0", "0s", "0d"):
-        return 0
-    return parse_duration(text, "--grace")

@@ -29,6 +29,7 @@ import duckdb
 from funnelscope.errors import FunnelscopeError
 from funnelscope.model.events import CORE_COLUMNS
 from funnelscope.store.access import create_tables as create_access_tables
+from funnelscope.store.saved import create_tables as create_saved_tables
 from funnelscope.store.sql_text import quote_ident, sql_string
 from funnelscope.store.staging import first_row
 
@@ -131,6 +132,7 @@ def upgrade_schema(con: Connection) -> None:
                 "WHERE events.person_id = p.person_id"
             )
     create_access_tables(con)  # the team server's keys and users (store/access.py)
+    create_saved_tables(con)  # the team server's saved funnels and dashboards (store/saved.py)
 
 
 @contextmanager

@@ -48,3 +48,4 @@ def db_path(request: Request) -> str:
 
 
 read_access = Depends(require_key(READ_KINDS))
+admin_access = Depends(require_key(frozenset({"admin"})))

@@ -46,7 +46,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def bad_request(request: Request, exc: FunnelscopeError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=400)
 
-    from funnelscope.web import api
+    from funnelscope.web import api, api_analyses, api_pipeline, api_saved
 
     app.include_router(api.router)
+    app.include_router(api_analyses.router)
+    app.include_router(api_pipeline.router)
+    app.include_router(api_saved.router)
     return app

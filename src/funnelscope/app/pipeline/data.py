@@ -77,7 +77,15 @@ def open_store_for_writing(db_path: str) -> EventStore:
     return EventStore(db_path)
 
 
-def settings_from(path: str | Path | None) -> PipelineSettings:
+def settings_from(
+    path: str | Path | None, settings: PipelineSettings | None = None
+) -> PipelineSettings:
+    """The settings given as a value (the web face's JSON, parsed), or read from `path` (the
+    CLI's --settings), or the defaults."""
+    if settings is not None:
+        if path is not None:
+            raise SpecError("--settings", "given twice", "give a settings file or settings")
+        return settings
     return PipelineSettings() if path is None else load_settings(path)
 
 

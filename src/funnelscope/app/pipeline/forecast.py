@@ -11,7 +11,7 @@ from funnelscope.analyses.pipeline.money import money_for
 from funnelscope.analyses.pipeline.rates import MIN_CLOSED
 from funnelscope.app.pipeline.data import read_pipeline, settings_from
 from funnelscope.errors import SpecError
-from funnelscope.model.pipeline_settings import parse_period
+from funnelscope.model.pipeline_settings import PipelineSettings, parse_period
 
 
 def pipeline_forecast(
@@ -19,6 +19,7 @@ def pipeline_forecast(
     *,
     as_of: datetime,
     settings_path: str | None = None,
+    settings: PipelineSettings | None = None,
     period: str | None = None,
     commit_threshold: float = COMMIT_THRESHOLD,
     min_closed: int = MIN_CLOSED,
@@ -33,7 +34,7 @@ def pipeline_forecast(
     if by is not None and by not in GROUP_FIELDS:
         raise SpecError("--by", f"{by!r} is not a group", f"use {', '.join(GROUP_FIELDS)}")
     chosen = parse_period(period if period is not None else f"{as_of:%Y-%m}", "--period")
-    settings = settings_from(settings_path)
+    settings = settings_from(settings_path, settings)
     data = read_pipeline(db_path, settings)
     return compute_forecast(
         data,
@@ -51,11 +52,12 @@ def forecast_backtest(
     *,
     as_of: datetime,
     settings_path: str | None = None,
+    settings: PipelineSettings | None = None,
     min_closed: int = MIN_CLOSED,
 ) -> Backtest:
     """Every past month with a closed deal, replayed from its first day."""
     check_common(min_closed)
-    settings = settings_from(settings_path)
+    settings = settings_from(settings_path, settings)
     data = read_pipeline(db_path, settings)
     return backtest(data, money_for(settings, data.deals), as_of, min_closed=min_closed)
 

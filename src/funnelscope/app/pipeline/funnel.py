@@ -16,7 +16,7 @@ from funnelscope.analyses.pipeline.stage_funnel import (
 )
 from funnelscope.app.pipeline.data import read_pipeline, settings_from
 from funnelscope.errors import SpecError
-from funnelscope.model.pipeline_settings import Period, parse_period
+from funnelscope.model.pipeline_settings import Period, PipelineSettings, parse_period
 
 MODES = ("created", "active")
 
@@ -64,6 +64,7 @@ def pipeline_funnel(
     db_path: str,
     *,
     settings_path: str | None = None,
+    settings: PipelineSettings | None = None,
     as_of: datetime,
     period: str | None = None,
     mode: str = "created",
@@ -77,7 +78,7 @@ def pipeline_funnel(
         raise SpecError(
             "--by", f"{by!r} is not a deal field", f"use one of {', '.join(GROUP_FIELDS)}"
         )
-    settings = settings_from(settings_path)
+    settings = settings_from(settings_path, settings)
     data = read_pipeline(db_path, settings)
     chosen = parse_period(period, "--period") if period is not None else None
     every = journeys_as_of(data, as_of)

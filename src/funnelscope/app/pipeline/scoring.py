@@ -12,19 +12,21 @@ from funnelscope.analyses.pipeline.scoring import LeadScores, score_leads
 from funnelscope.app.events import open_store
 from funnelscope.app.pipeline.data import as_of_time, read_pipeline, settings_from
 from funnelscope.model.deals import Deal
+from funnelscope.model.pipeline_settings import PipelineSettings
 
 
 def score_deals(
     db_path: str,
     *,
     settings_path: str | None = None,
+    settings: PipelineSettings | None = None,
     as_of: str | None = None,
     test_share: float = 0.25,
     min_count: int = 5,
     ignore: Sequence[str] = (),
     top: int = 3,
 ) -> LeadScores:
-    settings = settings_from(settings_path)
+    settings = settings_from(settings_path, settings)
     moment = as_of_time(as_of)
     data = read_pipeline(db_path, settings)
     events = events_before_creation(db_path, data.deals)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from funnelscope.analyses.pipeline.targets import TargetsResult, target_progress
 from funnelscope.app.pipeline.data import as_of_time, read_pipeline, settings_from
 from funnelscope.errors import SpecError
-from funnelscope.model.pipeline_settings import Target, parse_period
+from funnelscope.model.pipeline_settings import PipelineSettings, Target, parse_period
 
 
 def pipeline_targets(
     db_path: str,
     *,
     settings_path: str | None = None,
+    settings: PipelineSettings | None = None,
     as_of: str | None = None,
     period: str | None = None,
     owner: str | None = None,
@@ -24,7 +25,7 @@ def pipeline_targets(
     Without: the settings' targets, only those of ``owner`` or ``team`` when given."""
     if owner is not None and team is not None:
         raise SpecError("--owner", "a target is an owner's or a team's", "give one of them")
-    settings = settings_from(settings_path)
+    settings = settings_from(settings_path, settings)
     moment = as_of_time(as_of)
     targets: tuple[Target, ...] | None = None
     if period is not None:
