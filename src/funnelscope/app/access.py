@@ -51,7 +51,8 @@ def key_kind(db_path: str, secret: str) -> str | None:
     """The kind of a live key (write, read or admin), None for anything else."""
     from funnelscope.store.access import kind_of_key
 
-    with open_store(db_path, read_only=False) as store:
+    # read-only: no schema upgrade per request (the server upgraded the store when it started)
+    with open_store(db_path) as store:
         return kind_of_key(store.connection, secret)
 
 
@@ -77,5 +78,5 @@ def users(db_path: str) -> list[str]:
 def login_ok(db_path: str, name: str, password: str) -> bool:
     from funnelscope.store.access import check_user
 
-    with open_store(db_path, read_only=False) as store:
+    with open_store(db_path) as store:
         return check_user(store.connection, name, password)
