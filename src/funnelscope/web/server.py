@@ -41,6 +41,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    from funnelscope.web.sessions import SessionStore
+
+    app.state.sessions = SessionStore()  # the pages' logins, in memory (web/sessions.py)
 
     @app.exception_handler(FunnelscopeError)
     async def bad_request(request: Request, exc: FunnelscopeError) -> JSONResponse:
@@ -49,4 +52,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     from funnelscope.web import api
 
     app.include_router(api.router)
+
+    from fastapi.staticfiles import StaticFiles
+
+    from funnelscope.web import api_builder, pages
+
+    app.include_router(api_builder.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
