@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 import uvicorn
@@ -22,7 +23,9 @@ from click.testing import CliRunner
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from funnelscope.app.access import set_user
+from funnelscope.app.funnels import EventInput, compute_funnel
 from funnelscope.cli.main import cli, main
+from funnelscope.model.spec import parse_funnel
 from funnelscope.web.server import ServerSettings, create_app
 from test_web_pages import EVENTS, PASSWORD, SPEC
 
@@ -191,6 +194,17 @@ def test_the_builder_shows_the_clis_funnel_and_its_permalink_reopens_it(
     assert shown_steps(page, "#table-breakdown") == breakdown
     for chart in ("funnel", "breakdown", "time-to-convert", "trend"):
         assert painted_pixels(page, chart) > 1000, chart
+    with page.expect_download() as csv_download:
+        page.click("#panel-funnel button[data-export=csv]")
+    csv_text = Path(csv_download.value.path()).read_text()
+    assert csv_download.value.suggested_filename == "funnel.csv"
+    assert csv_text.splitlines()[:2] == [
+        "Step,Label,Count,From previous,From start,Dropped,Median time",
+        "1,view,4,1,1,0,",
+    ]
+    with page.expect_download() as png_download:
+        page.click("#panel-trend button[data-export=png]")
+    assert Path(png_download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     link = page.get_attribute("#permalink", "href")
     assert link is not None and link.startswith("/funnels?q=")
 
@@ -205,6 +219,34 @@ def test_the_builder_shows_the_clis_funnel_and_its_permalink_reopens_it(
         "cart",
         "buy",
     ]
+
+
+def test_a_linked_spec_keeps_what_the_form_has_no_field_for(
+    page: Page, base_url: str, workdir: Path
+) -> None:
+    spec = {
+        "name": "linked",
+        "steps": [{"event": "view", "label": "Viewed"}, "cart", "buy"],
+        "window": "1h",
+        "breakdown": {"property": "plan", "limit": 1},
+        "date_range": {"from": "2024-01-02", "timezone": "Europe/Berlin"},
+    }
+    query = json.dumps({"spec": spec, "trend": None}, separators=(",", ":"))
+    log_in(page, base_url, f"/funnels?q={quote(query)}")  # the login comes back to the link
+    page.wait_for_selector("#status[data-state=done]", state="attached")
+    store = EventInput(str(workdir / "funnelscope.duckdb"))  # a cursor of the server's store
+    expected = compute_funnel(parse_funnel(spec), store).result.to_dict()
+    shown = shown_steps(page)
+    assert shown == expected_steps(expected["steps"])
+    assert [row["label"] for row in shown] == ["Viewed", "cart", "buy"]
+    assert [row["count"] for row in shown] == [2.0, 2.0, 1.0]
+    groups = expected["breakdown"]
+    breakdown = [row for g in groups for row in expected_steps(g["steps"], g["value"])]
+    assert shown_steps(page, "#table-breakdown") == breakdown
+    assert len(groups) == 2 and groups[1]["value"] == "Other"  # limit 1: the rest folds
+    assert page.locator("#chart-trend").count() == 0  # no trend asked for
+    link = unquote(page.get_attribute("#permalink", "href") or "")
+    assert '"timezone":"Europe/Berlin"' in link and '"limit":1' in link
 
 
 def test_a_page_post_without_the_csrf_token_is_refused(page: Page, base_url: str) -> None:

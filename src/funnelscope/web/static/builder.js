@@ -8,6 +8,9 @@
              "is_set", "is_not_set"];
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var catalog = { events: [], properties: [] };
+  var FORM_KEYS = ["name", "steps", "window", "order", "breakdown", "date_range"];
+  var STEP_KEYS = ["event", "label", "where"];
+  var kept = {};  // what a linked spec says that the form has no field for: kept as it was
   var stepsNode = document.getElementById("steps");
   var errorNode = document.getElementById("error");
   var statusNode = document.getElementById("status");
@@ -70,6 +73,8 @@
     var remove = el("button", { type: "button", class: "small remove-step", title: "Remove the step", text: "Remove" });
     var row = el("li", { class: "step" }, [event, addFilter, up, down, remove, filters]);
     if (step.label) row.setAttribute("data-label", step.label);
+    var extra = without(step, STEP_KEYS);
+    if (Object.keys(extra).length) row.setAttribute("data-extra", JSON.stringify(extra));
     event.addEventListener("change", function () { row.removeAttribute("data-label"); });
     addFilter.addEventListener("click", function () {
       filters.appendChild(filterRow({ property: (catalog.properties[0] || {}).name }));
@@ -82,6 +87,14 @@
     });
     remove.addEventListener("click", function () { row.remove(); });
     return row;
+  }
+
+  function without(object, keys) {
+    var out = {};
+    Object.keys(object || {}).forEach(function (key) {
+      if (keys.indexOf(key) < 0) out[key] = object[key];
+    });
+    return out;
   }
 
   function addStep(step) { stepsNode.appendChild(stepRow(step || {})); }
@@ -102,7 +115,8 @@
   function formQuery() {
     var steps = [];
     stepsNode.querySelectorAll("li.step").forEach(function (row) {
-      var step = { event: row.querySelector(".step-event").value };
+      var step = JSON.parse(row.getAttribute("data-extra") || "{}");
+      step.event = row.querySelector(".step-event").value;
       if (row.hasAttribute("data-label")) step.label = row.getAttribute("data-label");
       var where = [];
       row.querySelectorAll("li.filter").forEach(function (f) {
@@ -113,20 +127,23 @@
         where.push(filter);
       });
       if (where.length) step.where = where;
-      steps.push(step.where || step.label ? step : step.event);
+      steps.push(Object.keys(step).length > 1 ? step : step.event);
     });
-    var spec = {
-      name: document.getElementById("funnel-name").value.trim() || "funnel",
-      steps: steps,
-      window: document.getElementById("window").value.trim(),
-      order: document.getElementById("order").value,
-    };
+    var spec = without(kept, FORM_KEYS);
+    spec.name = document.getElementById("funnel-name").value.trim() || "funnel";
+    spec.steps = steps;
+    spec.window = document.getElementById("window").value.trim();
+    spec.order = document.getElementById("order").value;
     var breakdown = document.getElementById("breakdown").value;
-    if (breakdown) spec.breakdown = breakdown;
+    if (breakdown) {  // a linked breakdown's other settings (limit, attribution...) stay
+      var linked = kept.breakdown;
+      spec.breakdown = linked && typeof linked === "object" && linked.property === breakdown ?
+        linked : breakdown;
+    }
     var from = document.getElementById("date-from").value;
     var to = document.getElementById("date-to").value;
     if (from || to) {
-      spec.date_range = {};
+      spec.date_range = without(kept.date_range, ["from", "to"]);  // e.g. its timezone
       if (from) spec.date_range.from = from;
       if (to) spec.date_range.to = to;
     }
@@ -135,6 +152,7 @@
 
   function fillForm(query) {
     var spec = query.spec || {};
+    kept = spec;
     document.getElementById("funnel-name").value = spec.name || "funnel";
     document.getElementById("window").value = spec.window || "7d";
     document.getElementById("order").value = spec.order || "ordered";
