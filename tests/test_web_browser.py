@@ -173,12 +173,17 @@ def test_the_builder_shows_the_clis_funnel_and_its_permalink_reopens_it(
 ) -> None:
     log_in(page, base_url)
     page.wait_for_selector("#funnel-form[data-ready=yes]")
-    # build view -> cart -> buy in 1h by plan, starting from the default two steps
+    # build view -> cart -> buy in 1h by plan: from the default two steps, add two, pick them
+    # in the wrong order, move one up and remove the last
+    page.click("#add-step")
     page.click("#add-step")
     events = page.locator("select.step-event")
-    assert events.count() == 3
-    for index, name in enumerate(["view", "cart", "buy"]):
+    assert events.count() == 4
+    for index, name in enumerate(["cart", "view", "buy", "buy"]):
         events.nth(index).select_option(name)
+    page.locator("li.step").nth(1).locator("button.move-up").click()
+    page.locator("li.step").nth(3).locator("button.remove-step").click()
+    assert [events.nth(i).input_value() for i in range(events.count())] == ["view", "cart", "buy"]
     page.fill("#funnel-name", "shop")
     page.fill("#window", "1h")
     page.select_option("#breakdown", "plan")
@@ -247,6 +252,19 @@ def test_a_linked_spec_keeps_what_the_form_has_no_field_for(
     assert page.locator("#chart-trend").count() == 0  # no trend asked for
     link = unquote(page.get_attribute("#permalink", "href") or "")
     assert '"timezone":"Europe/Berlin"' in link and '"limit":1' in link
+
+    # a filter on the second step: cart where plan eq pro
+    page.locator("li.step").nth(1).get_by_text("+ filter").click()
+    page.select_option("li.step >> nth=1 >> select.filter-property", "plan")
+    page.select_option("li.step >> nth=1 >> select.filter-op", "eq")
+    page.fill("li.step >> nth=1 >> input.filter-value", "pro")
+    page.click("#compute")
+    page.wait_for_selector("#status[data-state=done]", state="attached")
+    pro_cart = {"event": "cart", "where": [{"property": "plan", "op": "eq", "value": "pro"}]}
+    filtered = {**spec, "steps": [spec["steps"][0], pro_cart, "buy"]}
+    expected = compute_funnel(parse_funnel(filtered), store).result.to_dict()
+    assert shown_steps(page) == expected_steps(expected["steps"])
+    assert [row["count"] for row in shown_steps(page)] == [2.0, 1.0, 0.0]
 
 
 def test_a_page_post_without_the_csrf_token_is_refused(page: Page, base_url: str) -> None:

@@ -86,8 +86,11 @@ def test_a_page_without_login_redirects_to_the_login_page(client: TestClient) ->
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=%2Ffunnels%3Fq%3D%257B%257D"
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
-    login = client.get("/login?next=https://evil.example/")  # only paths here are followed
-    assert 'name="next" value="/funnels"' in login.text
+    for elsewhere in ("https://evil.example/", "//evil.example", "/\\evil.example", "/\t/evil"):
+        login = client.get("/login", params={"next": elsewhere})  # only paths here are followed
+        assert 'name="next" value="/funnels"' in login.text, elsewhere
+    kept = client.get("/login", params={"next": "/funnels?q=%7B%7D"})
+    assert 'name="next" value="/funnels?q=%7B%7D"' in kept.text
 
 
 def test_login_gives_a_strict_httponly_session_and_logout_ends_it(client: TestClient) -> None:

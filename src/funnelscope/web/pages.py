@@ -4,6 +4,7 @@ their scripts call the read API under /api/v1 with the session (web/sessions.py)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -34,6 +35,8 @@ CONTENT_SECURITY_POLICY: Final = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
+_LOCAL_PATH: Final = re.compile(r"/(?![/\\])[^\\\s\x00-\x1f\x7f]*")
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -53,8 +56,10 @@ def _to_login(request: Request) -> RedirectResponse:
 
 
 def _local(target: str | None) -> str:
-    """Where to go after logging in: a path on this server only (never another site)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Where to go after logging in: a path on this server only, never another site (browsers
+    read `//host`, `/\\host` and `/<tab>/host` as another host, so no slash may follow the first
+    and no backslash, space or control character may appear at all)."""
+    if target and _LOCAL_PATH.fullmatch(target):
         return target
     return "/funnels"
 
