@@ -213,3 +213,33 @@ def test_report_html_tells_a_bad_date(store: Path, capsys: pytest.CaptureFixture
     Path("shop.json").write_text(json.dumps(SPEC))
     assert main(["report-html", "shop.json", "-o", "x.html", "--from", "soon"]) == 2
     assert "--from" in capsys.readouterr().err and not Path("x.html").exists()
+
+
+def test_failed_logins_are_throttled(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = form_token(client.get("/login").text)
+    attempt = {"name": "ann", "password": "not the one", "csrf_token": token}
+    for _ in range(sessions.LoginThrottle.LIMIT):
+        assert client.post("/login", data=attempt).status_code == 401
+    blocked = client.post("/login", data={**attempt, "password": PASSWORD})
+    assert blocked.status_code == 429 and "Too many failed logins" in blocked.text
+    assert 0 < int(blocked.headers["retry-after"]) <= sessions.LoginThrottle.WINDOW_SECONDS
+    other = client.post("/login", data={**attempt, "name": "bob"})  # the same client: blocked
+    assert other.status_code == 429
+
+
+def test_the_throttle_forgets_failures_after_its_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [50.0]
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: now[0])
+    throttle = sessions.LoginThrottle()
+    who = ("name:ann", "client:1.2.3.4")
+    for _ in range(throttle.LIMIT - 1):
+        throttle.failed(who)
+    assert throttle.wait_seconds(who) == 0
+    now[0] += 60
+    throttle.failed(who)
+    assert throttle.wait_seconds(who) == throttle.WINDOW_SECONDS - 60 + 1
+    assert throttle.wait_seconds(("name:bob", "client:5.6.7.8")) == 0
+    now[0] += throttle.WINDOW_SECONDS - 60  # the first nine failures are now out of the window
+    assert throttle.wait_seconds(who) == 0
+    throttle.succeeded(who[:1])
+    assert throttle.wait_seconds(("name:ann",)) == 0

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from funnelscope.web.access import db_path
 from funnelscope.web.sessions import (
     COOKIE,
+    LoginThrottle,
     Session,
     csrf_matches,
     current,
@@ -109,8 +110,18 @@ def login(
             status_code=403,
             media_type="text/plain",
         )
+    throttle: LoginThrottle = request.app.state.login_throttle
+    who = (f"name:{name}", f"client:{request.client.host if request.client else '-'}")
+    wait = throttle.wait_seconds(who)
+    if wait:
+        message = f"Too many failed logins; try again in {wait // 60 + 1} minutes."
+        response = _login_page(request, session, target, message, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     if not login_ok(db_path(request), name, password):
+        throttle.failed(who)
         return _login_page(request, session, target, "Wrong name or password.", 401)
+    throttle.succeeded(who[:1])
     sessions = sessions_of(request)
     sessions.drop(request.cookies.get(COOKIE))  # a fresh token once logged in
     token, _ = sessions.create(name)

@@ -41,9 +41,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    from funnelscope.web.sessions import SessionStore
+    from funnelscope.web.sessions import LoginThrottle, SessionStore
 
     app.state.sessions = SessionStore()  # the pages' logins, in memory (web/sessions.py)
+    app.state.login_throttle = LoginThrottle()
 
     @app.exception_handler(FunnelscopeError)
     async def bad_request(request: Request, exc: FunnelscopeError) -> JSONResponse:

@@ -79,6 +79,45 @@ class SessionStore:
             del self._sessions[token]
 
 
+class LoginThrottle:
+    """Failed logins per user name and per client address: after `LIMIT` failures within
+    `WINDOW_SECONDS` that name (or address) may not try again until the oldest failure is older
+    than the window, which bounds password guessing at the page without locking anyone out for
+    long. In memory, like the sessions."""
+
+    LIMIT: Final = 10
+    WINDOW_SECONDS: Final = 15 * 60
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, keys: tuple[str, ...]) -> int:
+        """0 when every key may try; else the seconds until one more try is allowed."""
+        now = time.monotonic()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                recent = [t for t in self._failures.get(key, []) if t > now - self.WINDOW_SECONDS]
+                self._failures[key] = recent
+                if len(recent) >= self.LIMIT:
+                    wait = max(wait, recent[-self.LIMIT] + self.WINDOW_SECONDS - now)
+        return int(wait) + (1 if wait else 0)
+
+    def failed(self, keys: tuple[str, ...]) -> None:
+        with self._lock:
+            if len(self._failures) > MAX_SESSIONS:  # forget the oldest names and addresses
+                for key in list(self._failures)[: len(self._failures) // 2]:
+                    del self._failures[key]
+            for key in keys:
+                self._failures.setdefault(key, []).append(time.monotonic())
+
+    def succeeded(self, keys: tuple[str, ...]) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+
 def sessions_of(request: Request) -> SessionStore:
     store: SessionStore = request.app.state.sessions
     return store
