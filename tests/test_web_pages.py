@@ -132,6 +132,8 @@ def test_the_read_api_serves_a_logged_in_page_with_its_csrf_token(
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
     wrong = client.post("/api/v1/funnel", json=body, headers={"X-CSRF-Token": csrf[:-1] + "x"})
     assert wrong.status_code == 403
+    odd = client.post("/api/v1/funnel", json=body, headers={"X-CSRF-Token": "é".encode()})
+    assert odd.status_code == 403  # not ASCII: refused, not a server error
     answer = client.post("/api/v1/funnel", json=body, headers={"X-CSRF-Token": csrf})
     assert answer.status_code == 200
     assert answer.json() == cli_json(capsys)

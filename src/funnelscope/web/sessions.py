@@ -6,6 +6,7 @@ Each session has its own CSRF token, which the pages send back in an ``X-CSRF-To
 (scripts) or a ``csrf_token`` form field (the login and logout forms); every state-changing
 request from a page must carry it. Before login a page gets an anonymous session, so the login
 form is protected the same way; logging in replaces it with a new one (no session fixation).
+Failed logins are counted per name and per client address (LoginThrottle).
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ def logged_in(request: Request) -> Session | None:
 
 
 def csrf_matches(session: Session, presented: str | None) -> bool:
-    return presented is not None and hmac.compare_digest(session.csrf, presented)
+    if presented is None:
+        return False  # bytes: compare_digest refuses str beyond ASCII, which anyone may send
+    return hmac.compare_digest(session.csrf.encode(), presented.encode("utf-8", "replace"))
 
 
 def page_reader(request: Request) -> str | None:
