@@ -100,6 +100,7 @@ def test_login_gives_a_strict_httponly_session_and_logout_ends_it(client: TestCl
     assert "Content-Security-Policy" in anonymous.headers
     wrong = client.post("/login", data={"name": "ann", "password": "x" * 9, "csrf_token": token})
     assert wrong.status_code == 401 and "Wrong name or password." in wrong.text
+    assert 'name="name" value="ann"' in wrong.text and "x" * 9 not in wrong.text
     no_token = client.post("/login", data={"name": "ann", "password": PASSWORD})
     assert no_token.status_code == 403 and "CSRF" in no_token.text
     answer = client.post(

@@ -66,9 +66,14 @@ def _local(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, session: Session, target: str, error: str | None, status: int
+    request: Request,
+    session: Session,
+    target: str,
+    error: str | None,
+    status: int,
+    name: str = "",
 ) -> Response:
-    context = {"csrf": session.csrf, "next": target, "error": error}
+    context = {"csrf": session.csrf, "next": target, "error": error, "name": name}
     return _page(request, "login.html", context, status)
 
 
@@ -115,12 +120,12 @@ def login(
     wait = throttle.wait_seconds(who)
     if wait:
         message = f"Too many failed logins; try again in {wait // 60 + 1} minutes."
-        response = _login_page(request, session, target, message, 429)
+        response = _login_page(request, session, target, message, 429, name)
         response.headers["Retry-After"] = str(wait)
         return response
     if not login_ok(db_path(request), name, password):
         throttle.failed(who)
-        return _login_page(request, session, target, "Wrong name or password.", 401)
+        return _login_page(request, session, target, "Wrong name or password.", 401, name)
     throttle.succeeded(who[:1])
     sessions = sessions_of(request)
     sessions.drop(request.cookies.get(COOKIE))  # a fresh token once logged in
