@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-long lint typecheck venv bench clean
+.PHONY: demo test test-long lint typecheck venv bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,15 +32,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The web tests drive Debian's Chromium through playwright (never `playwright install`; see
+# DEVELOPERS.md). A clean machine gets it here; as a non-root user through sudo.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
 # pytest on every core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
-test: lint typecheck
+test: lint typecheck chromium
 	$(PYTEST)
 
 # The deep run: 10x the hypothesis cases and the tests marked `long` (tests/conftest.py).
-test-long: lint typecheck
+test-long: lint typecheck chromium
 	FUNNELSCOPE_TESTS=long $(PYTEST)
 
 clean:

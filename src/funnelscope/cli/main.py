@@ -17,6 +17,7 @@ from funnelscope.cli.ingest import forget, ingest, quarantine, sources
 from funnelscope.cli.marketing import diagnose, report, whatif
 from funnelscope.cli.paths import paths
 from funnelscope.cli.pipeline import pipeline
+from funnelscope.cli.report_html import report_html
 from funnelscope.cli.retention import retention
 from funnelscope.cli.serve import keys, serve, users
 from funnelscope.cli.templates import templates
@@ -56,6 +57,7 @@ cli.add_command(clv)
 cli.add_command(serve)
 cli.add_command(keys)
 cli.add_command(users)
+cli.add_command(report_html)
 
 
 def main(argv: list[str] | None = None) -> int:

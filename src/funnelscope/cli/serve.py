@@ -18,7 +18,8 @@ from funnelscope.cli.options import db_option, format_option
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 def serve(db_path: str, host: str, port: int) -> None:
-    """Serve the store: the read API (OpenAPI at /docs) for read keys.
+    """Serve the store: the read API (OpenAPI at /docs) for read keys, and the pages for users
+    (log in at /login; `funnelscope users add NAME` makes one).
 
     \b
     funnelscope keys create --kind read --name dashboard

@@ -1,5 +1,6 @@
 """Access to the server: API keys in an ``Authorization: Bearer KEY`` (or ``X-API-Key``)
-header. A read or admin key reads the API; a write key only captures (an admin key may too)."""
+header. A read or admin key reads the API; a write key only captures (an admin key may too).
+The read API also serves the logged-in pages (web/sessions.py), with their CSRF token."""
 
 from __future__ import annotations
 
@@ -20,14 +21,18 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def require_key(kinds: frozenset[str]) -> Callable[[Request], Any]:
+def require_key(kinds: frozenset[str], pages: bool = False) -> Callable[[Request], Any]:
     """A dependency refusing requests without a live key of one of `kinds`: 401 without a key
-    (or with an unknown one), 403 with a key of another kind."""
+    (or with an unknown one), 403 with a key of another kind. With `pages`, a request without a
+    key may come from a logged-in page instead (403 when its CSRF token is missing)."""
 
     def check(request: Request) -> str:
         from funnelscope.app.access import key_kind
+        from funnelscope.web.sessions import page_reader
 
         secret = presented_key(request)
+        if secret is None and pages and (reader := page_reader(request)) is not None:
+            return reader
         kind = None if secret is None else key_kind(db_path(request), secret)
         if kind is None:
             raise HTTPException(
@@ -47,5 +52,6 @@ def db_path(request: Request) -> str:
     return str(request.app.state.settings.db_path)
 
 
-read_access = Depends(require_key(READ_KINDS))
-admin_access = Depends(require_key(frozenset({"admin"})))
+read_access = Depends(require_key(READ_KINDS, pages=True))
+# saving funnels and dashboards: an admin key, or a logged-in page user (with the CSRF token)
+admin_access = Depends(require_key(frozenset({"admin"}), pages=True))

@@ -41,15 +41,23 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    from funnelscope.web.sessions import LoginThrottle, SessionStore
+
+    app.state.sessions = SessionStore()  # the pages' logins, in memory (web/sessions.py)
+    app.state.login_throttle = LoginThrottle()
 
     @app.exception_handler(FunnelscopeError)
     async def bad_request(request: Request, exc: FunnelscopeError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=400)
 
-    from funnelscope.web import api, api_analyses, api_pipeline, api_saved
+    from fastapi.staticfiles import StaticFiles
+
+    from funnelscope.web import api, api_analyses, api_pipeline, api_saved, pages
 
     app.include_router(api.router)
     app.include_router(api_analyses.router)
     app.include_router(api_pipeline.router)
     app.include_router(api_saved.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
