@@ -136,3 +136,35 @@ def test_a_held_store_is_shared_by_threads_and_not_rewritten(store: Path) -> Non
             writer.rewrite()
     with EventStore(store, read_only=True) as reopened:
         assert reopened.count_events() == 6
+
+
+def test_a_body_that_is_not_json_is_a_400_saying_where(store: Path, client: TestClient) -> None:
+    read = bearer(create_key(str(store), "read", "dashboard").secret)
+    headers = {**read, "Content-Type": "application/json"}
+    response = client.post("/api/v1/funnel", content=b'{"spec": {"steps": [}', headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("the request body is not valid JSON at character 20")
+
+
+def test_a_body_over_the_bound_is_a_413_declared_or_streamed(
+    store: Path, client: TestClient
+) -> None:
+    from funnelscope.web.limits import MAX_BODY_BYTES
+
+    read = bearer(create_key(str(store), "read", "dashboard").secret)
+    headers = {**read, "Content-Type": "application/json"}
+    declared = client.post("/api/v1/funnel", content=b" " * (MAX_BODY_BYTES + 1), headers=headers)
+    assert declared.status_code == 413
+    assert "larger than 1,048,576 bytes" in declared.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(11):
+            yield b" " * 100_000
+
+    streamed = client.post("/api/v1/funnel", content=chunks(), headers=headers)
+    assert streamed.status_code == 413 and "split a batch" in streamed.json()["error"]
+    body = json.dumps({"spec": SPEC}).encode()
+    at_the_bound = body + b" " * (MAX_BODY_BYTES - len(body))
+    assert client.post("/api/v1/funnel", content=at_the_bound, headers=headers).status_code == 200
+    login = client.post("/login", content=b"a" * (MAX_BODY_BYTES + 1))
+    assert login.status_code == 413

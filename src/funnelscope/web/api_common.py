@@ -17,9 +17,13 @@ from funnelscope.errors import shown
 
 MAX_ERRORS: Final = 10
 ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
-    400: {"description": 'A mistake in the request, as the CLI says it: `{"error": "..."}`'},
+    400: {
+        "description": "A mistake in the request, as the CLI says it, or a body that is not JSON:"
+        ' `{"error": "..."}`'
+    },
     401: {"description": "No key, or an unknown or revoked one"},
     403: {"description": "A key of a kind that may not do this"},
+    413: {"description": "The body is larger than the server takes (web/limits.py)"},
     422: {"description": "The body is not of the documented shape (the fields are named)"},
 }
 EXAMPLE_SPEC: Final[dict[str, Any]] = {
@@ -46,6 +50,19 @@ def _clipped(error: dict[str, Any]) -> dict[str, Any]:
     return {"type": error["type"], "loc": loc[:8], "msg": shown(error["msg"], 300, quote=False)}
 
 
+def _malformed(error: dict[str, Any]) -> str:
+    """The message of a body that is not JSON at all: where it broke, never the body."""
+    ctx = error.get("ctx") or {}
+    where = error["loc"][-1] if error.get("loc") else None
+    detail = shown(str(ctx.get("error", "")), 200, quote=False)
+    at = f" at character {where}" if isinstance(where, int) else ""
+    return (
+        f"the request body is not valid JSON{at}"
+        + (f" ({detail})" if detail else "")
+        + ": send a JSON object with Content-Type: application/json"
+    )
+
+
 class ClippedErrorsRoute(APIRoute):
     """A route whose 422 lists at most ten errors, each without the value it was about."""
 
@@ -56,7 +73,11 @@ class ClippedErrorsRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                errors = [_clipped(e) for e in list(exc.errors())[:MAX_ERRORS]]
+                raw = list(exc.errors())
+                malformed = next((e for e in raw if e.get("type") == "json_invalid"), None)
+                if malformed is not None:
+                    return JSONResponse({"error": _malformed(malformed)}, status_code=400)
+                errors = [_clipped(e) for e in raw[:MAX_ERRORS]]
                 return JSONResponse({"detail": errors}, status_code=422)
 
         return clipped

@@ -41,6 +41,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    from funnelscope.web import limits
+
+    limits.install(app)  # no body past 1 MB is read (web/limits.py)
     from funnelscope.web.sessions import LoginThrottle, SessionStore
 
     app.state.sessions = SessionStore()  # the pages' logins, in memory (web/sessions.py)
