@@ -736,3 +736,34 @@ def test_the_fold_stores_what_file_ingest_stores_posthog(tmp_path: Path) -> None
         ],
     }
     _fold_and_load(tmp_path, posthog.FORMAT, body, "posthog")
+
+
+def test_a_segment_is_folded_once_even_when_its_file_is_left(tmp_path: Path) -> None:
+    """A crash after the fold's commit, before its file is deleted, folds nothing twice (not
+    even its quarantined rows and links, which have no event id to dedupe by)."""
+    from funnelscope.store.capture import segment
+    from funnelscope.store.capture.fold import create_tables, fold
+    from funnelscope.store.capture.records import record_lines
+
+    events = segment.events(
+        {
+            "batch": [
+                {"type": "alias", "previousId": "a", "userId": "b"},
+                {"type": "track", "userId": "b"},
+            ]
+        },
+        None,
+    )
+    lines, _, _ = record_lines(segment.FORMAT, events, us("2024-01-01T00:00:00Z"), 1)
+    path = tmp_path / "000000000007.jsonl"
+    path.write_bytes(lines)
+    with EventStore(tmp_path / "s.duckdb") as store:
+        create_tables(store.connection)
+        first = fold(store.connection.cursor(), [(7, path)])
+        again = fold(store.connection.cursor(), [(7, path)])
+        counts = store.connection.execute(
+            "SELECT (SELECT count(*) FROM quarantine), (SELECT count(*) FROM identity_links)"
+        ).fetchall()
+    assert (first.segments, first.records, first.quarantined) == ((7,), 2, 1)
+    assert (again.segments, again.records) == ((), 0)
+    assert counts == [(1, 1)]
