@@ -767,3 +767,37 @@ def test_a_segment_is_folded_once_even_when_its_file_is_left(tmp_path: Path) -> 
     assert (first.segments, first.records, first.quarantined) == ((7,), 2, 1)
     assert (again.segments, again.records) == ((), 0)
     assert counts == [(1, 1)]
+
+
+def test_a_failing_fold_loses_nothing_and_is_tried_again(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import funnelscope.app.capture as app_capture
+    import funnelscope.store.capture.fold as fold_module
+
+    real_fold = fold_module.fold
+    failures = [RuntimeError("disk full")]
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real_fold(*args, **kwargs)
+
+    monkeypatch.setattr(fold_module, "fold", failing_once)
+    monkeypatch.setattr(app_capture, "RETRY_SECONDS", 0.3)
+    admin = {"Authorization": f"Bearer {server.admin}"}
+    with server.client() as client:
+        sent(client, "/v1/track", {"event": "v", "userId": "u"}, server.basic())
+        deadline = time.monotonic() + 20
+        while (status := client.get("/api/v1/capture/status", headers=admin).json())[
+            "last_fold_error"
+        ] is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert status["last_fold_error"] == "RuntimeError: disk full"
+        assert status["waiting"] == 1 and status["log_bytes"] > 0
+        while (status := client.get("/api/v1/capture/status", headers=admin).json())["waiting"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert status["last_fold_error"] is None and status["stored"] == 1
+    assert server.rows("SELECT event FROM events") == [("v",)]

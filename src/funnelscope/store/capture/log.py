@@ -178,6 +178,17 @@ class CaptureLog:
         return self._records
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # never leave a request waiting on a writer that died
+            with self._cond:
+                self._stopping = True
+                waiting, self._waiting = self._waiting, []
+            for w in waiting:
+                w.done.set_exception(OSError(f"the capture log's writer stopped: {exc!r}"))
+            raise
+
+    def _loop(self) -> None:
         while True:
             with self._cond:
                 while not self._waiting and not self._stopping:
