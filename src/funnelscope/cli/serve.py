@@ -17,21 +17,39 @@ from funnelscope.cli.options import db_option, format_option
     "others, behind TLS).",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-def serve(db_path: str, host: str, port: int) -> None:
-    """Serve the store: the read API (OpenAPI at /docs) for read keys, and the pages for users
-    (log in at /login; `funnelscope users add NAME` makes one).
+@click.option(
+    "--capture-log",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory of the capture log (captured events kept until folded into the store); "
+    "default: STORE.capture beside the store.",
+)
+@click.option(
+    "--fold-interval",
+    type=click.FloatRange(0.05, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between folds of captured events into the store.",
+)
+def serve(
+    db_path: str, host: str, port: int, capture_log: str | None, fold_interval: float
+) -> None:
+    """Serve the store: event capture (Segment's and PostHog's APIs) for write keys, the read
+    API (OpenAPI at /docs) for read keys, and the pages for users (log in at /login;
+    `funnelscope users add NAME` makes one).
 
     \b
     funnelscope keys create --kind read --name dashboard
     funnelscope serve --port 8000
     curl -H "Authorization: Bearer KEY" -d '{"spec": {"steps": ["view", "buy"]}}' \\
         http://127.0.0.1:8000/api/v1/funnel
+    curl -u WRITE_KEY: -d '{"event": "view", "userId": "u1"}' http://127.0.0.1:8000/v1/track
     """
     import uvicorn
 
     from funnelscope.web.server import ServerSettings, create_app
 
-    app = create_app(ServerSettings(db_path))
+    app = create_app(ServerSettings(db_path, capture_log, fold_interval))
     click.echo(f"serving {db_path} on http://{host}:{port} (API docs at /docs)", err=True)
     # access_log off: request lines would print query strings, which may carry keys
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

@@ -312,11 +312,11 @@ class Loader:
             else:
                 staged = stage_layout(self._con, path, source, fmt, layout, shown.callback())
         except IngestError:
-            self._drop_temporaries()
+            self.drop_temporaries()
             shown.done(ok=False)
             raise
         except duckdb.Error as exc:
-            self._drop_temporaries()
+            self.drop_temporaries()
             shown.done(ok=False)
             message = str(exc).splitlines()[0]
             error = IngestError(source, f"could not read: {message}")
@@ -334,7 +334,7 @@ class Loader:
                     "DELETE FROM quarantine WHERE load_id IS NULL AND source = ?", [source]
                 )
             load_id = same[-1] if same else self._new_load(full, size, options)
-            report = self._load_staged(staged, source, mapping, load_id, layout)
+            report = self.load_staged(staged, source, mapping, load_id, layout)
             if report.links_added or (replace and earlier) or self._has_merged_ids():
                 report = dataclass_replace(report, identities=apply_identities(self._con))
             self._con.execute(
@@ -345,19 +345,19 @@ class Loader:
             self._con.execute("COMMIT")
         except IngestError:
             self._con.execute("ROLLBACK")
-            self._drop_temporaries()
+            self.drop_temporaries()
             shown.done(ok=False)
             raise
         except duckdb.Error as exc:
             self._con.execute("ROLLBACK")
-            self._drop_temporaries()
+            self.drop_temporaries()
             shown.done(ok=False)
             message = str(exc).splitlines()[0]
             error = IngestError(source, f"could not load: {message}")
             if isinstance(exc, duckdb.OutOfMemoryException):
                 raise _NeedsMemory(error) from exc
             raise error from exc
-        self._drop_temporaries()
+        self.drop_temporaries()
         shown.done(ok=True)
         return report
 
@@ -372,7 +372,7 @@ class Loader:
         )
         return load_id
 
-    def _drop_temporaries(self) -> None:
+    def drop_temporaries(self) -> None:
         drop_stage(self._con)
         self._con.execute(f"DROP TABLE IF EXISTS {NORM}")
         self._con.execute(f"DROP TABLE IF EXISTS {BAD}")
@@ -381,7 +381,7 @@ class Loader:
         self._con.execute(f"DROP TABLE IF EXISTS {STORED}")
         self._con.execute(f"DROP TABLE IF EXISTS {PLAN_TABLE}")
 
-    def _load_staged(
+    def load_staged(
         self,
         staged: StagedFile,
         source: str,
@@ -389,6 +389,8 @@ class Loader:
         load_id: int,
         layout: Layout | None,
     ) -> FileReport:
+        """Check staged rows and insert the good ones, inside the caller's transaction (a file's
+        load, or a fold of captured events: store/capture/fold.py)."""
         roles: dict[str, str] = {}
         role_columns: dict[str, StagedColumn] = {}
         notes: list[str] = []

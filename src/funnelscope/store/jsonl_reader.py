@@ -114,7 +114,7 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def _kinds_type(kinds: set[str]) -> str | None:
+def kinds_type(kinds: set[str]) -> str | None:
     if not kinds:
         return None
     if kinds == {"bool"}:
@@ -208,7 +208,7 @@ class JsonStager:
                 key,
                 ident,
                 VARCHAR,
-                _kinds_type(self.kinds[key]),
+                kinds_type(self.kinds[key]),
                 key in self.long,
                 self.filled[key],
             )

@@ -1,8 +1,8 @@
 """The FastAPI application of `funnelscope serve`.
 
-The store is held open for the server's life (store/shared.py), so requests, each on its own
-cursor, and the writes of captured events share one DuckDB database. Who may do what:
-web/access.py.
+The store is held open for the server's life (store/locking.py), so requests, each on its own
+cursor, and the fold of captured events (app/capture.py) share one DuckDB database. Who may do
+what: web/access.py.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from funnelscope.errors import FunnelscopeError
 @dataclass(frozen=True)
 class ServerSettings:
     db_path: str = "funnelscope.duckdb"
+    capture_log: str | None = None  # the capture log's directory (None: STORE.capture beside it)
+    fold_interval: float = 1.0  # seconds between folds of captured events into the store
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -31,9 +33,18 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from funnelscope.app.capture import start_capture
+
         with held_open(settings.db_path):
             open_store(settings.db_path, read_only=False).close()  # schema made or upgraded
-            yield
+            # folds what the capture log holds from an earlier run before serving
+            app.state.capture = start_capture(
+                settings.db_path, settings.capture_log, settings.fold_interval
+            )
+            try:
+                yield
+            finally:
+                app.state.capture.stop()  # the last events folded before the store is let go
 
     app = FastAPI(
         title="funnelscope",
@@ -55,12 +66,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     from fastapi.staticfiles import StaticFiles
 
-    from funnelscope.web import api, api_analyses, api_pipeline, api_saved, pages
+    from funnelscope.web import api, api_analyses, api_pipeline, api_saved, capture, pages
 
     app.include_router(api.router)
     app.include_router(api_analyses.router)
     app.include_router(api_pipeline.router)
     app.include_router(api_saved.router)
+    app.include_router(capture.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
