@@ -260,6 +260,7 @@ PIPELINE_CASES = [
         ["--mode", "active", "--period", "2026-01"],
     ),
     ("followups", {"owner": "ana"}, ["--owner", "ana"]),
+    ("followups", {"pipeline": "sales"}, ["--pipeline", "sales"]),
     ("targets", {}, []),
     (
         "forecast",

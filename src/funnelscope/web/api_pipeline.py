@@ -78,6 +78,7 @@ def funnel(body: PipelineFunnelRequest, request: Request) -> Response:
 
 class FollowupsRequest(PipelineRequest):
     owner: str | None = Field(None, description="Only this owner's deals")
+    pipeline: str | None = Field(None, description="Only this pipeline's deals")
     limit: int | None = Field(None, description="At most this many deals to call")
 
 
@@ -94,6 +95,7 @@ def followups(body: FollowupsRequest, request: Request) -> Response:
         settings=body.parsed_settings(),
         as_of=body.as_of,
         owner=body.owner,
+        pipeline=body.pipeline,
         limit=body.limit,
     )
     return cli_json(result.to_dict())
