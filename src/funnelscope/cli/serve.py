@@ -17,7 +17,16 @@ from funnelscope.cli.options import db_option, format_option
     "others, behind TLS).",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-def serve(db_path: str, host: str, port: int) -> None:
+@click.option(
+    "--pipeline-settings",
+    "pipeline_settings",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Pipeline settings YAML (as `pipeline ... --settings` takes): stages, cadences, "
+    "rotting, targets, currency for the pipeline page, and for pipeline API requests that send "
+    "no settings. Read once at start.",
+)
+def serve(db_path: str, host: str, port: int, pipeline_settings: str | None) -> None:
     """Serve the store: the read API (OpenAPI at /docs) for read keys, and the pages for users
     (log in at /login; `funnelscope users add NAME` makes one).
 
@@ -31,7 +40,7 @@ def serve(db_path: str, host: str, port: int) -> None:
 
     from funnelscope.web.server import ServerSettings, create_app
 
-    app = create_app(ServerSettings(db_path))
+    app = create_app(ServerSettings(db_path, pipeline_settings=pipeline_settings))
     click.echo(f"serving {db_path} on http://{host}:{port} (API docs at /docs)", err=True)
     # access_log off: request lines would print query strings, which may carry keys
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

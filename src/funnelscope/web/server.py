@@ -20,6 +20,9 @@ from funnelscope.errors import FunnelscopeError
 @dataclass(frozen=True)
 class ServerSettings:
     db_path: str = "funnelscope.duckdb"
+    # the pipeline settings YAML (`serve --pipeline-settings`): the pipeline page's and the
+    # pipeline API's settings when a request sends none
+    pipeline_settings: str | None = None
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -41,6 +44,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    from funnelscope.app.pipeline.data import settings_from
+
+    app.state.pipeline_settings = settings_from(settings.pipeline_settings)  # bad: fail now
     from funnelscope.web.sessions import LoginThrottle, SessionStore
 
     app.state.sessions = SessionStore()  # the pages' logins, in memory (web/sessions.py)
