@@ -187,3 +187,12 @@ def dashboard_page(request: Request, dashboard_id: int) -> Response:
         extra = {"missing": f"No dashboard has id {dashboard_id}."}
         return _logged_in_page(request, "dashboards.html", extra, 404)
     return _logged_in_page(request, "dashboard.html", {"dashboard_id": dashboard_id})
+
+
+@router.get("/pipeline")
+def pipeline_page(request: Request) -> Response:
+    """The sales pipeline: the board, the stage funnel, targets and the call-today list, with
+    the settings the server was started with (`serve --pipeline-settings`)."""
+    settings = request.app.state.settings.pipeline_settings
+    extra = {"settings_file": None if settings is None else Path(settings).name}
+    return _logged_in_page(request, "pipeline.html", extra)
