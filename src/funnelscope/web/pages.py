@@ -196,3 +196,9 @@ def pipeline_page(request: Request) -> Response:
     settings = request.app.state.settings.pipeline_settings
     extra = {"settings_file": None if settings is None else Path(settings).name}
     return _logged_in_page(request, "pipeline.html", extra)
+
+
+@router.get("/diagnose")
+def diagnose_page(request: Request) -> Response:
+    """Where a funnel leaks most and why, and what changing one rate would bring."""
+    return _logged_in_page(request, "diagnose.html")

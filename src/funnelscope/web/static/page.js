@@ -159,17 +159,18 @@
     node.textContent = "";
   }
 
-  /* Run `work` (a function returning a promise) with the status line and error box kept. */
-  function computing(statusNode, work) {
+  /* Run `work` (a function returning a promise) with the status line and the error box
+   * (#error unless `errorNode` is given) kept. */
+  function computing(statusNode, work, errorNode) {
     var started = performance.now();
-    showError("");
+    showError("", errorNode);
     status(statusNode, "computing", "Computing\u2026");
-    return work().then(function (value) {
+    return Promise.resolve().then(work).then(function (value) {
       status(statusNode, "done", "Computed in " + Math.round(performance.now() - started) + " ms");
       return value;
     }).catch(function (error) {
       status(statusNode, "error", "");
-      showError(error.message);
+      showError(error.message, errorNode);
     });
   }
 
