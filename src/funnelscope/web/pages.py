@@ -202,3 +202,9 @@ def pipeline_page(request: Request) -> Response:
 def diagnose_page(request: Request) -> Response:
     """Where a funnel leaks most and why, and what changing one rate would bring."""
     return _logged_in_page(request, "diagnose.html")
+
+
+@router.get("/experiments")
+def experiments_page(request: Request) -> Response:
+    """An A/B experiment over a funnel: each variant's conversion and the comparison."""
+    return _logged_in_page(request, "experiments.html")
