@@ -136,9 +136,21 @@ def test_experiment_command_reads_the_store_and_says_whether_to_decide(
     capsys.readouterr()
     assert main(["experiment", str(spec), "--db", str(db), "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    conversions = [v.pop("conversion") for v in out["variants"]]
     assert out["variants"] == [
         {"variant": "A", "exposed": 3, "steps": [2, 1, 0]},
         {"variant": "B", "exposed": 2, "steps": [2, 2, 1]},
+    ]
+    # exposure to the last step with its 95% Wilson interval: 0 of 3, 1 of 2
+    z2 = 1.959963984540054**2
+    assert conversions == [
+        {"n": 3, "conversions": 0, "rate": 0.0, "interval": [0.0, pytest.approx(z2 / (3 + z2))]},
+        {
+            "n": 2,
+            "conversions": 1,
+            "rate": 0.5,
+            "interval": [pytest.approx(0.0945312), pytest.approx(0.9054688)],
+        },
     ]
     assert (out["crossovers"], out["unnamed_exposures"], out["safe_to_decide"]) == (1, 1, False)
     assert [(s["step"], s["variant"]) for s in out["steps"]] == [(1, "B"), (2, "B"), (3, "B")]

@@ -112,6 +112,23 @@ def test_touches_are_matched_in_order_on_time_late_and_overdue() -> None:
     assert d1.idle_days == 7.125  # 7 days 3 hours since the last done activity
     assert d1.rotting is False  # default limit 14
     assert result.call_today[0].reasons == ("overdue", "crm_overdue")
+    assert d1.days_in_stage == 9.875  # 03-02 15:00 to 03-12 12:00
+    assert d1.to_dict()["days_in_stage"] == 9.875
+
+
+def test_followups_of_one_pipeline_learn_rates_from_every_deal() -> None:
+    other = Pipeline("partners", ("intro", "deal"))
+    deals = [
+        deal("S1", "lead", "2026-03-01T00:00"),
+        Deal("P1", "partners", "intro", DealStatus.OPEN, at("2026-03-05T00:00"), owner="bob"),
+    ]
+    data = CrmData(tuple(deals), (), (), (SALES, other))
+    both = followups(data, PipelineSettings(), at("2026-03-12T00:00"))
+    assert [d.deal_id for d in both.deals] == ["P1", "S1"] and both.pipeline is None
+    one = followups(data, PipelineSettings(), at("2026-03-12T00:00"), pipeline="partners")
+    assert [d.deal_id for d in one.deals] == ["P1"]
+    assert one.to_dict()["pipeline"] == "partners" and one.to_dict()["open_deals"] == 1
+    assert one.deals[0].days_in_stage == 7.0  # no history: in its stage since it was made
 
 
 def test_due_today_upcoming_and_the_standard_cadence_without_settings() -> None:

@@ -260,6 +260,7 @@ PIPELINE_CASES = [
         ["--mode", "active", "--period", "2026-01"],
     ),
     ("followups", {"owner": "ana"}, ["--owner", "ana"]),
+    ("followups", {"pipeline": "sales"}, ["--pipeline", "sales"]),
     ("targets", {}, []),
     (
         "forecast",
@@ -303,3 +304,39 @@ def test_bad_pipeline_settings_are_a_400_naming_the_setting(
         "/api/v1/pipeline/funnel", json={"settings": {"colour": "red"}}, headers=bearer(keys.read)
     )
     assert response.status_code == 400 and "colour" in response.json()["error"]
+
+
+def test_pipeline_requests_without_settings_use_the_servers_pipeline_settings(
+    tmp_path: Path,
+) -> None:
+    db = make_store(tmp_path)  # a store of its own: the module's server holds the other
+    keys = make_keys(db)
+    target = {"period": "2026-02", "owner": "ana", "revenue": 1000}
+    settings = tmp_path / "pipeline.json"
+    settings.write_text(json.dumps({**SETTINGS, "targets": [target]}))
+    expected = cli_json(
+        "pipeline", "targets", "--settings", str(settings), "--as-of", AS_OF, "--db", str(db)
+    )
+    app = create_app(ServerSettings(str(db), str(settings)))
+    with TestClient(app) as client:
+        response = client.post(
+            "/api/v1/pipeline/targets", json={"as_of": AS_OF}, headers=bearer(keys.read)
+        )
+        none_sent = response.json()
+        sent = client.post(
+            "/api/v1/pipeline/targets",
+            json={"as_of": AS_OF, "settings": {}},
+            headers=bearer(keys.read),
+        ).json()
+    assert response.status_code == 200 and none_sent == expected
+    assert expected["targets"]  # the settings' targets, which no request sent
+    assert sent["targets"] == []  # settings sent win over the server's
+
+
+def test_bad_server_pipeline_settings_stop_the_server_before_it_serves(tmp_path: Path) -> None:
+    from funnelscope.errors import SpecError
+
+    (tmp_path / "pipeline.yaml").write_text("colour: red\n")
+    db = make_store(tmp_path)
+    with pytest.raises(SpecError, match="colour"):
+        create_app(ServerSettings(str(db), str(tmp_path / "pipeline.yaml")))

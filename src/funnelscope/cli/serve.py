@@ -31,8 +31,22 @@ from funnelscope.cli.options import db_option, format_option
     show_default=True,
     help="Seconds between folds of captured events into the store.",
 )
+@click.option(
+    "--pipeline-settings",
+    "pipeline_settings",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Pipeline settings YAML (as `pipeline ... --settings` takes): stages, cadences, "
+    "rotting, targets, currency for the pipeline page, and for pipeline API requests that send "
+    "no settings. Read once at start.",
+)
 def serve(
-    db_path: str, host: str, port: int, capture_log: str | None, fold_interval: float
+    db_path: str,
+    host: str,
+    port: int,
+    capture_log: str | None,
+    fold_interval: float,
+    pipeline_settings: str | None,
 ) -> None:
     """Serve the store: event capture (Segment's and PostHog's APIs) for write keys, the read
     API (OpenAPI at /docs) for read keys, and the pages for users (log in at /login;
@@ -49,7 +63,9 @@ def serve(
 
     from funnelscope.web.server import ServerSettings, create_app
 
-    app = create_app(ServerSettings(db_path, capture_log, fold_interval))
+    app = create_app(
+        ServerSettings(db_path, capture_log, fold_interval, pipeline_settings=pipeline_settings)
+    )
     click.echo(f"serving {db_path} on http://{host}:{port} (API docs at /docs)", err=True)
     # access_log off: request lines would print query strings, which may carry keys
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

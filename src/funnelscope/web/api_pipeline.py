@@ -27,17 +27,21 @@ class PipelineRequest(Strict):
     settings: dict[str, Any] | None = Field(
         None,
         description="What pipeline.yaml holds (currency, rates, pipelines, cadences, "
-        "default_cadence, rotting, targets); default: none",
+        "default_cadence, rotting, targets); default: the server's `--pipeline-settings` "
+        "file, else none",
         examples=[{"currency": "EUR", "rates": {"USD": 0.9}}],
     )
     as_of: str | None = Field(
         None, description="Count what was known at this date or time (default: now, UTC)"
     )
 
-    def parsed_settings(self) -> Any:
-        from funnelscope.model.pipeline_settings import PipelineSettings, parse_settings
+    def parsed_settings(self, request: Request) -> Any:
+        """The settings sent, else the server's (`serve --pipeline-settings`)."""
+        from funnelscope.model.pipeline_settings import parse_settings
 
-        return PipelineSettings() if self.settings is None else parse_settings(self.settings)
+        if self.settings is None:
+            return request.app.state.pipeline_settings
+        return parse_settings(self.settings)
 
     def moment(self) -> Any:
         from funnelscope.app.pipeline.data import as_of_time
@@ -65,7 +69,7 @@ def funnel(body: PipelineFunnelRequest, request: Request) -> Response:
 
     result = pipeline_funnel(
         db_path(request),
-        settings=body.parsed_settings(),
+        settings=body.parsed_settings(request),
         as_of=body.moment(),
         period=body.period,
         mode=body.mode,
@@ -78,6 +82,7 @@ def funnel(body: PipelineFunnelRequest, request: Request) -> Response:
 
 class FollowupsRequest(PipelineRequest):
     owner: str | None = Field(None, description="Only this owner's deals")
+    pipeline: str | None = Field(None, description="Only this pipeline's deals")
     limit: int | None = Field(None, description="At most this many deals to call")
 
 
@@ -91,9 +96,10 @@ def followups(body: FollowupsRequest, request: Request) -> Response:
 
     result = pipeline_followups(
         db_path(request),
-        settings=body.parsed_settings(),
+        settings=body.parsed_settings(request),
         as_of=body.as_of,
         owner=body.owner,
+        pipeline=body.pipeline,
         limit=body.limit,
     )
     return cli_json(result.to_dict())
@@ -117,7 +123,7 @@ def targets(body: TargetsRequest, request: Request) -> Response:
 
     result = pipeline_targets(
         db_path(request),
-        settings=body.parsed_settings(),
+        settings=body.parsed_settings(request),
         as_of=body.as_of,
         period=body.period,
         owner=body.owner,
@@ -148,14 +154,14 @@ def forecast(body: ForecastRequest, request: Request) -> Response:
         tested = forecast_backtest(
             db_path(request),
             as_of=body.moment(),
-            settings=body.parsed_settings(),
+            settings=body.parsed_settings(request),
             min_closed=body.min_closed,
         )
         return cli_json(tested.to_dict())
     result = pipeline_forecast(
         db_path(request),
         as_of=body.moment(),
-        settings=body.parsed_settings(),
+        settings=body.parsed_settings(request),
         period=body.period,
         commit_threshold=body.commit_threshold,
         min_closed=body.min_closed,
@@ -180,7 +186,7 @@ def velocity(body: VelocityRequest, request: Request) -> Response:
     result = pipeline_velocity(
         db_path(request),
         as_of=body.moment(),
-        settings=body.parsed_settings(),
+        settings=body.parsed_settings(request),
         days=body.days,
         by=body.by,
     )
@@ -207,7 +213,7 @@ def score(body: ScoreRequest, request: Request) -> Response:
 
     result = score_deals(
         db_path(request),
-        settings=body.parsed_settings(),
+        settings=body.parsed_settings(request),
         as_of=body.as_of,
         test_share=body.test_share,
         min_count=body.min_count,

@@ -1,6 +1,7 @@
-"""The server's pages: login, logout and the funnel builder (Jinja2 templates in templates/,
-scripts, styles and the vendored ECharts in static/). The pages compute nothing themselves:
-their scripts call the read API under /api/v1 with the session (web/sessions.py)."""
+"""The server's pages: login, logout, the funnel builder, dashboards, the pipeline board, the
+diagnosis and experiments (Jinja2 templates in templates/, scripts, styles and the vendored
+ECharts in static/). The pages compute nothing themselves: their scripts call the read API under
+/api/v1 with the session (web/sessions.py)."""
 
 from __future__ import annotations
 
@@ -152,11 +153,58 @@ def logout(request: Request, csrf_token: str = Form("")) -> Response:
     return response
 
 
-@router.get("/funnels")
-def funnel_builder(request: Request) -> Response:
-    """The funnel builder; its query string `q` (a permalink) holds the whole query."""
+def _logged_in_page(
+    request: Request, name: str, extra: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    """A page for the logged-in user (else 303 to the login page, which comes back here)."""
     session = logged_in(request)
     if session is None:
         return _to_login(request)
     context = {"csrf": session.csrf, "user": session.user, "store": Path(db_path(request)).name}
-    return _page(request, "builder.html", context)
+    return _page(request, name, {**context, **(extra or {})}, status)
+
+
+@router.get("/funnels")
+def funnel_builder(request: Request) -> Response:
+    """The funnel builder; its query string `q` (a permalink) holds the whole query."""
+    return _logged_in_page(request, "builder.html")
+
+
+@router.get("/dashboards")
+def dashboards_page(request: Request) -> Response:
+    """The dashboards and the saved funnels; a new dashboard is made here."""
+    return _logged_in_page(request, "dashboards.html")
+
+
+@router.get("/dashboards/{dashboard_id}")
+def dashboard_page(request: Request, dashboard_id: int) -> Response:
+    """One dashboard: each of its saved funnels computed now, as its chart and table."""
+    from funnelscope.app.saved import dashboard
+
+    if logged_in(request) is None:
+        return _to_login(request)
+    if not 1 <= dashboard_id <= 2**62 or dashboard(db_path(request), dashboard_id) is None:
+        extra = {"missing": f"No dashboard has id {dashboard_id}."}
+        return _logged_in_page(request, "dashboards.html", extra, 404)
+    return _logged_in_page(request, "dashboard.html", {"dashboard_id": dashboard_id})
+
+
+@router.get("/pipeline")
+def pipeline_page(request: Request) -> Response:
+    """The sales pipeline: the board, the stage funnel, targets and the call-today list, with
+    the settings the server was started with (`serve --pipeline-settings`)."""
+    settings = request.app.state.settings.pipeline_settings
+    extra = {"settings_file": None if settings is None else Path(settings).name}
+    return _logged_in_page(request, "pipeline.html", extra)
+
+
+@router.get("/diagnose")
+def diagnose_page(request: Request) -> Response:
+    """Where a funnel leaks most and why, and what changing one rate would bring."""
+    return _logged_in_page(request, "diagnose.html")
+
+
+@router.get("/experiments")
+def experiments_page(request: Request) -> Response:
+    """An A/B experiment over a funnel: each variant's conversion and the comparison."""
+    return _logged_in_page(request, "experiments.html")

@@ -22,6 +22,9 @@ class ServerSettings:
     db_path: str = "funnelscope.duckdb"
     capture_log: str | None = None  # the capture log's directory (None: STORE.capture beside it)
     fold_interval: float = 1.0  # seconds between folds of captured events into the store
+    # the pipeline settings YAML (`serve --pipeline-settings`): the pipeline page's and the
+    # pipeline API's settings when a request sends none
+    pipeline_settings: str | None = None
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -55,6 +58,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     from funnelscope.web import limits
 
     limits.install(app)  # no body past 1 MB is read (web/limits.py)
+    from funnelscope.app.pipeline.data import settings_from
+
+    app.state.pipeline_settings = settings_from(settings.pipeline_settings)  # bad: fail now
     from funnelscope.web.sessions import LoginThrottle, SessionStore
 
     app.state.sessions = SessionStore()  # the pages' logins, in memory (web/sessions.py)

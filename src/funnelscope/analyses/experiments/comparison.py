@@ -21,6 +21,7 @@ from funnelscope.stats.ab import (
     srm_check,
 )
 from funnelscope.stats.bayes import bayes_proportions
+from funnelscope.stats.proportions import wilson_interval
 from funnelscope.stats.sequential import msprt
 
 
@@ -136,6 +137,7 @@ class ExperimentResult:
                     "variant": v.variant,
                     "exposed": v.exposed,
                     "steps": [v.reached(k) for k in range(1, len(c.spec.funnel.steps) + 1)],
+                    "conversion": _conversion(v.exposed, v.reached(len(c.spec.funnel.steps))),
                 }
                 for v in c.variants
             ],
@@ -158,6 +160,17 @@ class ExperimentResult:
             "verdict": self.verdict(),
             "date_range": None if dates is None else dates.bounds_dict(),
         }
+
+
+def _conversion(exposed: int, converted: int) -> dict[str, Any]:
+    """Exposure to the last step: the rate and its 95% Wilson interval (None: nobody exposed)."""
+    interval = wilson_interval(Proportion(exposed, converted))
+    return {
+        "n": exposed,
+        "conversions": converted,
+        "rate": converted / exposed if exposed else None,
+        "interval": None if interval is None else list(interval),
+    }
 
 
 def _words(s: StepComparison) -> str:

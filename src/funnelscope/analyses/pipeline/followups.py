@@ -101,6 +101,7 @@ class DealFollowup:
     pipeline: str
     stage: str
     stage_entered_at: datetime
+    days_in_stage: float  # from the stage entry to the as-of time
     cadence: str
     touches: tuple[Touch, ...]
     extra_done: int  # done activities beyond the cadence's touches
@@ -157,6 +158,7 @@ class DealFollowup:
             "pipeline": self.pipeline,
             "stage": self.stage,
             "stage_entered_at": self.stage_entered_at.isoformat(),
+            "days_in_stage": self.days_in_stage,
             "cadence": self.cadence,
             "on_time": self.count(TouchStatus.ON_TIME),
             "late": self.count(TouchStatus.LATE),
@@ -214,7 +216,8 @@ class FollowupsResult:
     as_of: datetime
     currency: str | None
     owner: str | None
-    deals: tuple[DealFollowup, ...]  # every open deal (of the owner), by deal id
+    pipeline: str | None
+    deals: tuple[DealFollowup, ...]  # every open deal (of the owner and pipeline), by deal id
     call_today: tuple[CallItem, ...]  # ranked, cut to the limit
     on_list: int  # deals on the call-today list before the limit
     notes: tuple[str, ...]
@@ -224,6 +227,7 @@ class FollowupsResult:
             "as_of": self.as_of.isoformat(),
             "currency": self.currency,
             "owner": self.owner,
+            "pipeline": self.pipeline,
             "open_deals": len(self.deals),
             "overdue_deals": sum(1 for d in self.deals if d.overdue),
             "due_today_deals": sum(1 for d in self.deals if d.due_today),
@@ -244,9 +248,11 @@ def followups(
     as_of: datetime,
     *,
     owner: str | None = None,
+    pipeline: str | None = None,
     limit: int | None = None,
 ) -> FollowupsResult:
-    """The open deals' follow-up state at ``as_of`` and the ranked call-today list."""
+    """The open deals' follow-up state at ``as_of`` and the ranked call-today list (of one
+    owner's deals, or one pipeline's, when given; win rates are learned from every deal)."""
     as_of = as_of.astimezone(UTC)
     every = journeys_as_of(data, as_of)
     rates: dict[str, dict[str, StageRate]] = {}
@@ -259,6 +265,8 @@ def followups(
     for journey in every:
         deal = journey.deal
         if deal.status is not DealStatus.OPEN or (owner is not None and deal.owner != owner):
+            continue
+        if pipeline is not None and deal.pipeline != pipeline:
             continue
         if journey.pipeline.name not in rates:
             rates[journey.pipeline.name] = stage_win_rates(
@@ -290,6 +298,7 @@ def followups(
         as_of=as_of,
         currency=money.currency,
         owner=owner,
+        pipeline=pipeline,
         deals=tuple(sorted(deals, key=lambda d: d.deal_id)),
         call_today=tuple(CallItem(i + 1, d.reasons(), d) for i, d in enumerate(shown)),
         on_list=len(listed),
@@ -336,6 +345,7 @@ def deal_followup(
         pipeline=deal.pipeline,
         stage=deal.stage,
         stage_entered_at=entered,
+        days_in_stage=(as_of - entered).total_seconds() / DAY_SECONDS,
         cadence=cadence.name,
         touches=touches,
         extra_done=max(len(since_entry) - len(cadence.days), 0),

@@ -16,12 +16,19 @@ def pipeline_followups(
     settings: PipelineSettings | None = None,
     as_of: str | None = None,
     owner: str | None = None,
+    pipeline: str | None = None,
     limit: int | None = None,
 ) -> FollowupsResult:
-    """Follow-ups of the store's open deals at ``as_of`` (ISO date or time; None: now)."""
+    """Follow-ups of the store's open deals at ``as_of`` (ISO date or time; None: now), of one
+    owner or one pipeline when given."""
     if limit is not None and limit < 1:
         raise SpecError("--limit", f"must be at least 1, got {limit}", "e.g. --limit 20")
     settings = settings_from(settings_path, settings)
     moment = as_of_time(as_of)
     data = read_pipeline(db_path, settings)
-    return followups(data, settings, moment, owner=owner, limit=limit)
+    names = [p.name for p in data.pipelines]
+    if pipeline is not None and pipeline not in names:
+        raise SpecError(
+            "--pipeline", f"no pipeline is named {pipeline!r}", f"use one of {', '.join(names)}"
+        )
+    return followups(data, settings, moment, owner=owner, pipeline=pipeline, limit=limit)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     help="The day (or time) to look from: ISO, UTC unless an offset is given (default: now).",
 )
 @click.option("--owner", default=None, help="Only this owner's deals.")
+@click.option("--pipeline", default=None, help="Only this pipeline's deals.")
 @click.option("--limit", default=None, type=int, help="Show at most this many deals to call.")
 @db_option
 @format_option
@@ -33,6 +34,7 @@ def followups(
     settings_path: str | None,
     as_of: str | None,
     owner: str | None,
+    pipeline: str | None,
     limit: int | None,
     db_path: str,
     output_format: str,
@@ -43,7 +45,12 @@ def followups(
     from funnelscope.cli.pipeline.output import emit_data
 
     result = pipeline_followups(
-        db_path, settings_path=settings_path, as_of=as_of, owner=owner, limit=limit
+        db_path,
+        settings_path=settings_path,
+        as_of=as_of,
+        owner=owner,
+        pipeline=pipeline,
+        limit=limit,
     )
     if not emit_data(result, output_format):
         print_followups(result)

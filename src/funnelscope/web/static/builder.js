@@ -6,7 +6,6 @@
 
   var OPS = ["eq", "neq", "in", "not_in", "contains", "not_contains", "gt", "gte", "lt", "lte",
              "is_set", "is_not_set"];
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var catalog = { events: [], properties: [] };
   var FORM_KEYS = ["name", "steps", "window", "order", "breakdown", "date_range"];
   var STEP_KEYS = ["event", "label", "where"];
@@ -16,28 +15,8 @@
   var statusNode = document.getElementById("status");
   var results = document.getElementById("results");
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (key === "text") node.textContent = attrs[key];
-      else node.setAttribute(key, attrs[key]);
-    });
-    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
-    return node;
-  }
-
-  function options(select, values, chosen) {
-    select.textContent = "";
-    values.forEach(function (v) {
-      var option = el("option", { value: v[0], text: v[1] });
-      if (v[0] === chosen) option.selected = true;
-      select.appendChild(option);
-    });
-    if (chosen && values.every(function (v) { return v[0] !== chosen; })) {
-      select.appendChild(el("option", { value: chosen, text: chosen + " (not in the store)" }));
-      select.value = chosen;
-    }
-  }
+  var el = Page.el;
+  var options = Page.options;
 
   function eventChoices() {
     return catalog.events.map(function (e) {
@@ -167,53 +146,20 @@
     (spec.steps || []).forEach(function (s) { addStep(typeof s === "string" ? { event: s } : s); });
   }
 
-  function permalink(query) {
-    return location.pathname + "?q=" + encodeURIComponent(JSON.stringify(query));
-  }
-
-  function post(path, body) {
-    return fetch(path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body),
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        if (response.ok) return data;
-        var message = data.error || data.detail || response.statusText;
-        if (Array.isArray(message)) {
-          message = message.map(function (d) { return (d.loc || []).join(".") + ": " + d.msg; }).join("; ");
-        }
-        throw new Error(response.status + ": " + message);
-      });
-    });
-  }
-
-  function showError(message) {
-    errorNode.textContent = message;
-    errorNode.hidden = !message;
-  }
+  function showError(message) { Page.showError(message, errorNode); }
 
   function compute() {
     var query = formQuery();
-    var link = permalink(query);
-    history.replaceState(null, "", link);
-    var anchor = document.getElementById("permalink");
-    anchor.href = link;
-    anchor.hidden = false;
+    Page.setPermalink(query);
     showError("");
     statusNode.textContent = "Computing\u2026";
     statusNode.setAttribute("data-state", "computing");
-    results.querySelectorAll(".chart").forEach(function (node) {
-      var chart = echarts.getInstanceByDom(node);
-      if (chart) chart.dispose();
-    });
-    results.textContent = "";
+    Page.clear(results);
     var started = performance.now();
     // one request: the funnel with its time to convert and trend (the CLI's
     // `funnel --time-to-convert --trend PERIOD --format json`)
     var body = { spec: query.spec, time_to_convert: true, trend: query.trend || null };
-    post("/api/v1/funnel", body).then(function (result) {
+    Page.post("/api/v1/funnel", body).then(function (result) {
       results.hidden = false;
       FunnelCharts.renderFunnel(results, result);
       FunnelCharts.renderTiming(results, result);
@@ -226,12 +172,25 @@
     });
   }
 
+  /* Save the funnel as the form has it, under its name, with the options it is computed with
+   * here (time to convert and the trend period), for dashboards to show. */
+  function save() {
+    var query = formQuery();
+    var saved = document.getElementById("saved");
+    saved.textContent = "";
+    showError("");
+    var options = { time_to_convert: true };
+    if (query.trend) options.trend = query.trend;
+    Page.post("/api/v1/saved-funnels", { name: query.spec.name, spec: query.spec, options: options })
+      .then(function (made) {
+        saved.setAttribute("data-id", made.id);
+        saved.appendChild(document.createTextNode("Saved \u201c" + made.name + "\u201d (#" + made.id + "); "));
+        saved.appendChild(el("a", { href: "/dashboards", text: "add it to a dashboard" }));
+      }).catch(function (error) { showError(error.message); });
+  }
+
   function start() {
-    var asked = new URLSearchParams(location.search).get("q");
-    var query = null;
-    if (asked) {
-      try { query = JSON.parse(asked); } catch (e) { showError("The link's query is not valid JSON."); }
-    }
+    var query = Page.linkedQuery();
     if (query) {
       fillForm(query);
       compute();
@@ -244,6 +203,7 @@
   document.getElementById("add-step").addEventListener("click", function () {
     addStep({ event: (catalog.events[0] || {}).name });
   });
+  document.getElementById("save-funnel").addEventListener("click", save);
   document.getElementById("funnel-form").addEventListener("submit", function (event) {
     event.preventDefault();
     compute();

@@ -102,7 +102,7 @@
   }
 
   /* One panel: a title, the chart (when there is one) and its table side by side, the export
-   * buttons under them. Returns the chart's ECharts instance. */
+   * buttons under them. Returns the panel (its chart: echarts.getInstanceByDom). */
   function panel(container, key, title, note, tableNode, option) {
     var chartNode = option ? el("div", { id: "chart-" + key, class: "chart" }) : null;
     var body = el("div", { class: option ? "panel-body" : "panel-body wide" }, [
@@ -125,7 +125,7 @@
       window.addEventListener("resize", function () { chart.resize(); });
     }
     section.appendChild(exportButtons(key, tableNode, chart));
-    return chart;
+    return section;
   }
 
   function stepRows(steps) {
@@ -182,38 +182,60 @@
     return "Breakdown by " + names + " (" + (by.attribution || "first_touch") + ", " + (by.scope || "event") + " scope)";
   }
 
-  /* The funnel chart with its step table, and the breakdown rows when there are some. */
-  function renderFunnel(container, result) {
-    var steps = result.steps;
-    panel(container, "funnel", "Funnel: " + result.funnel, funnelTitle(result),
-          table("table-funnel", STEP_COLUMNS, stepRows(steps)), funnelOption(steps));
-    if (result.breakdown && result.breakdown.length) {
-      var rows = [];
-      result.breakdown.forEach(function (group) {
-        stepRows(group.steps).forEach(function (row) {
-          row.value = group.value;
-          rows.push(row);
-        });
-      });
-      var columns = [["Value", "value"]].concat(STEP_COLUMNS);
-      var series = result.breakdown.map(function (group) {
-        return { type: "bar", name: String(group.value),
-                 data: group.steps.map(function (s) { return s.conversion_from_start === null ? 0 : 100 * s.conversion_from_start; }) };
-      });
-      panel(container, "breakdown", breakdownTitle(result.breakdown_by),
-            "Conversion from the first step, per value", table("table-breakdown", columns, rows), {
-              grid: { left: 60, right: 20, top: 40, bottom: 60 },
-              legend: { type: "scroll", top: 0 },
-              xAxis: { type: "category", data: steps.map(function (s) { return s.step + ". " + s.label; }),
-                       axisLabel: { interval: 0, width: 110, overflow: "truncate" } },
-              yAxis: { type: "value", axisLabel: { formatter: "{value}%" } },
-              series: series,
-            });
-    }
+  /* The funnel chart with its step table. `prefix` keeps the ids of several funnels on one
+   * page apart (a dashboard); `title` replaces "Funnel: NAME". */
+  function renderSteps(container, result, prefix, title) {
+    var pre = prefix || "";
+    return panel(container, pre + "funnel", title || "Funnel: " + result.funnel, funnelTitle(result),
+                 table("table-" + pre + "funnel", STEP_COLUMNS, stepRows(result.steps)),
+                 funnelOption(result.steps));
   }
 
-  /* Time to convert (a histogram) and the conversion trend (a line in its Wilson interval). */
-  function renderTiming(container, result) {
+  /* The step table alone, without its chart (a dashboard's "table"). */
+  function renderStepTable(container, result, prefix, title) {
+    var pre = prefix || "";
+    return panel(container, pre + "funnel", title || "Funnel: " + result.funnel, funnelTitle(result),
+                 table("table-" + pre + "funnel", STEP_COLUMNS, stepRows(result.steps)), null);
+  }
+
+  /* The breakdown: conversion from the start per value, and every value's rows (nothing
+   * without a breakdown). */
+  function renderBreakdown(container, result, prefix, title) {
+    var pre = prefix || "";
+    if (!result.breakdown || !result.breakdown.length) return null;
+    var steps = result.steps;
+    var rows = [];
+    result.breakdown.forEach(function (group) {
+      stepRows(group.steps).forEach(function (row) {
+        row.value = group.value;
+        rows.push(row);
+      });
+    });
+    var columns = [["Value", "value"]].concat(STEP_COLUMNS);
+    var series = result.breakdown.map(function (group) {
+      return { type: "bar", name: String(group.value),
+               data: group.steps.map(function (s) { return s.conversion_from_start === null ? 0 : 100 * s.conversion_from_start; }) };
+    });
+    return panel(container, pre + "breakdown", title || breakdownTitle(result.breakdown_by),
+          "Conversion from the first step, per value", table("table-" + pre + "breakdown", columns, rows), {
+            grid: { left: 60, right: 20, top: 40, bottom: 60 },
+            legend: { type: "scroll", top: 0 },
+            xAxis: { type: "category", data: steps.map(function (s) { return s.step + ". " + s.label; }),
+                     axisLabel: { interval: 0, width: 110, overflow: "truncate" } },
+            yAxis: { type: "value", axisLabel: { formatter: "{value}%" } },
+            series: series,
+          });
+  }
+
+  /* The funnel chart with its step table, and the breakdown rows when there are some. */
+  function renderFunnel(container, result, prefix) {
+    renderSteps(container, result, prefix);
+    renderBreakdown(container, result, prefix);
+  }
+
+  /* Time to convert: a histogram of first to last step (nothing without it in the result). */
+  function renderTimeToConvert(container, result, prefix, title) {
+    var pre = prefix || "";
     var ttc = result.time_to_convert;
     if (ttc) {
       var bins = ttc.bins.map(function (b) {
@@ -223,8 +245,8 @@
       var note = "Steps " + ttc.from_step + " to " + ttc.to_step + ": " + number(ttc.n) +
         " conversions; median " + duration(ttc.median_seconds) + ", mean " + duration(ttc.mean_seconds) +
         ", p90 " + duration(ttc.p90_seconds);
-      panel(container, "time-to-convert", "Time to convert", note,
-            table("table-time-to-convert", [["From", "from_seconds", duration], ["To", "to_seconds", duration],
+      return panel(container, pre + "time-to-convert", title || "Time to convert", note,
+            table("table-" + pre + "time-to-convert", [["From", "from_seconds", duration], ["To", "to_seconds", duration],
                                             ["Count", "count", number]], bins), {
               grid: { left: 60, right: 20, top: 20, bottom: 60 },
               xAxis: { type: "category", data: bins.map(function (b) { return b.range; }) },
@@ -233,6 +255,12 @@
                          data: bins.map(function (b) { return b.count; }) }],
             });
     }
+    return null;
+  }
+
+  /* The conversion trend by entry period: a line inside its Wilson interval. */
+  function renderTrend(container, result, prefix, title) {
+    var pre = prefix || "";
     var trend = result.trend;
     if (trend) {
       var points = trend.points.map(function (p) {
@@ -242,10 +270,10 @@
       });
       var periods = points.map(function (p) { return p.period; });
       var pct = function (v) { return v === null ? null : 100 * v; };
-      panel(container, "trend", "Conversion by " + trend.grain + " of entry",
+      return panel(container, pre + "trend", title || "Conversion by " + trend.grain + " of entry",
             "Line: conversion to the last step; band: its 95% Wilson interval (" + trend.timezone +
             "); an incomplete period's attempts may still convert",
-            table("table-trend", [["Period", "period"], ["Entered", "n", number],
+            table("table-" + pre + "trend", [["Period", "period"], ["Entered", "n", number],
                                   ["Converted", "conversions", number], ["Rate", "rate", percent],
                                   ["Low", "low", percent], ["High", "high", percent],
                                   ["Incomplete", "incomplete"]], points), {
@@ -272,8 +300,20 @@
               ],
             });
     }
+    return null;
   }
 
-  window.FunnelCharts = { renderFunnel: renderFunnel, renderTiming: renderTiming,
-                          tableCsv: tableCsv, duration: duration, percent: percent };
+  /* Time to convert (a histogram) and the conversion trend (a line in its Wilson interval). */
+  function renderTiming(container, result, prefix) {
+    renderTimeToConvert(container, result, prefix);
+    renderTrend(container, result, prefix);
+  }
+
+  window.FunnelCharts = {
+    renderFunnel: renderFunnel, renderTiming: renderTiming, renderSteps: renderSteps,
+    renderStepTable: renderStepTable, renderBreakdown: renderBreakdown, renderTimeToConvert: renderTimeToConvert,
+    renderTrend: renderTrend, panel: panel, table: table, tableCsv: tableCsv,
+    exportButtons: exportButtons, el: el, number: number, percent: percent, duration: duration,
+    COLORS: COLORS,
+  };
 })();
