@@ -101,7 +101,9 @@ def shoot(store: Path, out_dir: Path) -> None:
     set_user(str(store), USER, PASSWORD)
     port = free_port()
     pipeline = store.parent / "demo-data" / "crm" / "pipeline.yaml"
-    settings = ServerSettings(str(store), str(pipeline) if pipeline.exists() else None)
+    settings = ServerSettings(
+        str(store), pipeline_settings=str(pipeline) if pipeline.exists() else None
+    )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), "127.0.0.1", port, log_level="error")
     )

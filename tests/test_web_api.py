@@ -317,7 +317,7 @@ def test_pipeline_requests_without_settings_use_the_servers_pipeline_settings(
     expected = cli_json(
         "pipeline", "targets", "--settings", str(settings), "--as-of", AS_OF, "--db", str(db)
     )
-    app = create_app(ServerSettings(str(db), str(settings)))
+    app = create_app(ServerSettings(str(db), pipeline_settings=str(settings)))
     with TestClient(app) as client:
         response = client.post(
             "/api/v1/pipeline/targets", json={"as_of": AS_OF}, headers=bearer(keys.read)
@@ -339,4 +339,4 @@ def test_bad_server_pipeline_settings_stop_the_server_before_it_serves(tmp_path:
     (tmp_path / "pipeline.yaml").write_text("colour: red\n")
     db = make_store(tmp_path)
     with pytest.raises(SpecError, match="colour"):
-        create_app(ServerSettings(str(db), str(tmp_path / "pipeline.yaml")))
+        create_app(ServerSettings(str(db), pipeline_settings=str(tmp_path / "pipeline.yaml")))

@@ -66,7 +66,8 @@ def base_url(workdir: Path) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = ServerSettings(
-        str(workdir / "funnelscope.duckdb"), str(workdir / "demo-data" / "crm" / "pipeline.yaml")
+        str(workdir / "funnelscope.duckdb"),
+        pipeline_settings=str(workdir / "demo-data" / "crm" / "pipeline.yaml"),
     )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), "127.0.0.1", port, log_level="error")

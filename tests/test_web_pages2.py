@@ -81,7 +81,9 @@ def expected(demo: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def client(demo: Path, expected: dict[str, Any]) -> Iterator[TestClient]:
-    app = create_app(ServerSettings(str(demo / "funnelscope.duckdb"), settings_file(demo)))
+    app = create_app(
+        ServerSettings(str(demo / "funnelscope.duckdb"), pipeline_settings=settings_file(demo))
+    )
     with TestClient(app, base_url="http://127.0.0.1") as test:
         yield test
 

@@ -64,7 +64,12 @@ def serve(
     from funnelscope.web.server import ServerSettings, create_app
 
     app = create_app(
-        ServerSettings(db_path, capture_log, fold_interval, pipeline_settings=pipeline_settings)
+        ServerSettings(
+            db_path,
+            capture_log=capture_log,
+            fold_interval=fold_interval,
+            pipeline_settings=pipeline_settings,
+        )
     )
     click.echo(f"serving {db_path} on http://{host}:{port} (API docs at /docs)", err=True)
     # access_log off: request lines would print query strings, which may carry keys

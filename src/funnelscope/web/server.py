@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -20,6 +20,7 @@ from funnelscope.errors import FunnelscopeError
 @dataclass(frozen=True)
 class ServerSettings:
     db_path: str = "funnelscope.duckdb"
+    _: KW_ONLY  # the rest by name: several optional paths, easy to swap by position
     capture_log: str | None = None  # the capture log's directory (None: STORE.capture beside it)
     fold_interval: float = 1.0  # seconds between folds of captured events into the store
     # the pipeline settings YAML (`serve --pipeline-settings`): the pipeline page's and the
