@@ -1,4 +1,165 @@
-"""The `clickhouse` engine (in progress; issue 18): a funnel compiled into ClickHouse SQL.
+"""The `clickhouse` engine (in progress): a funnel compiled into one ClickHouse SQL query.
 
-So far only its event source (source.py): a chdb table filled from an Arrow table.
+Each person's events are gathered on the server into one array sorted by (ts, event_id), each
+event carrying a bit mask of the steps it can fill; every entry event starts an attempt, folded
+over the steps with ``arrayFold`` exactly as the reference's machine does (engines/reference/
+machine.py); the best attempt (furthest, then earliest entry) is kept. Only each person's best
+attempt (steps reached, step times) leaves the server. Event names reach the SQL as query
+parameters (``{e0:String}``), never as text of the SQL.
+
+It runs over a :class:`~funnelscope.engines.clickhouse.source.ClickHouseSource` (chdb,
+embedded). Not registered in BACKENDS yet: features it does not compile raise EngineError.
+See docs/architecture.md, "The clickhouse engine (in progress)".
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from funnelscope.engines.clickhouse.source import ClickHouseSource, param_text
+from funnelscope.engines.plan import Plan
+from funnelscope.errors import EngineError
+from funnelscope.model.durations import US_PER_SECOND
+from funnelscope.model.results import Outcomes, PersonOutcome
+from funnelscope.model.spec import Funnel, Order
+
+NAME = "clickhouse"
+READS_FILES_IN_PLACE = False
+
+__all__ = ["NAME", "ClickHouseSource", "compile", "execute", "explain"]
+
+
+def unsupported(funnel: Funnel) -> list[str]:
+    """The features of `funnel` this engine does not compile yet."""
+    missing = []
+    if funnel.where or any(step.where for step in funnel.steps):
+        missing.append("filters (where)")
+    if funnel.exclusions:
+        missing.append("exclusions")
+    if funnel.hold_constant:
+        missing.append("hold_constant")
+    if any(step.optional for step in funnel.steps):
+        missing.append("optional steps")
+    if any(step.within_seconds is not None for step in funnel.steps):
+        missing.append("per-step within")
+    if funnel.count != "persons":
+        missing.append(f"count: {funnel.count}")
+    if funnel.breakdown is not None:
+        missing.append("breakdown")
+    if funnel.date_range is not None:
+        missing.append("date_range")
+    return missing
+
+
+def compile(funnel: Funnel, source: Any) -> Plan:
+    """The query giving every entered person's best attempt: (person, times of its steps)."""
+    if not isinstance(source, ClickHouseSource):
+        raise EngineError("engine clickhouse runs over a ClickHouse source (ClickHouseSource)")
+    missing = unsupported(funnel)
+    if missing:
+        raise EngineError(f"engine clickhouse does not compile yet: {', '.join(missing)}")
+    params: dict[str, str] = {"window_us": str(funnel.window_seconds * US_PER_SECOND)}
+    names = list(dict.fromkeys(step.event for step in funnel.steps))
+    for n, name in enumerate(names):
+        params[f"e{n}"] = param_text(name)
+    masks = " + ".join(
+        f"if(event = {{e{names.index(step.event)}:String}}, toUInt64({1 << k}), toUInt64(0))"
+        for k, step in enumerate(funnel.steps)
+    )
+    where = (
+        ""
+        if funnel.order == Order.STRICT  # any event breaks a strict sequence ([S12])
+        else "WHERE event IN (" + ", ".join(f"{{e{n}:String}}" for n in range(len(names))) + ")"
+    )
+    if funnel.order == Order.ANY:
+        entries = "arrayFilter(i -> b[i] != 0, arrayEnumerate(t))"
+        attempt = _any_attempt()
+    else:
+        entries = "arrayFilter(i -> bitTest(b[i], 0), arrayEnumerate(t))"
+        attempt = _sequential_attempt(len(funnel.steps), strict=funnel.order == Order.STRICT)
+    sql = f"""SELECT person, best AS times
+FROM (
+    SELECT
+        person,
+        arraySort(x -> (x.1, x.2), groupArray((ts, event_id, mask))) AS sorted_events,
+        arrayMap(x -> x.1, sorted_events) AS t,
+        arrayMap(x -> x.3, sorted_events) AS b,
+        arrayMap(i -> {attempt}, {entries}) AS attempts,
+        arrayMap(a -> length(a), attempts) AS reached,
+        attempts[indexOf(reached, arrayMax(reached))] AS best
+    FROM (
+        SELECT person, event_id, ts, {masks} AS mask
+        FROM {source.table_name}
+        {where}
+    )
+    GROUP BY person
+    HAVING length(attempts) > 0
+)
+ORDER BY person"""
+    notes = (
+        "per person: events sorted by (ts, event_id) with a step bit mask each; every entry "
+        "event starts an attempt folded over the steps (arrayFold); the furthest attempt, then "
+        "the earliest entry, is kept",
+    )
+    return Plan(NAME, funnel, sql, params, notes=notes, route=funnel.order.value)
+
+
+def _sequential_attempt(n_steps: int, strict: bool) -> str:
+    """ordered / strict from entry i: step k by the earliest unused event at or after the
+    previous step, inside the window ([S7]-[S9]); strict stops at any event strictly between
+    ([S12]-[S13]). State: (last ts, stopped, used indices, step times)."""
+    pick = (
+        "arrayFirstIndex((tt, bb, jj) -> tt >= acc.1 AND tt <= t[i] + {window_us:Int64} "
+        "AND bitTest(bb, k) AND NOT has(acc.3, toUInt32(jj)), t, b, arrayEnumerate(t))"
+    )
+    gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
+    step = (
+        f"arrayMap(j -> if(j = 0{gap}, (acc.1, toUInt8(1), acc.3, acc.4), "
+        "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j]))), "
+        f"[{pick}])[1]"
+    )
+    return (
+        f"arrayFold((acc, k) -> if(acc.2 = 1, acc, {step}), range(1, {n_steps}), "
+        "(t[i], toUInt8(0), [toUInt32(i)], [t[i]])).4"
+    )
+
+
+def _any_attempt() -> str:
+    """any from entry i: the entry, then every other step event within the window in (ts,
+    event_id) order; an event fills one of its steps not yet done ([S14]). Without filters
+    events of one name fill the same steps, so taking any free step is a maximum matching
+    ([S15]). State: (steps done, times when the count grew)."""
+    window = (
+        "arrayConcat([i], arrayFilter(j -> j != i AND t[j] >= t[i] "
+        "AND t[j] <= t[i] + {window_us:Int64} AND b[j] != 0, arrayEnumerate(t)))"
+    )
+    grow = (
+        "arrayMap(free -> if(free = 0, acc, "
+        "(toUInt64(bitOr(acc.1, bitAnd(free, bitNot(free - 1)))), arrayPushBack(acc.2, t[j]))), "
+        "[bitAnd(b[j], bitNot(acc.1))])[1]"
+    )
+    return f"arrayFold((acc, j) -> {grow}, {window}, (toUInt64(0), emptyArrayInt64())).2"
+
+
+def execute(plan: Plan, source: Any) -> Outcomes:
+    """Run the query; each row is one person's best attempt."""
+    if not isinstance(source, ClickHouseSource):
+        raise EngineError("engine clickhouse runs over a ClickHouse source (ClickHouseSource)")
+    params = {name: str(value) for name, value in plan.params.items()}
+    rows = source.query(plan.sql, params)
+    n = len(plan.funnel.steps)
+    if rows.num_rows == 0:
+        return Outcomes.from_people([], n)
+    people = [
+        PersonOutcome(person, len(times), tuple(times))
+        for person, times in zip(
+            rows.column("person").to_pylist(), rows.column("times").to_pylist(), strict=True
+        )
+    ]
+    return Outcomes.from_people(people, n)
+
+
+def explain(plan: Plan, source: Any) -> str:
+    """The SQL with its parameters."""
+    params = "\n".join(f"  {name} = {value!r}" for name, value in plan.params.items())
+    return f"engine: {NAME}\n  {plan.notes[0]}\nparameters:\n{params}\nsql:\n{plan.sql}"

@@ -1,0 +1,214 @@
+"""The clickhouse engine (in progress) against hand-made journeys and the reference.
+
+Not in BACKENDS yet, so the agreement suite does not run it: the random journeys here draw only
+the features it compiles (engines/clickhouse/__init__.py, ``unsupported``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from funnelscope.engines import clickhouse, reference
+from funnelscope.engines.clickhouse import ClickHouseSource
+from funnelscope.errors import EngineError
+from funnelscope.model.results import Outcomes
+from funnelscope.model.spec import Funnel, parse_funnel
+from funnelscope.store.sources import TableSource
+
+from journeys import journeys
+
+NAMES = ["a", "b", "c", "d", "x"]
+BASE_US = 1_704_067_200 * 1_000_000  # 2024-01-01
+
+
+def on_clickhouse(funnel: Funnel, table: pa.Table) -> Outcomes:
+    with ClickHouseSource.from_table(table) as source:
+        return clickhouse.execute(clickhouse.compile(funnel, source), source)
+
+
+def on_reference(funnel: Funnel, table: pa.Table) -> Outcomes:
+    with TableSource(table) as source:
+        return reference.execute(reference.compile(funnel, source), source)
+
+
+def reached(outcomes: Outcomes) -> dict[str, int]:
+    return {o.person_id: o.reached for o in outcomes}
+
+
+def counts(outcomes: Outcomes, n_steps: int) -> list[int]:
+    return [sum(1 for o in outcomes if o.reached >= k) for k in range(1, n_steps + 1)]
+
+
+def at(clock: str) -> str:
+    return f"2024-01-01 {clock}"
+
+
+HAND_MADE = journeys(
+    {
+        "done": [("a", at("10:00")), ("b", at("10:01")), ("c", at("10:02"))],
+        "gap": [("a", at("10:00")), ("x", at("10:01")), ("b", at("10:02"))],
+        # [S9]: b ties with the entry and is listed (id) before it: still in order
+        "tie": [("b", at("10:00")), ("a", at("10:00"))],
+        # [S8]: c one second after the hour from the entry
+        "late": [("a", at("10:00")), ("b", at("10:30")), ("c", at("11:00:01"))],
+        # [S10]: the second entry reaches further
+        "again": [("a", at("08:00")), ("a", at("10:00")), ("b", at("10:10")),
+                  ("c", at("10:20"))],
+        # out of order: only any counts c before b
+        "reverse": [("a", at("10:00")), ("c", at("10:01")), ("b", at("10:02"))],
+        "none": [("x", at("10:00")), ("b", at("10:01"))],
+    }
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        ("ordered", {"done": 3, "gap": 2, "tie": 2, "late": 2, "again": 3, "reverse": 2}),
+        ("strict", {"done": 3, "gap": 1, "tie": 2, "late": 2, "again": 3, "reverse": 1}),
+        # any: "none"'s b enters (any step), "tie" does a and b
+        ("any", {"done": 3, "gap": 2, "tie": 2, "late": 2, "again": 3, "reverse": 3, "none": 1}),
+    ],
+)
+def test_hand_made_journeys(order: str, expected: dict[str, int]) -> None:
+    funnel = parse_funnel({"steps": ["a", "b", "c"], "order": order, "window": "1h"})
+    outcomes = on_clickhouse(funnel, HAND_MADE)
+    assert reached(outcomes) == expected
+    assert list(outcomes) == list(on_reference(funnel, HAND_MADE))
+
+
+def test_step_times_come_from_the_best_attempt() -> None:
+    funnel = parse_funnel({"steps": ["a", "b", "c"], "window": "1h"})
+    again = next(o for o in on_clickhouse(funnel, HAND_MADE) if o.person_id == "again")
+    hour = 3600 * 1_000_000
+    start = BASE_US + 10 * hour
+    assert again.times_us == (start, start + 600 * 1_000_000, start + 1200 * 1_000_000)
+
+
+def test_repeated_step_names_need_their_own_events() -> None:
+    """[S5]: view -> view needs two views; under any too."""
+    table = journeys({"one": [("v", at("10:00"))], "two": [("v", at("10:00")), ("v", at("10:00"))]})
+    for order in ("ordered", "strict", "any"):
+        funnel = parse_funnel({"steps": ["v", "v"], "order": order})
+        assert reached(on_clickhouse(funnel, table)) == {"one": 1, "two": 2}
+
+
+def test_nobody_entered() -> None:
+    funnel = parse_funnel({"steps": ["a", "b"]})
+    table = journeys({"p": [("x", "2024-01-01 10:00")]})
+    assert len(on_clickhouse(funnel, table)) == 0
+
+
+HOSTILE = [
+    "'); DROP TABLE funnelscope_events_0; --",
+    "it's",
+    'say "hi"',
+    "back\\slash",
+    "\\",
+    "tab\tand\nnewline",
+    "{e0:String}",
+    "\\N",
+    "ünïcödé",
+    "",
+]
+
+
+def test_hostile_event_names_are_data() -> None:
+    """Quotes, backslashes, placeholders and SQL in names reach ClickHouse as parameters: each
+    name is its own event, matched exactly; the table is still there afterwards."""
+    steps = HOSTILE[:3]
+    table = journeys(
+        {f"p{i}": [(name, "2024-01-01 10:00"), (steps[1], "2024-01-01 10:01")]
+         for i, name in enumerate(HOSTILE)}
+    )  # fmt: skip
+    for first in HOSTILE[:-1]:  # a step must name its event; "" is only data
+        funnel = parse_funnel({"steps": [first, "it's"]})
+        outcomes = on_clickhouse(funnel, table)
+        assert list(outcomes) == list(on_reference(funnel, table)), first
+        # everyone's second event is "it's": all enter [it's, it's], the person with two does it
+        assert counts(outcomes, 2) == ([len(HOSTILE), 1] if first == "it's" else [1, 1])
+    with ClickHouseSource.from_table(table) as source:
+        plan = clickhouse.compile(parse_funnel({"steps": HOSTILE[:2]}), source)
+        for name in HOSTILE[:2]:
+            assert name not in plan.sql
+        clickhouse.execute(plan, source)
+        total = source.query(f"SELECT count() AS n FROM {source.table_name}")
+        assert total.column("n").to_pylist() == [table.num_rows]
+
+
+@pytest.mark.parametrize(
+    ("extra", "feature"),
+    [
+        ({"where": [{"property": "plan", "op": "eq", "value": "pro"}]}, "filters"),
+        ({"exclusions": [{"event": "x", "between": [1, 2]}]}, "exclusions"),
+        ({"hold_constant": ["plan"]}, "hold_constant"),
+        ({"count": "totals"}, "count: totals"),
+        ({"breakdown": {"property": "plan"}}, "breakdown"),
+        ({"date_range": {"from": "2024-01-01"}}, "date_range"),
+    ],
+)
+def test_features_not_compiled_yet_are_refused_by_name(extra: dict[str, Any], feature: str) -> None:
+    funnel = parse_funnel({"steps": ["a", "b"], **extra})
+    with ClickHouseSource() as source, pytest.raises(EngineError, match=feature):
+        clickhouse.compile(funnel, source)
+
+
+def test_a_source_other_than_clickhouse_is_refused() -> None:
+    with TableSource(HAND_MADE) as source, pytest.raises(EngineError, match="ClickHouse source"):
+        clickhouse.compile(parse_funnel({"steps": ["a", "b"]}), source)
+
+
+def test_explain_shows_the_sql_and_its_parameters() -> None:
+    with ClickHouseSource() as source:
+        funnel = parse_funnel({"steps": ["a", "b"], "order": "strict"})
+        text = clickhouse.explain(clickhouse.compile(funnel, source), source)
+    assert "arrayFold" in text and "{e0:String}" in text and "e1 = 'b'" in text
+
+
+row = st.tuples(
+    st.integers(0, 3),  # person
+    st.sampled_from(NAMES[:3] * 3 + NAMES[3:]),
+    st.integers(0, 15),  # second: ties and window edges are common
+    st.integers(0, 10_000),  # event id, unrelated to the listed order
+)
+rows = st.integers(1, 60).flatmap(lambda n: st.lists(row, min_size=n, max_size=n))
+
+
+def table_of(data: list[tuple[int, str, int, int]]) -> pa.Table:
+    return pa.table(
+        {
+            "person_id": [f"p{p}" for p, *_ in data],
+            "event_id": [f"id{i:05d}-{n}" for n, (*_, i) in enumerate(data)],
+            "event": [e for _, e, *_ in data],
+            "ts": pa.array([BASE_US + s * 1_000_000 for _, _, s, _ in data], pa.int64()),
+        }
+    )
+
+
+@st.composite
+def plain_specs(draw: st.DrawFn) -> dict[str, Any]:
+    n_steps = draw(st.one_of(st.integers(2, 4), st.integers(2, 20)))
+    return {
+        "steps": [draw(st.sampled_from(NAMES[:3])) for _ in range(n_steps)],
+        "order": draw(st.sampled_from(["ordered", "strict", "any"])),
+        "window": f"{draw(st.integers(1, 12))}s",
+    }
+
+
+@settings(
+    max_examples=2 * settings().max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(spec=plain_specs(), data=rows)
+def test_random_plain_journeys_agree_with_reference(
+    spec: dict[str, Any], data: list[tuple[int, str, int, int]]
+) -> None:
+    funnel = parse_funnel(spec)
+    table = table_of(data)
+    assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))
