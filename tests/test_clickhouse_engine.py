@@ -20,7 +20,7 @@ from funnelscope.model.results import Outcomes
 from funnelscope.model.spec import Funnel, parse_funnel
 from funnelscope.store.sources import TableSource
 
-from journeys import journeys
+from journeys import date_ranges, journeys
 
 NAMES = ["a", "b", "c", "d", "x"]
 BASE_US = 1_704_067_200 * 1_000_000  # 2024-01-01
@@ -98,6 +98,32 @@ def test_repeated_step_names_need_their_own_events() -> None:
         assert reached(on_clickhouse(funnel, table)) == {"one": 1, "two": 2}
 
 
+@pytest.mark.parametrize(("within", "expected"), [("10m", 2), ("15m", 3)])
+def test_a_steps_within_counts_from_the_step_before(within: str, expected: int) -> None:
+    """[W1]: c 15 minutes after b."""
+    table = journeys({"p": [("a", at("10:00")), ("b", at("10:05")), ("c", at("10:20"))]})
+    funnel = parse_funnel({"steps": ["a", "b", {"event": "c", "within": within}], "window": "1h"})
+    assert reached(on_clickhouse(funnel, table)) == {"p": expected}
+
+
+def test_a_date_range_says_when_attempts_may_start() -> None:
+    """[R1]-[R3]: "early" enters only before the range, "late" after it; "inside" enters on
+    the last day and converts on the next; the a before the range is no data for "both"."""
+    table = pa.concat_tables(
+        [
+            journeys({"early": [("a", "2023-12-31 23:59"), ("b", "2024-01-01 00:01")]}),
+            journeys({"late": [("a", "2024-01-02 00:00"), ("b", "2024-01-02 00:01")]}),
+            journeys({"inside": [("a", "2024-01-01 23:59"), ("b", "2024-01-02 00:01")]}),
+            journeys({"both": [("a", "2023-12-31 23:59"), ("a", "2024-01-01 10:00")]}),
+        ]
+    )
+    funnel = parse_funnel(
+        {"steps": ["a", "b"], "date_range": {"from": "2024-01-01", "to": "2024-01-01"}}
+    )
+    assert reached(on_clickhouse(funnel, table)) == {"inside": 2, "both": 1}
+    assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))
+
+
 def test_nobody_entered() -> None:
     funnel = parse_funnel({"steps": ["a", "b"]})
     table = journeys({"p": [("x", "2024-01-01 10:00")]})
@@ -149,7 +175,8 @@ def test_hostile_event_names_are_data() -> None:
         ({"hold_constant": ["plan"]}, "hold_constant"),
         ({"count": "totals"}, "count: totals"),
         ({"breakdown": {"property": "plan"}}, "breakdown"),
-        ({"date_range": {"from": "2024-01-01"}}, "date_range"),
+        ({"count": "sessions", "session_gap": "30m"}, "count: sessions"),
+        ({"steps": ["a", {"event": "b", "optional": True}, "c"]}, "optional steps"),
     ],
 )
 def test_features_not_compiled_yet_are_refused_by_name(extra: dict[str, Any], feature: str) -> None:
@@ -192,12 +219,24 @@ def table_of(data: list[tuple[int, str, int, int]]) -> pa.Table:
 
 @st.composite
 def plain_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """Step names, order, window; now and then a step's within ([W1], not under any) and a
+    date range ([R1]-[R3])."""
     n_steps = draw(st.one_of(st.integers(2, 4), st.integers(2, 20)))
-    return {
-        "steps": [draw(st.sampled_from(NAMES[:3])) for _ in range(n_steps)],
-        "order": draw(st.sampled_from(["ordered", "strict", "any"])),
+    order = draw(st.sampled_from(["ordered", "strict", "any"]))
+    steps: list[dict[str, Any]] = []
+    for k in range(n_steps):
+        step: dict[str, Any] = {"event": draw(st.sampled_from(NAMES[:3]))}
+        if k > 0 and order != "any" and draw(st.integers(0, 3)) == 0:
+            step["within"] = f"{draw(st.integers(1, 6))}s"
+        steps.append(step)
+    spec: dict[str, Any] = {
+        "steps": steps,
+        "order": order,
         "window": f"{draw(st.integers(1, 12))}s",
     }
+    if draw(st.integers(0, 3)) == 0:
+        spec["date_range"] = draw(date_ranges())
+    return spec
 
 
 @settings(

@@ -40,14 +40,10 @@ def unsupported(funnel: Funnel) -> list[str]:
         missing.append("hold_constant")
     if any(step.optional for step in funnel.steps):
         missing.append("optional steps")
-    if any(step.within_seconds is not None for step in funnel.steps):
-        missing.append("per-step within")
     if funnel.count != "persons":
         missing.append(f"count: {funnel.count}")
     if funnel.breakdown is not None:
         missing.append("breakdown")
-    if funnel.date_range is not None:
-        missing.append("date_range")
     return missing
 
 
@@ -66,16 +62,30 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         f"if(event = {{e{names.index(step.event)}:String}}, toUInt64({1 << k}), toUInt64(0))"
         for k, step in enumerate(funnel.steps)
     )
-    where = (
-        ""
-        if funnel.order == Order.STRICT  # any event breaks a strict sequence ([S12])
-        else "WHERE event IN (" + ", ".join(f"{{e{n}:String}}" for n in range(len(names))) + ")"
-    )
+    conditions = []
+    if funnel.order != Order.STRICT:  # any event breaks a strict sequence ([S12])
+        names_in = ", ".join(f"{{e{n}:String}}" for n in range(len(names)))
+        conditions.append(f"event IN ({names_in})")
+    enters = "b[i] != 0" if funnel.order == Order.ANY else "bitTest(b[i], 0)"
+    r = funnel.date_range
+    if r is not None and r.start_us is not None:  # [R3] events before the range are not data
+        params["start_us"] = str(r.start_us)
+        conditions.append("ts >= {start_us:Int64}")
+    if r is not None and r.end_us is not None:  # [R1] attempts enter only inside the range
+        params["end_us"] = str(r.end_us)
+        enters += " AND t[i] < {end_us:Int64}"
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    entries = f"arrayFilter(i -> {enters}, arrayEnumerate(t))"
     if funnel.order == Order.ANY:
-        entries = "arrayFilter(i -> b[i] != 0, arrayEnumerate(t))"
         attempt = _any_attempt()
     else:
-        entries = "arrayFilter(i -> bitTest(b[i], 0), arrayEnumerate(t))"
+        # [W1] how long after the previous step each step may come (the window when unlimited:
+        # the previous step is never before the entry, so the window's end comes first)
+        limits = [
+            funnel.window_seconds if step.within_seconds is None else step.within_seconds
+            for step in funnel.steps
+        ]
+        params["within_us"] = "[" + ",".join(str(w * US_PER_SECOND) for w in limits) + "]"
         attempt = _sequential_attempt(len(funnel.steps), strict=funnel.order == Order.STRICT)
     sql = f"""SELECT person, best AS times
 FROM (
@@ -106,10 +116,11 @@ ORDER BY person"""
 
 def _sequential_attempt(n_steps: int, strict: bool) -> str:
     """ordered / strict from entry i: step k by the earliest unused event at or after the
-    previous step, inside the window ([S7]-[S9]); strict stops at any event strictly between
-    ([S12]-[S13]). State: (last ts, stopped, used indices, step times)."""
+    previous step, inside the window and the step's within ([S7]-[S9], [W1]); strict stops at
+    any event strictly between ([S12]-[S13]). State: (last ts, stopped, used indices, times)."""
     pick = (
-        "arrayFirstIndex((tt, bb, jj) -> tt >= acc.1 AND tt <= t[i] + {window_us:Int64} "
+        "arrayFirstIndex((tt, bb, jj) -> tt >= acc.1 "
+        "AND tt <= least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1]) "
         "AND bitTest(bb, k) AND NOT has(acc.3, toUInt32(jj)), t, b, arrayEnumerate(t))"
     )
     gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
