@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import test_engine_agreement as agreement
 from funnelscope.engines import clickhouse, reference
 from funnelscope.engines.clickhouse import ClickHouseSource
 from funnelscope.errors import EngineError
@@ -170,7 +171,14 @@ def test_hostile_event_names_are_data() -> None:
 @pytest.mark.parametrize(
     ("extra", "feature"),
     [
-        ({"where": [{"property": "plan", "op": "eq", "value": "pro"}]}, "filters"),
+        (
+            {"order": "any", "where": [{"property": "plan", "op": "eq", "value": "pro"}]},
+            "filters under order: any",
+        ),
+        (
+            {"where": [{"property": "plan", "op": "eq", "value": "pro", "scope": "person"}]},
+            "person-scope filters",
+        ),
         ({"exclusions": [{"event": "x", "between": [1, 2]}]}, "exclusions"),
         ({"hold_constant": ["plan"]}, "hold_constant"),
         ({"count": "totals"}, "count: totals"),
@@ -251,3 +259,79 @@ def test_random_plain_journeys_agree_with_reference(
     funnel = parse_funnel(spec)
     table = table_of(data)
     assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))
+
+
+@st.composite
+def filtered_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """Ordered and strict funnels with the agreement suite's event-scope filters on a step in
+    two and now and then on the whole funnel ([S4], [F1]-[F5])."""
+    spec = draw(plain_specs())
+    spec["order"] = draw(st.sampled_from(["ordered", "strict"]))
+    for step in spec["steps"]:
+        if draw(st.integers(0, 1)) == 0:
+            step["where"] = draw(st.lists(agreement.filters, min_size=1, max_size=2))
+    if draw(st.integers(0, 3)) == 0:
+        spec["where"] = [draw(agreement.filters)]
+    return spec
+
+
+@settings(
+    max_examples=2 * settings().max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(spec=filtered_specs(), data=agreement.rows)
+def test_random_filtered_journeys_agree_with_reference(
+    spec: dict[str, Any], data: list[tuple[Any, ...]]
+) -> None:
+    funnel = parse_funnel(spec)
+    table = agreement.table_of(data)
+    assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))
+
+
+def test_filters_on_every_kind_of_column() -> None:
+    """[F1]-[F4] by hand: text, integers, doubles (-0.0 apart from 0.0 as text) and booleans."""
+    table = pa.table(
+        {
+            "person_id": [f"u{i}" for i in range(6) for _ in range(2)],
+            "event_id": [f"{i}-{k}" for i in range(6) for k in range(2)],
+            "event": ["a", "b"] * 6,
+            "ts": pa.array([BASE_US + k * 10**6 for _ in range(6) for k in range(2)], pa.int64()),
+            "plan": [v for v in ["pro", "Pro", "5", None, "it's", "pro"] for _ in range(2)],
+            "n": pa.array([v for v in [1, 2, 3, None, 5, 2] for _ in range(2)], pa.int64()),
+            "price": [v for v in [0.0, -0.0, 1.5, None, 5.0, 2.0] for _ in range(2)],
+            "flag": [v for v in [True, False, None, True, False, True] for _ in range(2)],
+        }
+    )
+    cases = [
+        ({"property": "plan", "op": "eq", "value": "pro"}, 2),
+        ({"property": "plan", "op": "eq", "value": 5}, 1),
+        ({"property": "plan", "op": "in", "value": ["it's", "Pro"]}, 2),
+        ({"property": "plan", "op": "not_contains", "value": "PRO"}, 3),
+        ({"property": "n", "op": "gte", "value": 2}, 4),
+        ({"property": "n", "op": "neq", "value": 2.0}, 4),
+        ({"property": "price", "op": "contains", "value": "-"}, 1),
+        ({"property": "price", "op": "eq", "value": 0}, 2),
+        ({"property": "price", "op": "lt", "value": "1.5"}, 2),
+        ({"property": "flag", "op": "eq", "value": "TRUE"}, 3),
+        ({"property": "flag", "op": "is_not_set"}, 1),
+        ({"property": "nowhere", "op": "neq", "value": 1}, 6),
+    ]
+    for f, expected in cases:
+        funnel = parse_funnel({"steps": ["a", {"event": "b", "where": [f]}]})
+        outcomes = on_clickhouse(funnel, table)
+        assert counts(outcomes, 2) == [6, expected], f
+        assert list(outcomes) == list(on_reference(funnel, table)), f
+
+
+def test_a_hostile_filter_value_is_data() -> None:
+    table = journeys(
+        {
+            f"p{i}": [("a", at("10:00"), {"plan": value}), ("b", at("10:01"), {"plan": value})]
+            for i, value in enumerate(HOSTILE)
+        }
+    )
+    for value in HOSTILE:
+        f = {"property": "plan", "op": "eq", "value": value}
+        funnel = parse_funnel({"steps": ["a", {"event": "b", "where": [f]}]})
+        assert counts(on_clickhouse(funnel, table), 2) == [len(HOSTILE), 1], value

@@ -31,14 +31,15 @@ def test_a_parameter_reaches_clickhouse_as_the_same_text(value: str) -> None:
     assert got.column("v").to_pylist() == [value]
 
 
-def test_the_loader_keeps_every_row_with_person_ids_as_text() -> None:
+def test_the_loader_keeps_every_row_with_person_ids_as_text_and_typed_properties() -> None:
     table = pa.table(
         {
             "person_id": pa.array([3, 10, 3], pa.int64()),
             "event_id": ["e1", "e2", "e3"],
             "event": HOSTILE[:3],
             "ts": pa.array([2, 1, 0], pa.int64()),
-            "plan": ["x", None, "y"],  # properties are not loaded yet
+            "plan": ["x", None, "y"],
+            "when": pa.array([1, 2, 3], pa.timestamp("us")),  # not a type it loads yet
         }
     )
     with ClickHouseSource.from_table(table) as source:
@@ -46,6 +47,10 @@ def test_the_loader_keeps_every_row_with_person_ids_as_text() -> None:
             f"SELECT person, event_id, event, ts FROM {source.table_name} ORDER BY person, ts"
         )
         name = source.table_name
+        assert source.properties == {"plan": ("p0", "String")}
+        assert source.unloaded == {"when": "timestamp[us]"}
+        plans = source.query(f"SELECT p0 FROM {name} ORDER BY event_id").column(0).to_pylist()
+        assert plans == ["x", None, "y"]
     assert got.to_pylist() == [
         {"person": "10", "event_id": "e2", "event": HOSTILE[1], "ts": 1},
         {"person": "3", "event_id": "e3", "event": HOSTILE[2], "ts": 0},

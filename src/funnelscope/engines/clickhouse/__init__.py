@@ -14,12 +14,14 @@ See docs/architecture.md, "The clickhouse engine (in progress)".
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from funnelscope.engines.clickhouse.source import ClickHouseSource, param_text
 from funnelscope.engines.plan import Plan
 from funnelscope.errors import EngineError
 from funnelscope.model.durations import US_PER_SECOND
+from funnelscope.model.filters import Filter
 from funnelscope.model.results import Outcomes, PersonOutcome
 from funnelscope.model.spec import Funnel, Order
 
@@ -32,8 +34,11 @@ __all__ = ["NAME", "ClickHouseSource", "compile", "execute", "explain"]
 def unsupported(funnel: Funnel) -> list[str]:
     """The features of `funnel` this engine does not compile yet."""
     missing = []
-    if funnel.where or any(step.where for step in funnel.steps):
-        missing.append("filters (where)")
+    filters = [*funnel.where, *(f for step in funnel.steps for f in step.where)]
+    if filters and funnel.order == Order.ANY:
+        missing.append("filters under order: any")
+    if any(f.on_person for f in filters):
+        missing.append("person-scope filters")
     if funnel.exclusions:
         missing.append("exclusions")
     if funnel.hold_constant:
@@ -58,8 +63,12 @@ def compile(funnel: Funnel, source: Any) -> Plan:
     names = list(dict.fromkeys(step.event for step in funnel.steps))
     for n, name in enumerate(names):
         params[f"e{n}"] = param_text(name)
+    notes: list[str] = []
+    pushed = _Filters(source, params, notes)
     masks = " + ".join(
-        f"if(event = {{e{names.index(step.event)}:String}}, toUInt64({1 << k}), toUInt64(0))"
+        f"if(event = {{e{names.index(step.event)}:String}}"
+        + "".join(f" AND {pushed.sql(f)}" for f in funnel.filters_for(k))
+        + f", toUInt64({1 << k}), toUInt64(0))"
         for k, step in enumerate(funnel.steps)
     )
     conditions = []
@@ -106,12 +115,75 @@ FROM (
     HAVING length(attempts) > 0
 )
 ORDER BY person"""
-    notes = (
+    fold = (
         "per person: events sorted by (ts, event_id) with a step bit mask each; every entry "
         "event starts an attempt folded over the steps (arrayFold); the furthest attempt, then "
-        "the earliest entry, is kept",
+        "the earliest entry, is kept"
     )
-    return Plan(NAME, funnel, sql, params, notes=notes, route=funnel.order.value)
+    return Plan(NAME, funnel, sql, params, notes=(fold, *notes), route=funnel.order.value)
+
+
+class _Filters:
+    """Filters as SQL over the source's property columns, exact by construction (as the
+    kernel's filter_sql.py does): the distinct values a property takes are read once, tested
+    with the very Filter.matches the reference uses, and the passing ones become query
+    parameters of an IN list. Float zeros are told apart by sign (-0.0 and 0.0 differ as
+    text, [F2]) and a NaN by isNaN, since ClickHouse compares those as numbers."""
+
+    def __init__(self, source: ClickHouseSource, params: dict[str, str], notes: list[str]):
+        self.source = source
+        self.params = params
+        self.notes = notes
+        self.distinct: dict[str, list[Any]] = {}
+
+    def _param(self, value: object, kind: str) -> str:
+        name = f"v{sum(1 for p in self.params if p.startswith('v'))}"
+        if kind == "Bool":
+            text = "true" if value else "false"
+        elif kind == "Float64":
+            text = repr(float(value))  # type: ignore[arg-type]
+        else:
+            text = param_text(str(value))
+        self.params[name] = text
+        return f"{{{name}:{kind}}}"
+
+    def sql(self, f: Filter) -> str:
+        if f.property in self.source.unloaded:
+            raise EngineError(
+                f"engine clickhouse does not load properties of type "
+                f"{self.source.unloaded[f.property]} yet ({f.property!r})"
+            )
+        if f.property not in self.source.properties:  # never seen: every value is "not set"
+            holds = f.matches(None)
+            self.notes.append(f"{f.property} {f.op}: property never seen, filter is {holds}")
+            return "true" if holds else "false"
+        column, kind = self.source.properties[f.property]
+        if f.property not in self.distinct:
+            rows = self.source.query(
+                f"SELECT DISTINCT {column} AS v FROM {self.source.table_name} "
+                f"WHERE {column} IS NOT NULL"
+            )
+            self.distinct[f.property] = rows.column("v").to_pylist() if rows.num_rows else []
+        passing = [v for v in self.distinct[f.property] if f.matches(v)]
+        terms = []
+        plain = [v for v in passing if not (isinstance(v, float) and (v == 0 or math.isnan(v)))]
+        if plain:
+            terms.append(f"{column} IN ({', '.join(self._param(v, kind) for v in plain)})")
+        for v in passing:
+            if isinstance(v, float) and v == 0:
+                terms.append(
+                    f"({column} = 0 AND 1 / {column} {'<' if math.copysign(1, v) < 0 else '>'} 0)"
+                )
+            elif isinstance(v, float) and math.isnan(v):
+                terms.append(f"isNaN({column})")
+        test = "(" + " OR ".join(dict.fromkeys(terms)) + ")" if terms else "false"
+        self.notes.append(
+            f"{f.property} {f.op} {f.value!r}: distinct values tested in Python, "
+            f"{len(passing)} pass" + ("; not set passes" if f.matches(None) else "")
+        )
+        if f.matches(None):
+            return f"({column} IS NULL OR {test})"
+        return f"({column} IS NOT NULL AND {test})"
 
 
 def _sequential_attempt(n_steps: int, strict: bool) -> str:
@@ -171,6 +243,7 @@ def execute(plan: Plan, source: Any) -> Outcomes:
 
 
 def explain(plan: Plan, source: Any) -> str:
-    """The SQL with its parameters."""
+    """The SQL with its parameters, and how each filter was pushed down."""
     params = "\n".join(f"  {name} = {value!r}" for name, value in plan.params.items())
-    return f"engine: {NAME}\n  {plan.notes[0]}\nparameters:\n{params}\nsql:\n{plan.sql}"
+    notes = "".join(f"\n  {note}" for note in plan.notes)
+    return f"engine: {NAME}{notes}\nparameters:\n{params}\nsql:\n{plan.sql}"
