@@ -41,8 +41,6 @@ def unsupported(funnel: Funnel) -> list[str]:
         missing.append("person-scope filters")
     if funnel.exclusions:
         missing.append("exclusions")
-    if funnel.hold_constant:
-        missing.append("hold_constant")
     if any(step.optional for step in funnel.steps):
         missing.append("optional steps")
     if funnel.count != "persons":
@@ -84,9 +82,12 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         params["end_us"] = str(r.end_us)
         enters += " AND t[i] < {end_us:Int64}"
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    held = "[" + ", ".join(_held_sql(source, p) for p in funnel.hold_constant) + "]"
+    if not funnel.hold_constant:
+        held = "emptyArrayString()"
     entries = f"arrayFilter(i -> {enters}, arrayEnumerate(t))"
     if funnel.order == Order.ANY:
-        attempt = _any_attempt()
+        attempt = _any_attempt(bool(funnel.hold_constant))
     else:
         # [W1] how long after the previous step each step may come (the window when unlimited:
         # the previous step is never before the entry, so the window's end comes first)
@@ -95,19 +96,22 @@ def compile(funnel: Funnel, source: Any) -> Plan:
             for step in funnel.steps
         ]
         params["within_us"] = "[" + ",".join(str(w * US_PER_SECOND) for w in limits) + "]"
-        attempt = _sequential_attempt(len(funnel.steps), strict=funnel.order == Order.STRICT)
+        attempt = _sequential_attempt(
+            len(funnel.steps), strict=funnel.order == Order.STRICT, held=bool(funnel.hold_constant)
+        )
     sql = f"""SELECT person, best AS times
 FROM (
     SELECT
         person,
-        arraySort(x -> (x.1, x.2), groupArray((ts, event_id, mask))) AS sorted_events,
+        arraySort(x -> (x.1, x.2), groupArray((ts, event_id, mask, held))) AS sorted_events,
         arrayMap(x -> x.1, sorted_events) AS t,
         arrayMap(x -> x.3, sorted_events) AS b,
+        arrayMap(x -> x.4, sorted_events) AS h,
         arrayMap(i -> {attempt}, {entries}) AS attempts,
         arrayMap(a -> length(a), attempts) AS reached,
         attempts[indexOf(reached, arrayMax(reached))] AS best
     FROM (
-        SELECT person, event_id, ts, {masks} AS mask
+        SELECT person, event_id, ts, {masks} AS mask, {held} AS held
         FROM {source.table_name}
         {where}
     )
@@ -186,14 +190,35 @@ class _Filters:
         return f"({column} IS NOT NULL AND {test})"
 
 
-def _sequential_attempt(n_steps: int, strict: bool) -> str:
+def _held_sql(source: ClickHouseSource, prop: str) -> str:
+    """A held property's value as text that is equal exactly when the values are "the same"
+    ([H2]): not set only matches not set, -0.0 is 0.0 (x + 0.0) and every NaN is one value;
+    ClickHouse writes a double in its shortest round-trip form, so distinct doubles differ."""
+    if prop in source.unloaded:
+        raise EngineError(
+            f"engine clickhouse does not load properties of type "
+            f"{source.unloaded[prop]} yet ({prop!r})"
+        )
+    if prop not in source.properties:
+        return "'N'"
+    column, kind = source.properties[prop]
+    value = f"assumeNotNull({column})"
+    text = f"toString({value})"
+    if kind == "Float64":
+        text = f"if(isNaN({value}), 'nan', toString({value} + 0.0))"
+    return f"if(isNull({column}), 'N', concat('V', {text}))"
+
+
+def _sequential_attempt(n_steps: int, strict: bool, held: bool) -> str:
     """ordered / strict from entry i: step k by the earliest unused event at or after the
     previous step, inside the window and the step's within ([S7]-[S9], [W1]); strict stops at
     any event strictly between ([S12]-[S13]). State: (last ts, stopped, used indices, times)."""
     pick = (
         "arrayFirstIndex((tt, bb, jj) -> tt >= acc.1 "
         "AND tt <= least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1]) "
-        "AND bitTest(bb, k) AND NOT has(acc.3, toUInt32(jj)), t, b, arrayEnumerate(t))"
+        "AND bitTest(bb, k) AND NOT has(acc.3, toUInt32(jj))"
+        + (" AND h[jj] = h[i]" if held else "")  # [H1]
+        + ", t, b, arrayEnumerate(t))"
     )
     gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
     step = (
@@ -207,14 +232,16 @@ def _sequential_attempt(n_steps: int, strict: bool) -> str:
     )
 
 
-def _any_attempt() -> str:
+def _any_attempt(held: bool) -> str:
     """any from entry i: the entry, then every other step event within the window in (ts,
     event_id) order; an event fills one of its steps not yet done ([S14]). Without filters
     events of one name fill the same steps, so taking any free step is a maximum matching
     ([S15]). State: (steps done, times when the count grew)."""
     window = (
         "arrayConcat([i], arrayFilter(j -> j != i AND t[j] >= t[i] "
-        "AND t[j] <= t[i] + {window_us:Int64} AND b[j] != 0, arrayEnumerate(t)))"
+        "AND t[j] <= t[i] + {window_us:Int64} AND b[j] != 0"
+        + (" AND h[j] = h[i]" if held else "")  # [H1]
+        + ", arrayEnumerate(t)))"
     )
     grow = (
         "arrayMap(free -> if(free = 0, acc, "
