@@ -179,7 +179,6 @@ def test_hostile_event_names_are_data() -> None:
             {"where": [{"property": "plan", "op": "eq", "value": "pro", "scope": "person"}]},
             "person-scope filters",
         ),
-        ({"exclusions": [{"event": "x", "between": [1, 2]}]}, "exclusions"),
         ({"count": "totals"}, "count: totals"),
         ({"breakdown": {"property": "plan"}}, "breakdown"),
         ({"count": "sessions", "session_gap": "30m"}, "count: sessions"),
@@ -381,3 +380,66 @@ def test_held_values_compare_as_stored(order: str) -> None:
     outcomes = on_clickhouse(funnel, table)
     assert counts(outcomes, 2) == [len(pairs), 3]
     assert list(outcomes) == list(on_reference(funnel, table))
+
+
+@st.composite
+def excluded_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """Ordered and strict funnels with one to three exclusions between random steps, their
+    own filters now and then, with filters and held values now and then ([X1]-[X2])."""
+    spec = draw(plain_specs())
+    spec["order"] = draw(st.sampled_from(["ordered", "strict"]))
+    n = len(spec["steps"])
+    exclusions = []
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(1, n - 1))
+        j = draw(st.integers(i + 1, n))
+        exclusion: dict[str, Any] = {"event": draw(st.sampled_from(NAMES)), "between": [i, j]}
+        if draw(st.integers(0, 2)) == 0:
+            exclusion["where"] = [draw(agreement.filters)]
+        exclusions.append(exclusion)
+    spec["exclusions"] = exclusions
+    if draw(st.integers(0, 3)) == 0:
+        spec["where"] = [draw(agreement.filters)]
+    if draw(st.integers(0, 3)) == 0:
+        spec["hold_constant"] = [draw(st.sampled_from(["plan", "n"]))]
+    return spec
+
+
+@settings(
+    max_examples=2 * settings().max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(spec=excluded_specs(), data=agreement.rows)
+def test_random_excluded_journeys_agree_with_reference(
+    spec: dict[str, Any], data: list[tuple[Any, ...]]
+) -> None:
+    funnel = parse_funnel(spec)
+    table = agreement.table_of(data)
+    assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))
+
+
+@pytest.mark.parametrize(
+    ("journey", "expected"),
+    [
+        ([("a", "10:00"), ("x", "10:01"), ("b", "10:02"), ("c", "10:03")], 1),  # [X2]
+        ([("a", "10:00"), ("b", "10:02"), ("x", "10:02:30"), ("c", "10:03")], 3),  # after j
+        ([("a", "10:00"), ("x", "10:00"), ("b", "10:02"), ("c", "10:03")], 3),  # equal times
+        ([("a", "10:00"), ("x", "10:01"), ("a", "10:01:30"), ("b", "10:02")], 2),  # [X3]
+        ([("a", "10:00"), ("x", "10:30")], 1),  # no b: up to its last moment
+        ([("a", "10:00"), ("x", "11:30")], 1),  # after the window: nothing to end
+    ],
+)
+def test_an_excluded_event_ends_the_attempts_it_falls_inside(
+    journey: list[tuple[str, str]], expected: int
+) -> None:
+    table = journeys({"p": [(name, at(clock)) for name, clock in journey]})
+    funnel = parse_funnel(
+        {
+            "steps": ["a", "b", "c"],
+            "window": "1h",
+            "exclusions": [{"event": "x", "between": [1, 2]}],
+        }
+    )
+    assert reached(on_clickhouse(funnel, table)) == {"p": expected}
+    assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))

@@ -39,8 +39,6 @@ def unsupported(funnel: Funnel) -> list[str]:
         missing.append("filters under order: any")
     if any(f.on_person for f in filters):
         missing.append("person-scope filters")
-    if funnel.exclusions:
-        missing.append("exclusions")
     if any(step.optional for step in funnel.steps):
         missing.append("optional steps")
     if funnel.count != "persons":
@@ -58,7 +56,7 @@ def compile(funnel: Funnel, source: Any) -> Plan:
     if missing:
         raise EngineError(f"engine clickhouse does not compile yet: {', '.join(missing)}")
     params: dict[str, str] = {"window_us": str(funnel.window_seconds * US_PER_SECOND)}
-    names = list(dict.fromkeys(step.event for step in funnel.steps))
+    names = list(funnel.scan_event_names)  # the steps' and the exclusions' ([X1])
     for n, name in enumerate(names):
         params[f"e{n}"] = param_text(name)
     notes: list[str] = []
@@ -69,6 +67,14 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         + f", toUInt64({1 << k}), toUInt64(0))"
         for k, step in enumerate(funnel.steps)
     )
+    exclusion_masks = " + ".join(  # [X1]: an exclusion's own filters, not the funnel's
+        f"if(event = {{e{names.index(x.event)}:String}}"
+        + "".join(f" AND {pushed.sql(f)}" for f in x.where)
+        + f", toUInt64({1 << n}), toUInt64(0))"
+        for n, x in enumerate(funnel.exclusions)
+    )
+    if not funnel.exclusions:
+        exclusion_masks = "toUInt64(0)"
     conditions = []
     if funnel.order != Order.STRICT:  # any event breaks a strict sequence ([S12])
         names_in = ", ".join(f"{{e{n}:String}}" for n in range(len(names)))
@@ -97,21 +103,26 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         ]
         params["within_us"] = "[" + ",".join(str(w * US_PER_SECOND) for w in limits) + "]"
         attempt = _sequential_attempt(
-            len(funnel.steps), strict=funnel.order == Order.STRICT, held=bool(funnel.hold_constant)
+            len(funnel.steps),
+            strict=funnel.order == Order.STRICT,
+            held=bool(funnel.hold_constant),
+            exclusions=[(x.start, x.end) for x in funnel.exclusions],
         )
     sql = f"""SELECT person, best AS times
 FROM (
     SELECT
         person,
-        arraySort(x -> (x.1, x.2), groupArray((ts, event_id, mask, held))) AS sorted_events,
+        arraySort(x -> (x.1, x.2), groupArray((ts, event_id, mask, held, xmask))) AS sorted_events,
         arrayMap(x -> x.1, sorted_events) AS t,
         arrayMap(x -> x.3, sorted_events) AS b,
         arrayMap(x -> x.4, sorted_events) AS h,
+        arrayMap(x -> x.5, sorted_events) AS xm,
         arrayMap(i -> {attempt}, {entries}) AS attempts,
         arrayMap(a -> length(a), attempts) AS reached,
         attempts[indexOf(reached, arrayMax(reached))] AS best
     FROM (
-        SELECT person, event_id, ts, {masks} AS mask, {held} AS held
+        SELECT person, event_id, ts, {masks} AS mask, {held} AS held,
+            {exclusion_masks} AS xmask
         FROM {source.table_name}
         {where}
     )
@@ -209,20 +220,32 @@ def _held_sql(source: ClickHouseSource, prop: str) -> str:
     return f"if(isNull({column}), 'N', concat('V', {text}))"
 
 
-def _sequential_attempt(n_steps: int, strict: bool, held: bool) -> str:
+def _sequential_attempt(
+    n_steps: int, strict: bool, held: bool, exclusions: list[tuple[int, int]]
+) -> str:
     """ordered / strict from entry i: step k by the earliest unused event at or after the
     previous step, inside the window and the step's within ([S7]-[S9], [W1]); strict stops at
-    any event strictly between ([S12]-[S13]). State: (last ts, stopped, used indices, times)."""
+    any event strictly between ([S12]-[S13]); an exclusion between steps i < k+1 <= j stops it
+    when an unused excluded event lies strictly after step i and strictly before the event
+    chosen for step k+1, or up to its last moment when none is ([X2]).
+    State: (last ts, stopped, used indices, times)."""
+    limit = "least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1])"
+    excluded = "".join(
+        f" OR (k >= {start} AND k <= {end - 1} AND arrayExists((tt, xx, jj) -> "
+        f"tt > acc.4[{start}] AND tt < if(j = 0, {limit} + 1, t[j]) AND bitTest(xx, {x}) "
+        "AND NOT has(acc.3, toUInt32(jj)), t, xm, arrayEnumerate(t)))"
+        for x, (start, end) in enumerate(exclusions)
+    )
     pick = (
         "arrayFirstIndex((tt, bb, jj) -> tt >= acc.1 "
-        "AND tt <= least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1]) "
+        f"AND tt <= {limit} "
         "AND bitTest(bb, k) AND NOT has(acc.3, toUInt32(jj))"
         + (" AND h[jj] = h[i]" if held else "")  # [H1]
         + ", t, b, arrayEnumerate(t))"
     )
     gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
     step = (
-        f"arrayMap(j -> if(j = 0{gap}, (acc.1, toUInt8(1), acc.3, acc.4), "
+        f"arrayMap(j -> if(j = 0{gap}{excluded}, (acc.1, toUInt8(1), acc.3, acc.4), "
         "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j]))), "
         f"[{pick}])[1]"
     )
