@@ -21,7 +21,7 @@ from funnelscope.model.results import Outcomes
 from funnelscope.model.spec import Funnel, parse_funnel
 from funnelscope.store.sources import TableSource
 
-from journeys import date_ranges, journeys
+from journeys import date_ranges, journeys, to_us
 
 NAMES = ["a", "b", "c", "d", "x"]
 BASE_US = 1_704_067_200 * 1_000_000  # 2024-01-01
@@ -182,7 +182,6 @@ def test_hostile_event_names_are_data() -> None:
         ({"count": "totals"}, "count: totals"),
         ({"breakdown": {"property": "plan"}}, "breakdown"),
         ({"count": "sessions", "session_gap": "30m"}, "count: sessions"),
-        ({"steps": ["a", {"event": "b", "optional": True}, "c"]}, "optional steps"),
     ],
 )
 def test_features_not_compiled_yet_are_refused_by_name(extra: dict[str, Any], feature: str) -> None:
@@ -442,4 +441,54 @@ def test_an_excluded_event_ends_the_attempts_it_falls_inside(
         }
     )
     assert reached(on_clickhouse(funnel, table)) == {"p": expected}
+    assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))
+
+
+@st.composite
+def optional_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """Ordered funnels of 3+ steps with optional middle steps ([O1]-[O4]), now and then with
+    exclusions, filters, held values, per-step limits and date ranges."""
+    spec = draw(excluded_specs()) if draw(st.booleans()) else draw(plain_specs())
+    spec["order"] = "ordered"
+    steps = spec["steps"]
+    if len(steps) < 3:
+        steps.append({"event": draw(st.sampled_from(NAMES[:3]))})
+    for step in steps[1:-1]:
+        if draw(st.integers(0, 2)) == 0:
+            step["optional"] = True
+    if not any(step.get("optional") for step in steps):
+        steps[1]["optional"] = True
+    return spec
+
+
+@settings(
+    max_examples=2 * settings().max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(spec=optional_specs(), data=agreement.rows)
+def test_random_optional_journeys_agree_with_reference(
+    spec: dict[str, Any], data: list[tuple[Any, ...]]
+) -> None:
+    funnel = parse_funnel(spec)
+    table = agreement.table_of(data)
+    assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))
+
+
+@pytest.mark.parametrize(
+    ("journey", "times"),
+    [
+        ([("a", "10:00"), ("b", "10:01"), ("c", "10:02")], ("10:00", "10:01", "10:02")),
+        ([("a", "10:00"), ("c", "10:02")], ("10:00", None, "10:02")),  # [O2] skipped
+        ([("a", "10:00"), ("c", "10:01"), ("b", "10:02")], ("10:00", None, "10:01")),  # b late
+        ([("a", "10:00"), ("b", "10:01")], ("10:00", "10:01")),  # did it, then dropped
+    ],
+)
+def test_an_optional_step_may_be_skipped(
+    journey: list[tuple[str, str]], times: tuple[str | None, ...]
+) -> None:
+    table = journeys({"p": [(name, at(clock)) for name, clock in journey]})
+    funnel = parse_funnel({"steps": ["a", {"event": "b", "optional": True}, "c"], "window": "1h"})
+    (outcome,) = on_clickhouse(funnel, table)
+    assert outcome.times_us == tuple(None if t is None else to_us(at(t)) for t in times)
     assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))

@@ -22,7 +22,7 @@ from funnelscope.engines.plan import Plan
 from funnelscope.errors import EngineError
 from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.filters import Filter
-from funnelscope.model.results import Outcomes, PersonOutcome
+from funnelscope.model.results import SKIPPED_US, Outcomes, PersonOutcome
 from funnelscope.model.spec import Funnel, Order
 
 NAME = "clickhouse"
@@ -39,8 +39,6 @@ def unsupported(funnel: Funnel) -> list[str]:
         missing.append("filters under order: any")
     if any(f.on_person for f in filters):
         missing.append("person-scope filters")
-    if any(step.optional for step in funnel.steps):
-        missing.append("optional steps")
     if funnel.count != "persons":
         missing.append(f"count: {funnel.count}")
     if funnel.breakdown is not None:
@@ -55,7 +53,11 @@ def compile(funnel: Funnel, source: Any) -> Plan:
     missing = unsupported(funnel)
     if missing:
         raise EngineError(f"engine clickhouse does not compile yet: {', '.join(missing)}")
-    params: dict[str, str] = {"window_us": str(funnel.window_seconds * US_PER_SECOND)}
+    params: dict[str, str] = {
+        "window_us": str(funnel.window_seconds * US_PER_SECOND),
+        "skipped": str(SKIPPED_US),
+        "optional": "[" + ",".join(str(int(step.optional)) for step in funnel.steps) + "]",
+    }
     names = list(funnel.scan_event_names)  # the steps' and the exclusions' ([X1])
     for n, name in enumerate(names):
         params[f"e{n}"] = param_text(name)
@@ -102,6 +104,14 @@ def compile(funnel: Funnel, source: Any) -> Plan:
             for step in funnel.steps
         ]
         params["within_us"] = "[" + ",".join(str(w * US_PER_SECOND) for w in limits) + "]"
+        # [O2] each optional step's rival: the next non-optional step (0: not optional)
+        rivals = [
+            next(r for r in range(k + 1, len(funnel.steps)) if not funnel.steps[r].optional)
+            if step.optional
+            else 0
+            for k, step in enumerate(funnel.steps)
+        ]
+        params["rivals"] = "[" + ",".join(str(r) for r in rivals) + "]"
         attempt = _sequential_attempt(
             len(funnel.steps),
             strict=funnel.order == Order.STRICT,
@@ -118,8 +128,7 @@ FROM (
         arrayMap(x -> x.4, sorted_events) AS h,
         arrayMap(x -> x.5, sorted_events) AS xm,
         arrayMap(i -> {attempt}, {entries}) AS attempts,
-        arrayMap(a -> length(a), attempts) AS reached,
-        attempts[indexOf(reached, arrayMax(reached))] AS best
+        {CHOOSE_BEST}
     FROM (
         SELECT person, event_id, ts, {masks} AS mask, {held} AS held,
             {exclusion_masks} AS xmask
@@ -201,6 +210,15 @@ class _Filters:
         return f"({column} IS NOT NULL AND {test})"
 
 
+# [S10], [O4]: the attempt with the most non-optional steps done, then the most steps, then
+# the earliest entry (indexOf takes the first); cut after its last step done
+CHOOSE_BEST = """arrayMap(a -> 64 * arrayCount((x, o) -> x != {skipped:Int64} AND o = 0, a,
+            arraySlice({optional:Array(UInt8)}, 1, length(a)))
+            + arrayCount(x -> x != {skipped:Int64}, a), attempts) AS scores,
+        attempts[indexOf(scores, arrayMax(scores))] AS chosen,
+        arraySlice(chosen, 1, arrayLastIndex(x -> x != {skipped:Int64}, chosen)) AS best"""
+
+
 def _held_sql(source: ClickHouseSource, prop: str) -> str:
     """A held property's value as text that is equal exactly when the values are "the same"
     ([H2]): not set only matches not set, -0.0 is 0.0 (x + 0.0) and every NaN is one value;
@@ -232,7 +250,8 @@ def _sequential_attempt(
     limit = "least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1])"
     excluded = "".join(
         f" OR (k >= {start} AND k <= {end - 1} AND arrayExists((tt, xx, jj) -> "
-        f"tt > acc.4[{start}] AND tt < if(j = 0, {limit} + 1, t[j]) AND bitTest(xx, {x}) "
+        f"tt > arrayMax(arraySlice(acc.4, 1, {start})) "  # the latest step done up to i
+        f"AND tt < if(j = 0, {limit} + 1, t[j]) AND bitTest(xx, {x}) "
         "AND NOT has(acc.3, toUInt32(jj)), t, xm, arrayEnumerate(t)))"
         for x, (start, end) in enumerate(exclusions)
     )
@@ -244,9 +263,21 @@ def _sequential_attempt(
         + ", t, b, arrayEnumerate(t))"
     )
     gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
+    rival = (
+        pick.replace("bitTest(bb, k)", "bitTest(bb, r)")
+        .replace("[k + 1]", "[r + 1]")
+        .replace("arrayFirstIndex", "arrayMap(r -> arrayFirstIndex")
+        + ", [{rivals:Array(UInt8)}[k + 1]])[1]"
+    )
+    skip = (  # [O2]: skip an optional step when its event is the rival's or later than it
+        "{optional:Array(UInt8)}[k + 1] = 1 AND arrayMap(rj -> j = 0 OR (rj != 0 "
+        f"AND (j = rj OR t[j] > t[rj])), [{rival}])[1]"
+    )
     step = (
-        f"arrayMap(j -> if(j = 0{gap}{excluded}, (acc.1, toUInt8(1), acc.3, acc.4), "
-        "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j]))), "
+        f"arrayMap(j -> if({skip}, "
+        "(acc.1, toUInt8(0), acc.3, arrayPushBack(acc.4, {skipped:Int64})), "
+        f"if(j = 0{gap}{excluded}, (acc.1, toUInt8(1), acc.3, acc.4), "
+        "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j])))), "
         f"[{pick}])[1]"
     )
     return (
@@ -284,7 +315,7 @@ def execute(plan: Plan, source: Any) -> Outcomes:
     if rows.num_rows == 0:
         return Outcomes.from_people([], n)
     people = [
-        PersonOutcome(person, len(times), tuple(times))
+        PersonOutcome(person, len(times), tuple(None if t == SKIPPED_US else t for t in times))
         for person, times in zip(
             rows.column("person").to_pylist(), rows.column("times").to_pylist(), strict=True
         )
