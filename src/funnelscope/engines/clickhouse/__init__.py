@@ -39,8 +39,10 @@ def unsupported(funnel: Funnel) -> list[str]:
         missing.append("filters under order: any")
     if any(f.on_person for f in filters):
         missing.append("person-scope filters")
-    if funnel.count != "persons":
-        missing.append(f"count: {funnel.count}")
+    if funnel.count == "totals":
+        missing.append("count: totals")
+    if funnel.sessions_by_column:
+        missing.append("count: sessions by the session_id column")
     if funnel.breakdown is not None:
         missing.append("breakdown")
     return missing
@@ -78,7 +80,8 @@ def compile(funnel: Funnel, source: Any) -> Plan:
     if not funnel.exclusions:
         exclusion_masks = "toUInt64(0)"
     conditions = []
-    if funnel.order != Order.STRICT:  # any event breaks a strict sequence ([S12])
+    if not funnel.reads_all_events:  # strict: any event breaks a sequence ([S12]); a session
+        # by inactivity: any event continues one ([C2])
         names_in = ", ".join(f"{{e{n}:String}}" for n in range(len(names)))
         conditions.append(f"event IN ({names_in})")
     enters = "b[i] != 0" if funnel.order == Order.ANY else "bitTest(b[i], 0)"
@@ -118,10 +121,22 @@ def compile(funnel: Funnel, source: Any) -> Plan:
             held=bool(funnel.hold_constant),
             exclusions=[(x.start, x.end) for x in funnel.exclusions],
         )
-    sql = f"""SELECT person, best AS times
+    if funnel.count == "sessions":  # [C2] a new session after a gap: each is a unit
+        params["gap_us"] = str((funnel.session_gap_seconds or 0) * US_PER_SECOND)
+        rows = f"""SELECT *, sum(toUInt64(gap > {{gap_us:Int64}})) OVER (
+            PARTITION BY person ORDER BY ts, event_id ROWS UNBOUNDED PRECEDING) AS unit
+        FROM (
+            SELECT *, ts - lagInFrame(ts, 1, ts) OVER (PARTITION BY person ORDER BY ts, event_id
+                ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS gap
+            FROM {source.table_name} {where}
+        )"""
+    else:
+        rows = f"SELECT *, toUInt64(0) AS unit FROM {source.table_name} {where}"
+    sql = f"""SELECT person, unit, best AS times
 FROM (
     SELECT
         person,
+        unit,
         arraySort(x -> (x.1, x.2), groupArray((ts, event_id, mask, held, xmask))) AS sorted_events,
         arrayMap(x -> x.1, sorted_events) AS t,
         arrayMap(x -> x.3, sorted_events) AS b,
@@ -130,15 +145,14 @@ FROM (
         arrayMap(i -> {attempt}, {entries}) AS attempts,
         {CHOOSE_BEST}
     FROM (
-        SELECT person, event_id, ts, {masks} AS mask, {held} AS held,
+        SELECT person, unit, event_id, ts, {masks} AS mask, {held} AS held,
             {exclusion_masks} AS xmask
-        FROM {source.table_name}
-        {where}
+        FROM ({rows})
     )
-    GROUP BY person
+    GROUP BY person, unit
     HAVING length(attempts) > 0
 )
-ORDER BY person"""
+ORDER BY person, unit"""
     fold = (
         "per person: events sorted by (ts, event_id) with a step bit mask each; every entry "
         "event starts an attempt folded over the steps (arrayFold); the furthest attempt, then "
@@ -315,9 +329,14 @@ def execute(plan: Plan, source: Any) -> Outcomes:
     if rows.num_rows == 0:
         return Outcomes.from_people([], n)
     people = [
-        PersonOutcome(person, len(times), tuple(None if t == SKIPPED_US else t for t in times))
-        for person, times in zip(
-            rows.column("person").to_pylist(), rows.column("times").to_pylist(), strict=True
+        PersonOutcome(
+            person, len(times), tuple(None if t == SKIPPED_US else t for t in times), None, unit
+        )
+        for person, unit, times in zip(
+            rows.column("person").to_pylist(),
+            rows.column("unit").to_pylist(),
+            rows.column("times").to_pylist(),
+            strict=True,
         )
     ]
     return Outcomes.from_people(people, n)
