@@ -1,0 +1,349 @@
+"""The `clickhouse` engine (in progress): a funnel compiled into one ClickHouse SQL query.
+
+Each person's events are gathered on the server into one array sorted by (ts, event_id), each
+event carrying a bit mask of the steps it can fill; every entry event starts an attempt, folded
+over the steps with ``arrayFold`` exactly as the reference's machine does (engines/reference/
+machine.py); the best attempt (furthest, then earliest entry) is kept. Only each person's best
+attempt (steps reached, step times) leaves the server. Event names reach the SQL as query
+parameters (``{e0:String}``), never as text of the SQL.
+
+It runs over a :class:`~funnelscope.engines.clickhouse.source.ClickHouseSource` (chdb,
+embedded). Not registered in BACKENDS yet: features it does not compile raise EngineError.
+See docs/architecture.md, "The clickhouse engine (in progress)".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from funnelscope.engines.clickhouse.source import ClickHouseSource, param_text
+from funnelscope.engines.plan import Plan
+from funnelscope.errors import EngineError
+from funnelscope.model.durations import US_PER_SECOND
+from funnelscope.model.filters import Filter
+from funnelscope.model.results import SKIPPED_US, Outcomes, PersonOutcome
+from funnelscope.model.spec import Funnel, Order
+
+NAME = "clickhouse"
+READS_FILES_IN_PLACE = False
+
+__all__ = ["NAME", "ClickHouseSource", "compile", "execute", "explain"]
+
+
+def unsupported(funnel: Funnel) -> list[str]:
+    """The features of `funnel` this engine does not compile yet."""
+    missing = []
+    filters = [*funnel.where, *(f for step in funnel.steps for f in step.where)]
+    if filters and funnel.order == Order.ANY:
+        missing.append("filters under order: any")
+    if any(f.on_person for f in filters):
+        missing.append("person-scope filters")
+    if funnel.count == "totals":
+        missing.append("count: totals")
+    if funnel.sessions_by_column:
+        missing.append("count: sessions by the session_id column")
+    if funnel.breakdown is not None:
+        missing.append("breakdown")
+    return missing
+
+
+def compile(funnel: Funnel, source: Any) -> Plan:
+    """The query giving every entered person's best attempt: (person, times of its steps)."""
+    if not isinstance(source, ClickHouseSource):
+        raise EngineError("engine clickhouse runs over a ClickHouse source (ClickHouseSource)")
+    missing = unsupported(funnel)
+    if missing:
+        raise EngineError(f"engine clickhouse does not compile yet: {', '.join(missing)}")
+    params: dict[str, str] = {
+        "window_us": str(funnel.window_seconds * US_PER_SECOND),
+        "skipped": str(SKIPPED_US),
+        "optional": "[" + ",".join(str(int(step.optional)) for step in funnel.steps) + "]",
+    }
+    names = list(funnel.scan_event_names)  # the steps' and the exclusions' ([X1])
+    for n, name in enumerate(names):
+        params[f"e{n}"] = param_text(name)
+    notes: list[str] = []
+    pushed = _Filters(source, params, notes)
+    masks = " + ".join(
+        f"if(event = {{e{names.index(step.event)}:String}}"
+        + "".join(f" AND {pushed.sql(f)}" for f in funnel.filters_for(k))
+        + f", toUInt64({1 << k}), toUInt64(0))"
+        for k, step in enumerate(funnel.steps)
+    )
+    exclusion_masks = " + ".join(  # [X1]: an exclusion's own filters, not the funnel's
+        f"if(event = {{e{names.index(x.event)}:String}}"
+        + "".join(f" AND {pushed.sql(f)}" for f in x.where)
+        + f", toUInt64({1 << n}), toUInt64(0))"
+        for n, x in enumerate(funnel.exclusions)
+    )
+    if not funnel.exclusions:
+        exclusion_masks = "toUInt64(0)"
+    conditions = []
+    if not funnel.reads_all_events:  # strict: any event breaks a sequence ([S12]); a session
+        # by inactivity: any event continues one ([C2])
+        names_in = ", ".join(f"{{e{n}:String}}" for n in range(len(names)))
+        conditions.append(f"event IN ({names_in})")
+    enters = "b[i] != 0" if funnel.order == Order.ANY else "bitTest(b[i], 0)"
+    r = funnel.date_range
+    if r is not None and r.start_us is not None:  # [R3] events before the range are not data
+        params["start_us"] = str(r.start_us)
+        conditions.append("ts >= {start_us:Int64}")
+    if r is not None and r.end_us is not None:  # [R1] attempts enter only inside the range
+        params["end_us"] = str(r.end_us)
+        enters += " AND t[i] < {end_us:Int64}"
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    held = "[" + ", ".join(_held_sql(source, p) for p in funnel.hold_constant) + "]"
+    if not funnel.hold_constant:
+        held = "emptyArrayString()"
+    entries = f"arrayFilter(i -> {enters}, arrayEnumerate(t))"
+    if funnel.order == Order.ANY:
+        attempt = _any_attempt(bool(funnel.hold_constant))
+    else:
+        # [W1] how long after the previous step each step may come (the window when unlimited:
+        # the previous step is never before the entry, so the window's end comes first)
+        limits = [
+            funnel.window_seconds if step.within_seconds is None else step.within_seconds
+            for step in funnel.steps
+        ]
+        params["within_us"] = "[" + ",".join(str(w * US_PER_SECOND) for w in limits) + "]"
+        # [O2] each optional step's rival: the next non-optional step (0: not optional)
+        rivals = [
+            next(r for r in range(k + 1, len(funnel.steps)) if not funnel.steps[r].optional)
+            if step.optional
+            else 0
+            for k, step in enumerate(funnel.steps)
+        ]
+        params["rivals"] = "[" + ",".join(str(r) for r in rivals) + "]"
+        attempt = _sequential_attempt(
+            len(funnel.steps),
+            strict=funnel.order == Order.STRICT,
+            held=bool(funnel.hold_constant),
+            exclusions=[(x.start, x.end) for x in funnel.exclusions],
+        )
+    if funnel.count == "sessions":  # [C2] a new session after a gap: each is a unit
+        params["gap_us"] = str((funnel.session_gap_seconds or 0) * US_PER_SECOND)
+        rows = f"""SELECT *, sum(toUInt64(gap > {{gap_us:Int64}})) OVER (
+            PARTITION BY person ORDER BY ts, event_id ROWS UNBOUNDED PRECEDING) AS unit
+        FROM (
+            SELECT *, ts - lagInFrame(ts, 1, ts) OVER (PARTITION BY person ORDER BY ts, event_id
+                ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS gap
+            FROM {source.table_name} {where}
+        )"""
+    else:
+        rows = f"SELECT *, toUInt64(0) AS unit FROM {source.table_name} {where}"
+    sql = f"""SELECT person, unit, best AS times
+FROM (
+    SELECT
+        person,
+        unit,
+        arraySort(x -> (x.1, x.2), groupArray((ts, event_id, mask, held, xmask))) AS sorted_events,
+        arrayMap(x -> x.1, sorted_events) AS t,
+        arrayMap(x -> x.3, sorted_events) AS b,
+        arrayMap(x -> x.4, sorted_events) AS h,
+        arrayMap(x -> x.5, sorted_events) AS xm,
+        arrayMap(i -> {attempt}, {entries}) AS attempts,
+        {CHOOSE_BEST}
+    FROM (
+        SELECT person, unit, event_id, ts, {masks} AS mask, {held} AS held,
+            {exclusion_masks} AS xmask
+        FROM ({rows})
+    )
+    GROUP BY person, unit
+    HAVING length(attempts) > 0
+)
+ORDER BY person, unit"""
+    fold = (
+        "per person: events sorted by (ts, event_id) with a step bit mask each; every entry "
+        "event starts an attempt folded over the steps (arrayFold); the furthest attempt, then "
+        "the earliest entry, is kept"
+    )
+    return Plan(NAME, funnel, sql, params, notes=(fold, *notes), route=funnel.order.value)
+
+
+class _Filters:
+    """Filters as SQL over the source's property columns, exact by construction (as the
+    kernel's filter_sql.py does): the distinct values a property takes are read once, tested
+    with the very Filter.matches the reference uses, and the passing ones become query
+    parameters of an IN list. Float zeros are told apart by sign (-0.0 and 0.0 differ as
+    text, [F2]) and a NaN by isNaN, since ClickHouse compares those as numbers."""
+
+    def __init__(self, source: ClickHouseSource, params: dict[str, str], notes: list[str]):
+        self.source = source
+        self.params = params
+        self.notes = notes
+        self.distinct: dict[str, list[Any]] = {}
+
+    def _param(self, value: object, kind: str) -> str:
+        name = f"v{sum(1 for p in self.params if p.startswith('v'))}"
+        if kind == "Bool":
+            text = "true" if value else "false"
+        elif kind == "Float64":
+            text = repr(float(value))  # type: ignore[arg-type]
+        else:
+            text = param_text(str(value))
+        self.params[name] = text
+        return f"{{{name}:{kind}}}"
+
+    def sql(self, f: Filter) -> str:
+        if f.property in self.source.unloaded:
+            raise EngineError(
+                f"engine clickhouse does not load properties of type "
+                f"{self.source.unloaded[f.property]} yet ({f.property!r})"
+            )
+        if f.property not in self.source.properties:  # never seen: every value is "not set"
+            holds = f.matches(None)
+            self.notes.append(f"{f.property} {f.op}: property never seen, filter is {holds}")
+            return "true" if holds else "false"
+        column, kind = self.source.properties[f.property]
+        if f.property not in self.distinct:
+            rows = self.source.query(
+                f"SELECT DISTINCT {column} AS v FROM {self.source.table_name} "
+                f"WHERE {column} IS NOT NULL"
+            )
+            self.distinct[f.property] = rows.column("v").to_pylist() if rows.num_rows else []
+        passing = [v for v in self.distinct[f.property] if f.matches(v)]
+        terms = []
+        plain = [v for v in passing if not (isinstance(v, float) and (v == 0 or math.isnan(v)))]
+        if plain:
+            terms.append(f"{column} IN ({', '.join(self._param(v, kind) for v in plain)})")
+        for v in passing:
+            if isinstance(v, float) and v == 0:
+                terms.append(
+                    f"({column} = 0 AND 1 / {column} {'<' if math.copysign(1, v) < 0 else '>'} 0)"
+                )
+            elif isinstance(v, float) and math.isnan(v):
+                terms.append(f"isNaN({column})")
+        test = "(" + " OR ".join(dict.fromkeys(terms)) + ")" if terms else "false"
+        self.notes.append(
+            f"{f.property} {f.op} {f.value!r}: distinct values tested in Python, "
+            f"{len(passing)} pass" + ("; not set passes" if f.matches(None) else "")
+        )
+        if f.matches(None):
+            return f"({column} IS NULL OR {test})"
+        return f"({column} IS NOT NULL AND {test})"
+
+
+# [S10], [O4]: the attempt with the most non-optional steps done, then the most steps, then
+# the earliest entry (indexOf takes the first); cut after its last step done
+CHOOSE_BEST = """arrayMap(a -> 64 * arrayCount((x, o) -> x != {skipped:Int64} AND o = 0, a,
+            arraySlice({optional:Array(UInt8)}, 1, length(a)))
+            + arrayCount(x -> x != {skipped:Int64}, a), attempts) AS scores,
+        attempts[indexOf(scores, arrayMax(scores))] AS chosen,
+        arraySlice(chosen, 1, arrayLastIndex(x -> x != {skipped:Int64}, chosen)) AS best"""
+
+
+def _held_sql(source: ClickHouseSource, prop: str) -> str:
+    """A held property's value as text that is equal exactly when the values are "the same"
+    ([H2]): not set only matches not set, -0.0 is 0.0 (x + 0.0) and every NaN is one value;
+    ClickHouse writes a double in its shortest round-trip form, so distinct doubles differ."""
+    if prop in source.unloaded:
+        raise EngineError(
+            f"engine clickhouse does not load properties of type "
+            f"{source.unloaded[prop]} yet ({prop!r})"
+        )
+    if prop not in source.properties:
+        return "'N'"
+    column, kind = source.properties[prop]
+    value = f"assumeNotNull({column})"
+    text = f"toString({value})"
+    if kind == "Float64":
+        text = f"if(isNaN({value}), 'nan', toString({value} + 0.0))"
+    return f"if(isNull({column}), 'N', concat('V', {text}))"
+
+
+def _sequential_attempt(
+    n_steps: int, strict: bool, held: bool, exclusions: list[tuple[int, int]]
+) -> str:
+    """ordered / strict from entry i: step k by the earliest unused event at or after the
+    previous step, inside the window and the step's within ([S7]-[S9], [W1]); strict stops at
+    any event strictly between ([S12]-[S13]); an exclusion between steps i < k+1 <= j stops it
+    when an unused excluded event lies strictly after step i and strictly before the event
+    chosen for step k+1, or up to its last moment when none is ([X2]).
+    State: (last ts, stopped, used indices, times)."""
+    limit = "least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1])"
+    excluded = "".join(
+        f" OR (k >= {start} AND k <= {end - 1} AND arrayExists((tt, xx, jj) -> "
+        f"tt > arrayMax(arraySlice(acc.4, 1, {start})) "  # the latest step done up to i
+        f"AND tt < if(j = 0, {limit} + 1, t[j]) AND bitTest(xx, {x}) "
+        "AND NOT has(acc.3, toUInt32(jj)), t, xm, arrayEnumerate(t)))"
+        for x, (start, end) in enumerate(exclusions)
+    )
+    pick = (
+        "arrayFirstIndex((tt, bb, jj) -> tt >= acc.1 "
+        f"AND tt <= {limit} "
+        "AND bitTest(bb, k) AND NOT has(acc.3, toUInt32(jj))"
+        + (" AND h[jj] = h[i]" if held else "")  # [H1]
+        + ", t, b, arrayEnumerate(t))"
+    )
+    gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
+    rival = (
+        pick.replace("bitTest(bb, k)", "bitTest(bb, r)")
+        .replace("[k + 1]", "[r + 1]")
+        .replace("arrayFirstIndex", "arrayMap(r -> arrayFirstIndex")
+        + ", [{rivals:Array(UInt8)}[k + 1]])[1]"
+    )
+    skip = (  # [O2]: skip an optional step when its event is the rival's or later than it
+        "{optional:Array(UInt8)}[k + 1] = 1 AND arrayMap(rj -> j = 0 OR (rj != 0 "
+        f"AND (j = rj OR t[j] > t[rj])), [{rival}])[1]"
+    )
+    step = (
+        f"arrayMap(j -> if({skip}, "
+        "(acc.1, toUInt8(0), acc.3, arrayPushBack(acc.4, {skipped:Int64})), "
+        f"if(j = 0{gap}{excluded}, (acc.1, toUInt8(1), acc.3, acc.4), "
+        "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j])))), "
+        f"[{pick}])[1]"
+    )
+    return (
+        f"arrayFold((acc, k) -> if(acc.2 = 1, acc, {step}), range(1, {n_steps}), "
+        "(t[i], toUInt8(0), [toUInt32(i)], [t[i]])).4"
+    )
+
+
+def _any_attempt(held: bool) -> str:
+    """any from entry i: the entry, then every other step event within the window in (ts,
+    event_id) order; an event fills one of its steps not yet done ([S14]). Without filters
+    events of one name fill the same steps, so taking any free step is a maximum matching
+    ([S15]). State: (steps done, times when the count grew)."""
+    window = (
+        "arrayConcat([i], arrayFilter(j -> j != i AND t[j] >= t[i] "
+        "AND t[j] <= t[i] + {window_us:Int64} AND b[j] != 0"
+        + (" AND h[j] = h[i]" if held else "")  # [H1]
+        + ", arrayEnumerate(t)))"
+    )
+    grow = (
+        "arrayMap(free -> if(free = 0, acc, "
+        "(toUInt64(bitOr(acc.1, bitAnd(free, bitNot(free - 1)))), arrayPushBack(acc.2, t[j]))), "
+        "[bitAnd(b[j], bitNot(acc.1))])[1]"
+    )
+    return f"arrayFold((acc, j) -> {grow}, {window}, (toUInt64(0), emptyArrayInt64())).2"
+
+
+def execute(plan: Plan, source: Any) -> Outcomes:
+    """Run the query; each row is one person's best attempt."""
+    if not isinstance(source, ClickHouseSource):
+        raise EngineError("engine clickhouse runs over a ClickHouse source (ClickHouseSource)")
+    params = {name: str(value) for name, value in plan.params.items()}
+    rows = source.query(plan.sql, params)
+    n = len(plan.funnel.steps)
+    if rows.num_rows == 0:
+        return Outcomes.from_people([], n)
+    people = [
+        PersonOutcome(
+            person, len(times), tuple(None if t == SKIPPED_US else t for t in times), None, unit
+        )
+        for person, unit, times in zip(
+            rows.column("person").to_pylist(),
+            rows.column("unit").to_pylist(),
+            rows.column("times").to_pylist(),
+            strict=True,
+        )
+    ]
+    return Outcomes.from_people(people, n)
+
+
+def explain(plan: Plan, source: Any) -> str:
+    """The SQL with its parameters, and how each filter was pushed down."""
+    params = "\n".join(f"  {name} = {value!r}" for name, value in plan.params.items())
+    notes = "".join(f"\n  {note}" for note in plan.notes)
+    return f"engine: {NAME}{notes}\nparameters:\n{params}\nsql:\n{plan.sql}"
