@@ -1,7 +1,7 @@
-"""The clickhouse engine (in progress) against hand-made journeys and the reference.
+"""The clickhouse engine against hand-made journeys and the reference, feature by feature.
 
-Not in BACKENDS yet, so the agreement suite does not run it: the random journeys here draw only
-the features it compiles (engines/clickhouse/__init__.py, ``unsupported``).
+It is in BACKENDS, so every scenario test (tests/conftest.py's ``run``) and the agreement
+suites run it as well; these tests call its compile/execute directly over a ClickHouseSource.
 """
 
 from __future__ import annotations
@@ -175,13 +175,6 @@ def test_hostile_event_names_are_data() -> None:
             {"order": "any", "where": [{"property": "plan", "op": "eq", "value": "pro"}]},
             "filters under order: any",
         ),
-        (
-            {"where": [{"property": "plan", "op": "eq", "value": "pro", "scope": "person"}]},
-            "person-scope filters",
-        ),
-        ({"count": "totals"}, "count: totals"),
-        ({"breakdown": {"property": "plan"}}, "breakdown"),
-        ({"count": "sessions"}, "count: sessions by the session_id column"),
     ],
 )
 def test_features_not_compiled_yet_are_refused_by_name(extra: dict[str, Any], feature: str) -> None:

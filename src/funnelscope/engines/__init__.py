@@ -9,14 +9,17 @@ offering three functions:
 - ``explain(plan, source) -> str``: show it (``funnelscope funnel --explain``).
 
 A source (store/sources.py) offers columns, a DuckDB connection and person ids; an engine builds
-its own reads over them. Adding an engine: one package and one line in ``BACKENDS``
-(docs/architecture.md, "Engines").
+its own reads over them. A backend that runs over a source of its own kind (clickhouse: a table
+in ClickHouse) also offers ``open_source(funnel, source)``, a context manager giving that kind
+of source for any other (the events the funnel reads, copied over). Adding an engine: one
+package and one line in ``BACKENDS`` (docs/architecture.md, "Engines").
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from funnelscope.errors import EngineError
@@ -43,6 +46,7 @@ class Backend(Protocol):
 BACKENDS: dict[str, str] = {
     "kernel": "funnelscope.engines.kernel",
     "reference": "funnelscope.engines.reference",
+    "clickhouse": "funnelscope.engines.clickhouse",
 }
 ENGINE_NAMES = tuple(BACKENDS)
 DEFAULT_ENGINE = "kernel"
@@ -65,10 +69,21 @@ def get_engine(name: str) -> EngineFn:
     def run(funnel: Funnel, events: Any) -> Outcomes:
         from funnelscope.store.sources import source_of
 
-        with source_of(events) as source:
+        with source_of(events) as given, _source_for(chosen, funnel, given) as source:
             return chosen.execute(chosen.compile(funnel, source), source)
 
     return run
+
+
+@contextmanager
+def _source_for(chosen: Backend, funnel: Funnel, source: Any) -> Iterator[Any]:
+    """`source` as the backend runs over it (its ``open_source``, when it has one)."""
+    open_source = getattr(chosen, "open_source", None)
+    if open_source is None:
+        yield source
+        return
+    with open_source(funnel, source) as own:
+        yield own
 
 
 def explain(name: str, funnel: Funnel, events: Any) -> str:
@@ -76,5 +91,5 @@ def explain(name: str, funnel: Funnel, events: Any) -> str:
     from funnelscope.store.sources import source_of
 
     chosen = backend(name)
-    with source_of(events) as source:
+    with source_of(events) as given, _source_for(chosen, funnel, given) as source:
         return chosen.explain(chosen.compile(funnel, source), source)

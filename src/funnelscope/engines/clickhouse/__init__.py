@@ -15,6 +15,8 @@ See docs/architecture.md, "The clickhouse engine (in progress)".
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from funnelscope.engines.clickhouse.source import ClickHouseSource, param_text
@@ -22,34 +24,41 @@ from funnelscope.engines.plan import Plan
 from funnelscope.errors import EngineError
 from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.filters import Filter
-from funnelscope.model.results import SKIPPED_US, Outcomes, PersonOutcome
+from funnelscope.model.results import SKIPPED_US, Outcomes, PersonOutcome, no_session_warning
 from funnelscope.model.spec import Funnel, Order
 
 NAME = "clickhouse"
 READS_FILES_IN_PLACE = False
 
-__all__ = ["NAME", "ClickHouseSource", "compile", "execute", "explain"]
+__all__ = ["NAME", "ClickHouseSource", "compile", "execute", "explain", "open_source"]
+
+
+@contextmanager
+def open_source(funnel: Funnel, source: Any) -> Iterator[ClickHouseSource]:
+    """`source` as a ClickHouse source: itself, or the events `funnel` reads (as the reference
+    scans them) copied into a chdb table of their own for the block."""
+    if isinstance(source, ClickHouseSource):
+        yield source
+        return
+    names = None if funnel.reads_all_events else funnel.scan_event_names
+    table = source.scan(names, funnel.properties, sessions=funnel.sessions_by_column)
+    with ClickHouseSource.from_table(table) as own:
+        yield own
 
 
 def unsupported(funnel: Funnel) -> list[str]:
     """The features of `funnel` this engine does not compile yet."""
     missing = []
     filters = [*funnel.where, *(f for step in funnel.steps for f in step.where)]
-    if filters and funnel.order == Order.ANY:
+    # a person's value is on all their events: only event-scope filters split one name's masks
+    if any(not f.on_person for f in filters) and funnel.order == Order.ANY:
         missing.append("filters under order: any")
-    if any(f.on_person for f in filters):
-        missing.append("person-scope filters")
-    if funnel.count == "totals":
-        missing.append("count: totals")
-    if funnel.sessions_by_column:
-        missing.append("count: sessions by the session_id column")
-    if funnel.breakdown is not None:
-        missing.append("breakdown")
     return missing
 
 
 def compile(funnel: Funnel, source: Any) -> Plan:
-    """The query giving every entered person's best attempt: (person, times of its steps)."""
+    """The query giving every counted attempt: (person, unit, times of its steps, breakdown
+    values); only these leave the server."""
     if not isinstance(source, ClickHouseSource):
         raise EngineError("engine clickhouse runs over a ClickHouse source (ClickHouseSource)")
     missing = unsupported(funnel)
@@ -64,7 +73,13 @@ def compile(funnel: Funnel, source: Any) -> Plan:
     for n, name in enumerate(names):
         params[f"e{n}"] = param_text(name)
     notes: list[str] = []
-    pushed = _Filters(source, params, notes)
+    r = funnel.date_range
+    # [B5], [P1], [R4]: a person's value is their latest event carrying it, up to the range's end
+    person_values = {
+        prop: (f"pv{n}", *_column(source, prop)) for n, prop in enumerate(funnel.person_properties)
+    }
+    before_end = "" if r is None or r.end_us is None else " AND ts < {end_us:Int64}"
+    pushed = _Filters(source, params, notes, {p: v[0] for p, v in person_values.items()})
     masks = " + ".join(
         f"if(event = {{e{names.index(step.event)}:String}}"
         + "".join(f" AND {pushed.sql(f)}" for f in funnel.filters_for(k))
@@ -85,20 +100,41 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         names_in = ", ".join(f"{{e{n}:String}}" for n in range(len(names)))
         conditions.append(f"event IN ({names_in})")
     enters = "b[i] != 0" if funnel.order == Order.ANY else "bitTest(b[i], 0)"
-    r = funnel.date_range
     if r is not None and r.start_us is not None:  # [R3] events before the range are not data
         params["start_us"] = str(r.start_us)
         conditions.append("ts >= {start_us:Int64}")
     if r is not None and r.end_us is not None:  # [R1] attempts enter only inside the range
         params["end_us"] = str(r.end_us)
         enters += " AND t[i] < {end_us:Int64}"
+    if funnel.sessions_by_column:  # [C2] events without a session belong to none
+        conditions.append("session IS NOT NULL")
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-    held = "[" + ", ".join(_held_sql(source, p) for p in funnel.hold_constant) + "]"
-    if not funnel.hold_constant:
+
+    breakdown = funnel.breakdown
+    per_value = (  # [B4] each value on its own, held constant like hold_constant ([H1])
+        breakdown is not None and breakdown.scope == "event"
+        and breakdown.attribution == "all_events"
+    )  # fmt: skip
+    held_keys = [_same_text(*_column(source, p)) for p in funnel.hold_constant]
+    value_columns: list[str] = []  # the raw breakdown values each event carries
+    value_keys: list[str] = []  # the same as text equal exactly for "the same value" ([H2])
+    if breakdown is not None:
+        for prop in breakdown.properties:
+            if breakdown.scope == "person":
+                value_columns.append(person_values[prop][0])
+            else:
+                column, kind = _column(source, prop)
+                value_columns.append(column)
+                value_keys.append(_same_text(column, kind))
+    held = "[" + ", ".join([*held_keys, *(value_keys if per_value else [])]) + "]"
+    holds = bool(funnel.hold_constant) or per_value
+    if not holds:
         held = "emptyArrayString()"
-    entries = f"arrayFilter(i -> {enters}, arrayEnumerate(t))"
+
+    totals = funnel.count == "totals"
+    taken = "tot.1" if totals else None
     if funnel.order == Order.ANY:
-        attempt = _any_attempt(bool(funnel.hold_constant))
+        attempt = _any_attempt(len(funnel.steps), holds, taken)
     else:
         # [W1] how long after the previous step each step may come (the window when unlimited:
         # the previous step is never before the entry, so the window's end comes first)
@@ -118,47 +154,132 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         attempt = _sequential_attempt(
             len(funnel.steps),
             strict=funnel.order == Order.STRICT,
-            held=bool(funnel.hold_constant),
+            held=holds,
             exclusions=[(x.start, x.end) for x in funnel.exclusions],
+            taken=taken,
         )
-    if funnel.count == "sessions":  # [C2] a new session after a gap: each is a unit
-        params["gap_us"] = str((funnel.session_gap_seconds or 0) * US_PER_SECOND)
-        rows = f"""SELECT *, sum(toUInt64(gap > {{gap_us:Int64}})) OVER (
-            PARTITION BY person ORDER BY ts, event_id ROWS UNBOUNDED PRECEDING) AS unit
-        FROM (
-            SELECT *, ts - lagInFrame(ts, 1, ts) OVER (PARTITION BY person ORDER BY ts, event_id
-                ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS gap
-            FROM {source.table_name} {where}
-        )"""
+    row = _row(breakdown, len(value_columns))
+
+    def counted(entry_condition: str) -> str:
+        """The counted attempts entering where `entry_condition` holds, as rows."""
+        if totals:  # [C3] attempt after attempt, each from the first free entry at its end
+            entry = (
+                f"arrayFirstIndex(i -> {entry_condition} AND t[i] >= tot.2 "
+                "AND NOT has(tot.1, toUInt32(i)), arrayEnumerate(t))"
+            )
+            step = (
+                f"arrayMap(i -> if(i = 0, (tot.1, tot.2, toUInt8(1), tot.4), "
+                f"arrayMap(a -> (arrayConcat(tot.1, a.4), a.3, toUInt8(0), "
+                f"arrayPushBack(tot.4, a)), [{attempt}])[1]), [{entry}])[1]"
+            )
+            fold = (
+                f"arrayFold((tot, n) -> if(tot.3 = 1, tot, {step}), arrayEnumerate(t), "
+                f"(emptyArrayUInt32(), toInt64({-(2**63)}), toUInt8(0), CAST([], "
+                "'Array(Tuple(Array(Int64), Array(UInt32), Int64, Array(UInt32)))')))"
+            )
+            return f"arrayMap(a -> {row}, {fold}.4)"
+        entries = f"arrayFilter(i -> {entry_condition}, arrayEnumerate(t))"
+        attempts = f"arrayMap(i -> {attempt}, {entries})"
+        return f"arrayMap(attempts -> arrayMap(a -> {row}, {CHOOSE_BEST}), [{attempts}])[1]"
+
+    if per_value:
+        entries = f"arrayFilter(i -> {enters}, arrayEnumerate(t))"
+        values = f"arrayDistinct(arrayMap(i -> vk[i], {entries}))"
+        of_value = counted(f"{enters} AND vk[i] = value")
+        rows_sql = f"arrayFlatten(arrayMap(value -> {of_value}, {values}))"
     else:
-        rows = f"SELECT *, toUInt64(0) AS unit FROM {source.table_name} {where}"
-    sql = f"""SELECT person, unit, best AS times
+        rows_sql = counted(enters)
+
+    if funnel.count == "sessions" and funnel.session_gap_seconds is not None:
+        # [C2] a new session after a gap: each is a unit
+        params["gap_us"] = str(funnel.session_gap_seconds * US_PER_SECOND)
+        unit = """sum(toUInt64(gap > {gap_us:Int64})) OVER (
+            PARTITION BY person ORDER BY ts, event_id ROWS UNBOUNDED PRECEDING)"""
+        gaps = """, ts - lagInFrame(ts, 1, ts) OVER (PARTITION BY person ORDER BY ts, event_id
+                ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS gap"""
+    elif funnel.sessions_by_column:
+        unit, gaps = "session", ""
+    else:
+        unit, gaps = "''", ""
+    if person_values:
+        values_sql = "".join(
+            f", argMaxIf({column}, (ts, event_id), {column} IS NOT NULL{before_end}) "
+            f"OVER (PARTITION BY person) AS {alias}"
+            for alias, column, _ in person_values.values()
+        )
+        events = f"(SELECT *{values_sql} FROM {source.table_name})"
+    else:
+        events = source.table_name
+    value_arrays = "".join(
+        f",\n        arrayMap(x -> x.{7 + n}, sorted_events) AS bv{n}"
+        for n in range(len(value_columns))
+    )
+    value_fields = "".join(f", {c}" for c in value_columns)
+    value_key = "[" + ", ".join(value_keys) + "]" if per_value else "emptyArrayString()"
+    value_out = "".join(f", r.{2 + n} AS v{n}" for n in range(len(value_columns)))
+    sql = f"""SELECT person, unit, r.1 AS times{value_out}
 FROM (
     SELECT
         person,
         unit,
-        arraySort(x -> (x.1, x.2), groupArray((ts, event_id, mask, held, xmask))) AS sorted_events,
+        arraySort(x -> (x.1, x.2),
+            groupArray((ts, event_id, mask, held, xmask, value_key{value_fields})))
+            AS sorted_events,
         arrayMap(x -> x.1, sorted_events) AS t,
         arrayMap(x -> x.3, sorted_events) AS b,
         arrayMap(x -> x.4, sorted_events) AS h,
         arrayMap(x -> x.5, sorted_events) AS xm,
-        arrayMap(i -> {attempt}, {entries}) AS attempts,
-        {CHOOSE_BEST}
+        arrayMap(x -> x.6, sorted_events) AS vk{value_arrays},
+        {rows_sql} AS counted_rows
     FROM (
-        SELECT person, unit, event_id, ts, {masks} AS mask, {held} AS held,
-            {exclusion_masks} AS xmask
-        FROM ({rows})
+        SELECT person, toString({unit}) AS unit, event_id, ts, {masks} AS mask, {held} AS held,
+            {exclusion_masks} AS xmask, {value_key} AS value_key{value_fields}
+        FROM (SELECT *{gaps} FROM {events} {where})
     )
     GROUP BY person, unit
-    HAVING length(attempts) > 0
 )
+ARRAY JOIN counted_rows AS r
 ORDER BY person, unit"""
     fold = (
         "per person: events sorted by (ts, event_id) with a step bit mask each; every entry "
-        "event starts an attempt folded over the steps (arrayFold); the furthest attempt, then "
-        "the earliest entry, is kept"
+        "event starts an attempt folded over the steps (arrayFold); "
+        + (
+            "attempt after attempt, each from the first free entry at the previous one's end"
+            if totals
+            else "the furthest attempt, then the earliest entry, is kept"
+        )
+        + (" (per breakdown value)" if per_value else "")
     )
     return Plan(NAME, funnel, sql, params, notes=(fold, *notes), route=funnel.order.value)
+
+
+def _column(source: ClickHouseSource, prop: str) -> tuple[str, str]:
+    """The column holding `prop` and its ClickHouse type (a NULL text for a property never
+    seen: every event has it "not set")."""
+    if prop in source.unloaded:
+        raise EngineError(
+            f"engine clickhouse does not load properties of type "
+            f"{source.unloaded[prop]} yet ({prop!r})"
+        )
+    if prop not in source.properties:
+        return "CAST(NULL, 'Nullable(String)')", "String"
+    return source.properties[prop]
+
+
+def _row(breakdown: Any, n_values: int) -> str:
+    """An attempt `a` (times, step events, end, used) as a counted row: its times cut after its
+    last step done, then the breakdown values of the event it is counted under ([B2])."""
+    trimmed = "arraySlice(a.1, 1, arrayLastIndex(x -> x != {skipped:Int64}, a.1))"
+    if breakdown is None:
+        return f"tuple({trimmed})"
+    if breakdown.scope == "person" or breakdown.attribution in ("first_touch", "all_events"):
+        at = "a.2[1]"  # the entry (a person's value is on every event of theirs)
+    elif breakdown.attribution == "last_touch":
+        at = "a.2[length(tr)]"
+    else:  # step:N; a step skipped or not done: "(none)"
+        at = f"if(length(tr) >= {breakdown.step}, a.2[{breakdown.step}], toUInt32(0))"
+    values = "".join(f", if(at = 0, NULL, bv{n}[at])" for n in range(n_values))
+    return f"arrayMap(tr -> arrayMap(at -> (tr{values}), [{at}])[1], [{trimmed}])[1]"
 
 
 class _Filters:
@@ -168,10 +289,17 @@ class _Filters:
     parameters of an IN list. Float zeros are told apart by sign (-0.0 and 0.0 differ as
     text, [F2]) and a NaN by isNaN, since ClickHouse compares those as numbers."""
 
-    def __init__(self, source: ClickHouseSource, params: dict[str, str], notes: list[str]):
+    def __init__(
+        self,
+        source: ClickHouseSource,
+        params: dict[str, str],
+        notes: list[str],
+        person_columns: dict[str, str],
+    ):
         self.source = source
         self.params = params
         self.notes = notes
+        self.person_columns = person_columns  # property -> the person's value ([P1])
         self.distinct: dict[str, list[Any]] = {}
 
     def _param(self, value: object, kind: str) -> str:
@@ -196,6 +324,7 @@ class _Filters:
             self.notes.append(f"{f.property} {f.op}: property never seen, filter is {holds}")
             return "true" if holds else "false"
         column, kind = self.source.properties[f.property]
+        read = self.person_columns[f.property] if f.on_person else column
         if f.property not in self.distinct:
             rows = self.source.query(
                 f"SELECT DISTINCT {column} AS v FROM {self.source.table_name} "
@@ -206,45 +335,36 @@ class _Filters:
         terms = []
         plain = [v for v in passing if not (isinstance(v, float) and (v == 0 or math.isnan(v)))]
         if plain:
-            terms.append(f"{column} IN ({', '.join(self._param(v, kind) for v in plain)})")
+            terms.append(f"{read} IN ({', '.join(self._param(v, kind) for v in plain)})")
         for v in passing:
             if isinstance(v, float) and v == 0:
                 terms.append(
-                    f"({column} = 0 AND 1 / {column} {'<' if math.copysign(1, v) < 0 else '>'} 0)"
+                    f"({read} = 0 AND 1 / {read} {'<' if math.copysign(1, v) < 0 else '>'} 0)"
                 )
             elif isinstance(v, float) and math.isnan(v):
-                terms.append(f"isNaN({column})")
+                terms.append(f"isNaN({read})")
         test = "(" + " OR ".join(dict.fromkeys(terms)) + ")" if terms else "false"
         self.notes.append(
             f"{f.property} {f.op} {f.value!r}: distinct values tested in Python, "
             f"{len(passing)} pass" + ("; not set passes" if f.matches(None) else "")
         )
         if f.matches(None):
-            return f"({column} IS NULL OR {test})"
-        return f"({column} IS NOT NULL AND {test})"
+            return f"({read} IS NULL OR {test})"
+        return f"({read} IS NOT NULL AND {test})"
 
 
-# [S10], [O4]: the attempt with the most non-optional steps done, then the most steps, then
-# the earliest entry (indexOf takes the first); cut after its last step done
-CHOOSE_BEST = """arrayMap(a -> 64 * arrayCount((x, o) -> x != {skipped:Int64} AND o = 0, a,
-            arraySlice({optional:Array(UInt8)}, 1, length(a)))
-            + arrayCount(x -> x != {skipped:Int64}, a), attempts) AS scores,
-        attempts[indexOf(scores, arrayMax(scores))] AS chosen,
-        arraySlice(chosen, 1, arrayLastIndex(x -> x != {skipped:Int64}, chosen)) AS best"""
+# [S10], [O4]: of `attempts`, the one with the most non-optional steps done, then the most
+# steps, then the earliest entry (indexOf takes the first); an array of it, or empty
+CHOOSE_BEST = """arrayMap(scores -> arraySlice([attempts[indexOf(scores, arrayMax(scores))]], 1,
+            length(attempts)), [arrayMap(a -> 64 * arrayCount((x, o) -> x != {skipped:Int64}
+            AND o = 0, a.1, arraySlice({optional:Array(UInt8)}, 1, length(a.1)))
+            + arrayCount(x -> x != {skipped:Int64}, a.1), attempts)])[1]"""
 
 
-def _held_sql(source: ClickHouseSource, prop: str) -> str:
-    """A held property's value as text that is equal exactly when the values are "the same"
-    ([H2]): not set only matches not set, -0.0 is 0.0 (x + 0.0) and every NaN is one value;
-    ClickHouse writes a double in its shortest round-trip form, so distinct doubles differ."""
-    if prop in source.unloaded:
-        raise EngineError(
-            f"engine clickhouse does not load properties of type "
-            f"{source.unloaded[prop]} yet ({prop!r})"
-        )
-    if prop not in source.properties:
-        return "'N'"
-    column, kind = source.properties[prop]
+def _same_text(column: str, kind: str) -> str:
+    """A value as text that is equal exactly when the values are "the same" ([H2]): not set
+    only matches not set, -0.0 is 0.0 (x + 0.0) and every NaN is one value; ClickHouse writes
+    a double in its shortest round-trip form, so distinct doubles differ."""
     value = f"assumeNotNull({column})"
     text = f"toString({value})"
     if kind == "Float64":
@@ -253,30 +373,40 @@ def _held_sql(source: ClickHouseSource, prop: str) -> str:
 
 
 def _sequential_attempt(
-    n_steps: int, strict: bool, held: bool, exclusions: list[tuple[int, int]]
+    n_steps: int,
+    strict: bool,
+    held: bool,
+    exclusions: list[tuple[int, int]],
+    taken: str | None,
 ) -> str:
     """ordered / strict from entry i: step k by the earliest unused event at or after the
     previous step, inside the window and the step's within ([S7]-[S9], [W1]); strict stops at
     any event strictly between ([S12]-[S13]); an exclusion between steps i < k+1 <= j stops it
     when an unused excluded event lies strictly after step i and strictly before the event
-    chosen for step k+1, or up to its last moment when none is ([X2]).
-    State: (last ts, stopped, used indices, times)."""
+    chosen for step k+1, or up to its last moment when none is ([X2]). Events in `taken` (an
+    array of indices: earlier attempts' under count: totals) are not used ([C3]).
+
+    Fold state: (last ts, stopped, used indices, times, step events, end); the attempt is
+    (times, step events (0: skipped), end ([C3]), used indices)."""
     limit = "least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1])"
-    excluded = "".join(
-        f" OR (k >= {start} AND k <= {end - 1} AND arrayExists((tt, xx, jj) -> "
+    free = "NOT has(acc.3, toUInt32(jj))"
+    if taken:
+        free += f" AND NOT has({taken}, toUInt32(jj))"
+    stops = [  # [X1] the earliest unused excluded event for each exclusion spanning step k+1
+        f"if(k >= {start} AND k <= {end - 1}, arrayFirstIndex((tt, xx, jj) -> "
         f"tt > arrayMax(arraySlice(acc.4, 1, {start})) "  # the latest step done up to i
         f"AND tt < if(j = 0, {limit} + 1, t[j]) AND bitTest(xx, {x}) "
-        "AND NOT has(acc.3, toUInt32(jj)), t, xm, arrayEnumerate(t)))"
+        "AND NOT has(acc.3, toUInt32(jj)), t, xm, arrayEnumerate(t)), 0)"
         for x, (start, end) in enumerate(exclusions)
-    )
+    ]
+    stop = f"arrayFirst(z -> z != 0, arraySort([{', '.join(stops)}]))" if stops else "0"
     pick = (
         "arrayFirstIndex((tt, bb, jj) -> tt >= acc.1 "
         f"AND tt <= {limit} "
-        "AND bitTest(bb, k) AND NOT has(acc.3, toUInt32(jj))"
+        f"AND bitTest(bb, k) AND {free}"
         + (" AND h[jj] = h[i]" if held else "")  # [H1]
         + ", t, b, arrayEnumerate(t))"
     )
-    gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
     rival = (
         pick.replace("bitTest(bb, k)", "bitTest(bb, r)")
         .replace("[k + 1]", "[r + 1]")
@@ -287,59 +417,129 @@ def _sequential_attempt(
         "{optional:Array(UInt8)}[k + 1] = 1 AND arrayMap(rj -> j = 0 OR (rj != 0 "
         f"AND (j = rj OR t[j] > t[rj])), [{rival}])[1]"
     )
+    ends = (  # [C3] where a stopped attempt ends: the excluded event, the next step's last
+        # moment, or the event that broke a strict sequence
+        "if(xs != 0, t[xs], if(j = 0, " + limit + " + 1, arrayFirst(tt -> tt > acc.1, t)))"
+    )
+    gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
     step = (
         f"arrayMap(j -> if({skip}, "
-        "(acc.1, toUInt8(0), acc.3, arrayPushBack(acc.4, {skipped:Int64})), "
-        f"if(j = 0{gap}{excluded}, (acc.1, toUInt8(1), acc.3, acc.4), "
-        "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j])))), "
-        f"[{pick}])[1]"
+        "(acc.1, toUInt8(0), acc.3, arrayPushBack(acc.4, {skipped:Int64}), "
+        "arrayPushBack(acc.5, toUInt32(0)), acc.6), "
+        f"arrayMap(xs -> if(xs != 0 OR j = 0{gap}, "
+        f"(acc.1, toUInt8(1), acc.3, acc.4, acc.5, toInt64({ends})), "
+        "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j]), "
+        f"arrayPushBack(acc.5, toUInt32(j)), acc.6)), [toUInt32({stop})])[1]), [{pick}])[1]"
     )
-    return (
+    fold = (
         f"arrayFold((acc, k) -> if(acc.2 = 1, acc, {step}), range(1, {n_steps}), "
-        "(t[i], toUInt8(0), [toUInt32(i)], [t[i]])).4"
+        "(t[i], toUInt8(0), [toUInt32(i)], [t[i]], [toUInt32(i)], toInt64(0)))"
     )
+    return f"arrayMap(s -> (s.4, s.5, if(s.2 = 1, s.6, s.1), s.3), [{fold}])[1]"
 
 
-def _any_attempt(held: bool) -> str:
+def _any_attempt(n_steps: int, held: bool, taken: str | None) -> str:
     """any from entry i: the entry, then every other step event within the window in (ts,
     event_id) order; an event fills one of its steps not yet done ([S14]). Without filters
     events of one name fill the same steps, so taking any free step is a maximum matching
-    ([S15]). State: (steps done, times when the count grew)."""
+    ([S15]). Fold state: (steps done, times when the count grew, the events that grew it);
+    the attempt is (times, those events, end ([C3]), used indices)."""
     window = (
         "arrayConcat([i], arrayFilter(j -> j != i AND t[j] >= t[i] "
         "AND t[j] <= t[i] + {window_us:Int64} AND b[j] != 0"
         + (" AND h[j] = h[i]" if held else "")  # [H1]
+        + (f" AND NOT has({taken}, toUInt32(j))" if taken else "")  # [C3]
         + ", arrayEnumerate(t)))"
     )
     grow = (
         "arrayMap(free -> if(free = 0, acc, "
-        "(toUInt64(bitOr(acc.1, bitAnd(free, bitNot(free - 1)))), arrayPushBack(acc.2, t[j]))), "
-        "[bitAnd(b[j], bitNot(acc.1))])[1]"
+        "(toUInt64(bitOr(acc.1, bitAnd(free, bitNot(free - 1)))), arrayPushBack(acc.2, t[j]), "
+        "arrayPushBack(acc.3, toUInt32(j)))), [bitAnd(b[j], bitNot(acc.1))])[1]"
     )
-    return f"arrayFold((acc, j) -> {grow}, {window}, (toUInt64(0), emptyArrayInt64())).2"
+    fold = (
+        f"arrayFold((acc, j) -> {grow}, {window}, "
+        "(toUInt64(0), emptyArrayInt64(), emptyArrayUInt32()))"
+    )
+    return (  # [C3] a complete attempt ends at its last step, another just after its window
+        f"arrayMap(s -> (s.2, s.3, if(length(s.2) = {n_steps}, s.2[{n_steps}], "
+        "t[i] + {window_us:Int64} + 1), s.3), [" + fold + "])[1]"
+    )
 
 
 def execute(plan: Plan, source: Any) -> Outcomes:
-    """Run the query; each row is one person's best attempt."""
+    """Run the query; each row is one counted attempt."""
     if not isinstance(source, ClickHouseSource):
         raise EngineError("engine clickhouse runs over a ClickHouse source (ClickHouseSource)")
+    funnel = plan.funnel
     params = {name: str(value) for name, value in plan.params.items()}
     rows = source.query(plan.sql, params)
-    n = len(plan.funnel.steps)
+    n = len(funnel.steps)
+    warnings = _sessionless_warning(funnel, source, params)
     if rows.num_rows == 0:
-        return Outcomes.from_people([], n)
+        outcomes = Outcomes.from_people([], n)
+        outcomes.warnings.extend(warnings)
+        return outcomes
+    b = funnel.breakdown
+    n_values = 0 if b is None else len(b.properties)
+    values: list[list[Any]] = [rows.column(f"v{k}").to_pylist() for k in range(n_values)]
+    # [B4]: a unit's rows under several values are alternatives (the total keeps the best)
+    alternatives = (
+        b is not None and b.scope == "event" and b.attribution == "all_events"
+        and funnel.count != "totals"
+    )  # fmt: skip
     people = [
         PersonOutcome(
-            person, len(times), tuple(None if t == SKIPPED_US else t for t in times), None, unit
+            person,
+            len(times),
+            tuple(None if t == SKIPPED_US else t for t in times),
+            tuple(_same(column[row]) for column in values) if b is not None else None,
+            (person, unit) if alternatives else None,
         )
-        for person, unit, times in zip(
-            rows.column("person").to_pylist(),
-            rows.column("unit").to_pylist(),
-            rows.column("times").to_pylist(),
-            strict=True,
+        for row, (person, unit, times) in enumerate(
+            zip(
+                rows.column("person").to_pylist(),
+                rows.column("unit").to_pylist(),
+                rows.column("times").to_pylist(),
+                strict=True,
+            )
         )
     ]
-    return Outcomes.from_people(people, n)
+    outcomes = Outcomes.from_people(people, n)
+    outcomes.warnings.extend(warnings)
+    return outcomes
+
+
+_NAN = float("nan")
+
+
+def _same(value: Any) -> Any:
+    """A breakdown value as "the same value" groups it ([H2]): -0.0 is 0.0, every NaN is one
+    (the same object, so that values compare equal as dict keys)."""
+    if isinstance(value, float):
+        return _NAN if math.isnan(value) else value + 0.0
+    return value
+
+
+def _sessionless_warning(
+    funnel: Funnel, source: ClickHouseSource, params: dict[str, str]
+) -> list[str]:
+    """[C2] step events the funnel could use that have no session_id, as a warning."""
+    if not funnel.sessions_by_column:
+        return []
+    names = ", ".join(f"{{e{funnel.scan_event_names.index(n)}:String}}" for n in funnel.event_names)
+    conditions = [f"event IN ({names})", "session IS NULL"]
+    r = funnel.date_range
+    if r is not None and r.start_us is not None:
+        conditions.append("ts >= {start_us:Int64}")
+    last_use = None if r is None else r.last_use_us(funnel.window_seconds * US_PER_SECOND)
+    if last_use is not None:
+        params = {**params, "last_use_us": str(last_use)}
+        conditions.append("ts <= {last_use_us:Int64}")
+    found = source.query(
+        f"SELECT count() AS n FROM {source.table_name} WHERE {' AND '.join(conditions)}", params
+    )
+    count = int(found.column("n")[0].as_py())
+    return [no_session_warning(count)] if count else []
 
 
 def explain(plan: Plan, source: Any) -> str:

@@ -1,11 +1,11 @@
 """A ClickHouse event source: an embedded chdb session holding one ``events`` table.
 
-The table is ``(person String, event_id String, event String, ts Int64, p0, p1...)`` (p0...
-are the properties), a MergeTree ordered by ``(person, ts, event_id)``, filled from an Arrow
-table in the scan format (store/sources.py): what the clickhouse engine reads. Every source gets
-a table of its own (a fresh name) in one chdb session shared by the process (chdb runs one
-engine per process); closing the source drops its table. A server (clickhouse-connect) is not
-wired yet.
+The table is ``(person String, event_id String, event String, ts Int64, session, p0, p1...)``
+(``session``: the session_id, NULL for none; p0... are the properties), a MergeTree ordered
+by ``(person, ts, event_id)``, filled from an Arrow table in the scan format
+(store/sources.py): what the clickhouse engine reads. Every source gets a table of its own (a
+fresh name) in one chdb session shared by the process (chdb runs one engine per process);
+closing the source drops its table. A server (clickhouse-connect) is not wired yet.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class ClickHouseSource:
             "event_id": pa.array([], pa.string()),
             "event": pa.array([], pa.string()),
             "ts": pa.array([], pa.int64()),
+            "session": pa.array([], pa.string()),
         }
         if table is not None:
             columns = {
@@ -80,18 +81,25 @@ class ClickHouseSource:
                 "event": table.column("event").cast(pa.string()),
                 "ts": table.column("ts").cast(pa.int64()),
             }
+            columns["session"] = (  # a scan's session column (sessions=True), or none
+                table.column("session_id").cast(pa.string())
+                if "session_id" in table.column_names
+                else pa.nulls(table.num_rows, pa.string())
+            )
             for name in table.column_names:
-                if name in BASE_COLUMNS:
+                if name in (*BASE_COLUMNS, "session_id"):
                     continue
                 kind = PROPERTY_TYPES.get(table.schema.field(name).type)
+                prop = name.removeprefix("prop:")  # a property named like a scan column
                 if kind is None:
-                    self.unloaded[name] = str(table.schema.field(name).type)
+                    self.unloaded[prop] = str(table.schema.field(name).type)
                     continue
                 column = f"p{len(self.properties)}"
-                self.properties[name] = (column, kind)
+                self.properties[prop] = (column, kind)
                 arrow_type = pa.string() if kind == "String" else table.schema.field(name).type
                 columns[column] = table.column(name).cast(arrow_type)
-        extra = "".join(f", {c} Nullable({kind})" for c, kind in self.properties.values())
+        extra = ", session Nullable(String)"
+        extra += "".join(f", {c} Nullable({kind})" for c, kind in self.properties.values())
         self._open = True
         self.query(
             f"CREATE TABLE {self.table_name} (person String, event_id String, event String, "
