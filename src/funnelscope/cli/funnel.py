@@ -135,14 +135,16 @@ def feature_options(func: F) -> F:
     type=click.Choice(ENGINE_NAMES),
     default=DEFAULT_ENGINE,
     show_default=True,
-    help="Which engine computes the funnel: kernel (compiled, fast) or reference (plain "
-    "Python, the oracle). Both give identical results.",
+    help="Which engine computes the funnel: kernel (compiled, fast), reference (plain "
+    "Python, the oracle) or clickhouse (one ClickHouse query; over the DuckDB store it copies "
+    "the events into an embedded chdb first). All give identical results.",
 )
 @click.option(
     "--explain",
     is_flag=True,
     help="Print what the engine will do (where events are read from, the scan query with its "
-    "pushed-down filters, and DuckDB's plan) instead of computing the funnel.",
+    "pushed-down filters, and DuckDB's plan; for clickhouse its SQL and parameters) instead "
+    "of computing the funnel.",
 )
 @feature_options
 @timing_options

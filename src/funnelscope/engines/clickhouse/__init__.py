@@ -1,15 +1,16 @@
-"""The `clickhouse` engine (in progress): a funnel compiled into one ClickHouse SQL query.
+"""The `clickhouse` engine: a funnel compiled into one ClickHouse SQL query.
 
-Each person's events are gathered on the server into one array sorted by (ts, event_id), each
-event carrying a bit mask of the steps it can fill; every entry event starts an attempt, folded
-over the steps with ``arrayFold`` exactly as the reference's machine does (engines/reference/
-machine.py); the best attempt (furthest, then earliest entry) is kept. Only each person's best
-attempt (steps reached, step times) leaves the server. Event names reach the SQL as query
+Each person's (or session's) events are gathered on the server into arrays sorted by (ts,
+event_id), each event carrying a bit mask of the steps it can fill; every entry event starts an
+attempt, folded over the steps with ``arrayFold`` exactly as the reference's machine does
+(engines/reference/machine.py); the best attempt (furthest, then earliest entry) is kept, or
+under count: totals every attempt in turn. Only counted attempts (person, unit, step times,
+breakdown values) leave the server. Event names and filter values reach the SQL as query
 parameters (``{e0:String}``), never as text of the SQL.
 
-It runs over a :class:`~funnelscope.engines.clickhouse.source.ClickHouseSource` (chdb,
-embedded). Not registered in BACKENDS yet: features it does not compile raise EngineError.
-See docs/architecture.md, "The clickhouse engine (in progress)".
+It runs over a :class:`~funnelscope.engines.clickhouse.source.ClickHouseSource`; any other
+source is copied into one first (``open_source``). See docs/architecture.md, "The clickhouse
+engine".
 """
 
 from __future__ import annotations
@@ -543,7 +544,14 @@ def _sessionless_warning(
 
 
 def explain(plan: Plan, source: Any) -> str:
-    """The SQL with its parameters, and how each filter was pushed down."""
+    """The SQL with its parameters, how each filter was pushed down, and ClickHouse's plan."""
     params = "\n".join(f"  {name} = {value!r}" for name, value in plan.params.items())
     notes = "".join(f"\n  {note}" for note in plan.notes)
-    return f"engine: {NAME}{notes}\nparameters:\n{params}\nsql:\n{plan.sql}"
+    text = f"engine: {NAME}{notes}\nparameters:\n{params}\nsql:\n{plan.sql}"
+    if isinstance(source, ClickHouseSource):
+        found = source.query(f"EXPLAIN {plan.sql}", {k: str(v) for k, v in plan.params.items()})
+        if found.num_rows:
+            lines = found.column(found.column_names[0]).to_pylist()
+            shown = (line if len(line) <= 160 else line[:159] + "…" for line in lines)
+            text += "\nClickHouse's plan:\n" + "\n".join(f"  {line}" for line in shown)
+    return text
