@@ -65,6 +65,7 @@ class Received:
     settings: dict[str, str]
     database: str
     user: str
+    form: bool  # sent as multipart form fields
 
 
 @dataclass
@@ -134,7 +135,9 @@ class ChdbHttpServer:
             k: v for k, v in fields.items() if k not in NOT_SETTINGS and not k.startswith("param_")
         }
         database = fields.get("database", "default")
-        self.requests.append(Received(sql, params, settings, database, user))
+        self.requests.append(
+            Received(sql, params, settings, database, user, kind.startswith("multipart/"))
+        )
         try:
             output, fmt = self._run(sql, data, params, settings, database, fields)
         except Exception as exc:  # chdb's errors carry ClickHouse's text and code

@@ -220,10 +220,12 @@ def _copy(
         quarantined = _copy_quarantine(store, con, conflicts)
         _copy_links(store, con)
         files = []
-        for file in report.files:
+        for file in report.files:  # a file given twice shares its load: counted at the first
             ch_load = _file_load(con, file.source, load_map)
-            dup = skipped.get(ch_load, 0)
             bad = [row for row in quarantined if row[0] == ch_load]
+            quarantined = [row for row in quarantined if row[0] != ch_load]
+            dup = min(skipped.get(ch_load, 0), file.rows_loaded - len(bad))
+            skipped[ch_load] = skipped.get(ch_load, 0) - dup
             corrected = replace(
                 file,
                 rows_loaded=file.rows_loaded - dup - len(bad),
