@@ -16,17 +16,17 @@ import pytest
 pytest.importorskip("chdb")
 pytest.importorskip("clickhouse_connect")
 
-from clickhouse_http import ChdbHttpServer  # noqa: E402
-
-from funnelscope.app.events import LoadOptions, ingest_files, list_quarantine  # noqa: E402
-from funnelscope.app.funnels import EventInput, compute_funnel  # noqa: E402
-from funnelscope.errors import EngineError, FunnelscopeError  # noqa: E402
-from funnelscope.model.spec import Funnel  # noqa: E402
-from funnelscope.store.clickhouse import ClickHouseStore, param_text, parse_url  # noqa: E402
-from funnelscope.store.clickhouse.connection import (  # noqa: E402
+from funnelscope.app.events import LoadOptions, ingest_files, list_quarantine
+from funnelscope.app.funnels import EventInput, compute_funnel
+from funnelscope.errors import EngineError, FunnelscopeError
+from funnelscope.model.spec import Funnel
+from funnelscope.store.clickhouse import ClickHouseStore, param_text, parse_url
+from funnelscope.store.clickhouse.connection import (
     ClickHouseError,
     connect,
 )
+
+from clickhouse_http import ChdbHttpServer
 
 PASSWORD = "pa:ss@w/rd'\\"  # characters a URL and SQL both care about
 HOSTILE = [
@@ -76,7 +76,9 @@ def server() -> Iterator[ChdbHttpServer]:
 
 
 @pytest.fixture
-def url(server: ChdbHttpServer, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+def url(
+    server: ChdbHttpServer, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> str:
     """A fresh database on the shim, the password from the environment."""
     monkeypatch.setenv("FUNNELSCOPE_CLICKHOUSE_PASSWORD", PASSWORD)
     name = "t_" + request.node.name.replace("[", "_").replace("]", "_").replace("-", "_")[:40]
