@@ -17,8 +17,8 @@ pytest.importorskip("chdb")
 pytest.importorskip("clickhouse_connect")
 
 from funnelscope.app.events import LoadOptions, ingest_files, list_quarantine
-from funnelscope.app.funnels import EventInput, compute_funnel
-from funnelscope.errors import EngineError, FunnelscopeError
+from funnelscope.app.funnels import EventInput, compute_funnel, explain_funnel
+from funnelscope.errors import EngineError, FunnelscopeError, IngestError
 from funnelscope.model.spec import Funnel
 from funnelscope.store.clickhouse import ClickHouseStore, param_text, parse_url
 from funnelscope.store.clickhouse.connection import (
@@ -295,4 +295,36 @@ def test_another_engine_is_refused_for_a_clickhouse_store(tmp_path: Path, url: s
 
 def test_a_store_never_loaded_says_how_to_load_it(url: str) -> None:
     with pytest.raises(FunnelscopeError, match="funnelscope ingest FILES --db"):
+        compute_funnel(Funnel.from_dict(SPECS[0]), EventInput(url), None)
+
+
+def test_explain_shows_the_sql_with_names_as_parameters_and_no_password(
+    tmp_path: Path, url: str
+) -> None:
+    ingest_files(url, [str(write_csv(tmp_path / "events.csv"))], LoadOptions())
+    explained = explain_funnel(Funnel.from_dict(SPECS[1]), EventInput(url), None)
+    assert explained.plan.startswith("engine: clickhouse")
+    assert 'e1 = "\'); DROP TABLE events; --"' in explained.plan
+    sql = explained.plan.split("sql:", 1)[1]
+    assert "DROP TABLE" not in sql and "{e1:String}" in sql
+    assert PASSWORD not in explained.plan + explained.where
+
+
+def test_quarantine_of_one_file_and_its_count(tmp_path: Path, url: str) -> None:
+    csv = write_csv(tmp_path / "events.csv")
+    clean = tmp_path / "clean.csv"
+    clean.write_text("person_id,event,timestamp\nu9,signup,2024-01-01T10:00:00Z\n")
+    ingest_files(url, [str(csv), str(clean)], LoadOptions())
+    assert list_quarantine(url, source=str(csv), limit=1).total == 2
+    assert [r.line for r in list_quarantine(url, source=str(csv), limit=1).rows] == [6]
+    assert list_quarantine(url, source=str(clean)).total == 0
+    with pytest.raises(FunnelscopeError, match="--older-than is not offered"):
+        list_quarantine(url, older_than=60)
+
+
+def test_replace_is_refused_before_anything_is_loaded(tmp_path: Path, url: str) -> None:
+    csv = write_csv(tmp_path / "events.csv")
+    with pytest.raises(IngestError, match="--replace: is not supported for a ClickHouse store"):
+        ingest_files(url, [str(csv)], LoadOptions(replace=True))
+    with pytest.raises(FunnelscopeError, match="no funnelscope events here yet"):
         compute_funnel(Funnel.from_dict(SPECS[0]), EventInput(url), None)

@@ -83,8 +83,9 @@ def load(
     """Load `files` in one run (identity links across them are resolved together)."""
     from funnelscope.store import ColumnMapping, PartialIngestError
     from funnelscope.store.clickhouse import ClickHouseStore
-    from funnelscope.store.clickhouse.ingest import load_files
+    from funnelscope.store.clickhouse.ingest import check_options, load_files
 
+    check_options(mapping or ColumnMapping(), replace)
     with ClickHouseStore(db, create=True) as store:
         try:
             report = load_files(
@@ -107,9 +108,7 @@ def quarantine(
             "--older-than is not offered for a ClickHouse store yet; list every row without it"
         )
     with ClickHouseStore(db) as store:
-        rows = store.quarantine(source=source, limit=limit)
-        total = len(store.quarantine(source=source)) if limit is not None else len(rows)
-        return rows, total
+        return store.quarantine(source=source, limit=limit), store.quarantine_count(source)
 
 
 @dataclass(frozen=True)

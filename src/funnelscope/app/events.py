@@ -129,14 +129,16 @@ def _load_clickhouse(
     from funnelscope.store.schema import absolute
 
     done = clickhouse.load(db_path, files, options.mapping, options.progress, options.replace)
-    reports = {absolute(f.source): f for f in done.report.files}
+    reports = list(done.report.files)  # in the order given; a file given twice, twice
     errors = {absolute(e.source): e for e in done.failures}
     loads = []
     for path in files:
-        report = reports.get(absolute(path))
-        error = errors.get(absolute(path))
-        if report is None and error is None:  # a failure not of one file (e.g. --replace)
-            error = done.failures[0] if done.failures else None
+        report = next((f for f in reports if absolute(f.source) == absolute(path)), None)
+        if report is not None:
+            reports.remove(report)
+        error = None if report is not None else errors.get(absolute(path))
+        if report is None and error is None:  # never expected: say so rather than pass it by
+            error = IngestError(path, "was not loaded", "run the ingest again")
         load = FileLoad(path, report=report, error=error, max_rejected=options.max_rejected)
         loads.append(load)
         if on_loaded is not None:

@@ -74,13 +74,7 @@ def load_files(
 ) -> IngestReport:
     """Load `paths` into `store` (see the module's docstring). Raises PartialIngestError (an
     IngestError) after loading the others when some files could not be read."""
-    check_mapping(mapping)
-    if replace:
-        raise IngestError(
-            "--replace",
-            "is not supported for a ClickHouse store yet",
-            "load the files into a fresh database (clickhouse://.../NEW_DATABASE)",
-        )
+    check_options(mapping, replace)
     store.create_schema()
     failures: list[IngestError] = []
     loads = _stored_loads(store)
@@ -119,6 +113,17 @@ def load_files(
     if failures:
         raise PartialIngestError(failures, report)
     return report
+
+
+def check_options(mapping: ColumnMapping, replace: bool) -> None:
+    """Refuse options no load into a ClickHouse store could use, before anything is made."""
+    check_mapping(mapping)
+    if replace:
+        raise IngestError(
+            "--replace",
+            "is not supported for a ClickHouse store yet",
+            "load the files into a fresh database (clickhouse://.../NEW_DATABASE)",
+        )
 
 
 def _stored_loads(store: ClickHouseStore) -> dict[int, tuple[str, str]]:

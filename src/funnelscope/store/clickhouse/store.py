@@ -27,6 +27,7 @@ from funnelscope.store.clickhouse.connection import (
     param_text,
     quote_name,
 )
+from funnelscope.store.schema import absolute
 
 # ClickHouse type of each store (DuckDB) property type
 CLICKHOUSE_TYPES: Final = {
@@ -147,20 +148,14 @@ class ClickHouseStore:
         )
 
     def quarantine(self, source: str | None = None, limit: int | None = None) -> list[BadRow]:
-        """Quarantined rows, ordered by source and line (``source``: as given at ingest, or
-        its absolute path)."""
+        """Quarantined rows, ordered by source and line (``source``: the file as given at
+        ingest, or its absolute path)."""
         if limit is not None and limit < 0:
             raise IngestError(
                 "limit", f"limit must be 0 or more, got {limit}", "leave it out to list every row"
             )
-        params: dict[str, str] = {}
-        sql = f"SELECT source, line, reason, raw FROM {self.table('quarantine')}"
-        if source is not None:
-            sql += (
-                " WHERE source = {source:String} OR load_id IN (SELECT load_id FROM "
-                f"{self.table('loads')} WHERE source = {{source:String}})"
-            )
-            params["source"] = param_text(source)
+        where, params = self._quarantine_filter(source)
+        sql = f"SELECT source, line, reason, raw FROM {self.table('quarantine')}{where}"
         sql += " ORDER BY source, line, reason"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -169,11 +164,22 @@ class ClickHouseStore:
             BadRow(str(r["source"]), int(r["line"]), str(r["reason"]), str(r["raw"])) for r in rows
         ]
 
-    def quarantine_count(self) -> int:
-        return self._number(f"SELECT count() AS n FROM {self.table('quarantine')}")
+    def quarantine_count(self, source: str | None = None) -> int:
+        """How many rows are quarantined (of `source`, as :meth:`quarantine` takes it)."""
+        where, params = self._quarantine_filter(source)
+        return self._number(f"SELECT count() AS n FROM {self.table('quarantine')}{where}", params)
 
-    def _number(self, sql: str) -> int:
-        rows = self.connection.query(sql)
+    def _quarantine_filter(self, source: str | None) -> tuple[str, dict[str, str]]:
+        if source is None:
+            return "", {}
+        where = (
+            " WHERE source = {source:String} OR load_id IN (SELECT load_id FROM "
+            f"{self.table('loads')} WHERE source = {{full:String}})"
+        )
+        return where, {"source": param_text(source), "full": param_text(absolute(source))}
+
+    def _number(self, sql: str, params: dict[str, str] | None = None) -> int:
+        rows = self.connection.query(sql, params)
         return int(rows.column(0)[0].as_py()) if rows.num_rows else 0
 
     def close(self) -> None:
