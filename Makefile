@@ -1,4 +1,5 @@
-# The two set-up commands: `make demo` and `make test`. Both create or refresh .venv.
+# The two set-up commands: `make demo` and `make test`. Both create or refresh .venv (with the
+# test, clv and clickhouse extras).
 # `make test-long` is `make test` with the deep budgets (see README, "Tests").
 PYTHON ?= python3
 VENV := .venv
@@ -12,14 +13,14 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,clv]'
+	$(BIN)/python -m pip install --quiet -e '.[test,clv,clickhouse]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 # The funnel benchmark against embedded ClickHouse (chdb) and DuckDB SQL; see docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,clv,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,clv,clickhouse,bench]'
 	$(BIN)/python bench/funnel_bench.py --events $(or $(EVENTS),10M)
 
 demo: $(STAMP)

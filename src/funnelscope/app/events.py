@@ -109,11 +109,41 @@ def ingest_files(
     options: LoadOptions | None = None,
     on_loaded: OnLoaded | None = None,
 ) -> LoadResult:
-    """Load files into the store at `db_path` (created if missing); see :func:`load_into`."""
+    """Load files into the store at `db_path` (created if missing); see :func:`load_into`. A
+    ClickHouse `db_path` (``clickhouse://...``, ``chdb:PATH``) loads them all in one run
+    (app/clickhouse.py)."""
+    from funnelscope.app import clickhouse
     from funnelscope.store import EventStore
 
+    if clickhouse.is_clickhouse(db_path):
+        return _load_clickhouse(db_path, files, options or LoadOptions(), on_loaded)
     with EventStore(db_path) as store:
         return load_into(store, files, options, on_loaded)
+
+
+def _load_clickhouse(
+    db_path: str, files: Sequence[str], options: LoadOptions, on_loaded: OnLoaded | None
+) -> LoadResult:
+    """Files loaded into a ClickHouse store, reported file by file as for a DuckDB store."""
+    from funnelscope.app import clickhouse
+    from funnelscope.store.schema import absolute
+
+    done = clickhouse.load(db_path, files, options.mapping, options.progress, options.replace)
+    reports = list(done.report.files)  # in the order given; a file given twice, twice
+    errors = {absolute(e.source): e for e in done.failures}
+    loads = []
+    for path in files:
+        report = next((f for f in reports if absolute(f.source) == absolute(path)), None)
+        if report is not None:
+            reports.remove(report)
+        error = None if report is not None else errors.get(absolute(path))
+        if report is None and error is None:  # never expected: say so rather than pass it by
+            error = IngestError(path, "was not loaded", "run the ingest again")
+        load = FileLoad(path, report=report, error=error, max_rejected=options.max_rejected)
+        loads.append(load)
+        if on_loaded is not None:
+            on_loaded(load)
+    return LoadResult(tuple(loads), done.events_in_store)
 
 
 @dataclass(frozen=True)
@@ -138,6 +168,11 @@ def list_quarantine(
 ) -> QuarantineList:
     """The rows ingest could not load (optionally of one file, quarantined more than
     `older_than` seconds ago, at most `limit` of them)."""
+    from funnelscope.app import clickhouse
+
+    if clickhouse.is_clickhouse(db_path):
+        rows, total = clickhouse.quarantine(db_path, source, limit, older_than)
+        return QuarantineList(tuple(rows), total)
     with open_store(db_path) as store:
         rows = store.quarantine(source=source, limit=limit, older_than=older_than)
         return QuarantineList(tuple(rows), store.quarantine_count(source, older_than))
@@ -241,7 +276,10 @@ def _rewrite_dict(rewrite: Rewrite | None) -> dict[str, Any]:
 def open_store(db_path: str, read_only: bool = True) -> EventStore:
     """An existing store (read-only unless asked); a missing file is a clear error, not a new
     empty store."""
+    from funnelscope.app.clickhouse import refuse_other_use
     from funnelscope.store import EventStore
+
+    refuse_other_use(db_path)
 
     if db_path != ":memory:" and not Path(db_path).exists():
         raise FunnelscopeError(

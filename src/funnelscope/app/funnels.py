@@ -63,7 +63,7 @@ def events_for(
 
     Parquet files are read in place by the kernel when that is exact; anything else is loaded
     into a store in memory first (with ingest's checks and quarantine report, through
-    `on_loaded`)."""
+    `on_loaded`). A ClickHouse store is computed on its server (:func:`compute_funnel`)."""
     from funnelscope.store import ColumnMapping, EventStore
 
     mapping = events.mapping or ColumnMapping()
@@ -101,7 +101,7 @@ def events_for(
 def compute_funnel(
     funnel: Funnel,
     events: EventInput,
-    engine: str = DEFAULT_ENGINE,
+    engine: str | None = DEFAULT_ENGINE,
     *,
     people_step: int | None = None,
     status: str = "reached",
@@ -109,9 +109,17 @@ def compute_funnel(
 ) -> FunnelRun:
     """Compute `funnel` over the store or files; with `people_step`, also list who reached
     (or dropped at) that step. Warnings name rows the engine left out and names the data never
-    has (usually typos)."""
+    has (usually typos). Over a ClickHouse store (``clickhouse://...``, ``chdb:PATH``) the
+    clickhouse engine computes it (`engine` None, or "clickhouse"; others are refused); else
+    None means the default engine."""
     from funnelscope.analyses.funnel import check_names, people, run_funnel
+    from funnelscope.app import clickhouse
 
+    if clickhouse.is_clickhouse(events.db_path) and not events.files:
+        clickhouse.engine_for(events.db_path, engine)
+        done = clickhouse.compute(funnel, events.db_path, people_step, status)
+        return FunnelRun(done.result, done.warnings, done.where, done.people, people_step, status)
+    engine = engine or DEFAULT_ENGINE
     with events_for(funnel, events, engine, on_loaded) as opened:
         result = run_funnel(funnel, opened.source, engine=engine, person_ids=False)
         warnings = (*result.outcomes.warnings, *check_names(funnel, opened.source, result))
@@ -130,11 +138,16 @@ class Explanation:
 def explain_funnel(
     funnel: Funnel,
     events: EventInput,
-    engine: str = DEFAULT_ENGINE,
+    engine: str | None = DEFAULT_ENGINE,
     on_loaded: OnLoaded | None = None,
 ) -> Explanation:
     """What `engine` will do for `funnel` over these events, without computing it."""
+    from funnelscope.app import clickhouse
     from funnelscope.engines import explain
 
+    if clickhouse.is_clickhouse(events.db_path) and not events.files:
+        clickhouse.engine_for(events.db_path, engine)
+        return Explanation(*clickhouse.explain(funnel, events.db_path))
+    engine = engine or DEFAULT_ENGINE
     with events_for(funnel, events, engine, on_loaded) as opened:
         return Explanation(opened.where, explain(engine, funnel, opened.source))

@@ -137,7 +137,8 @@ def feature_options(func: F) -> F:
     show_default=True,
     help="Which engine computes the funnel: kernel (compiled, fast), reference (plain "
     "Python, the oracle) or clickhouse (one ClickHouse query; over the DuckDB store it copies "
-    "the events into an embedded chdb first). All give identical results.",
+    "the events into an embedded chdb first). All give identical results. A ClickHouse --db "
+    "is always computed by the clickhouse engine on the server.",
 )
 @click.option(
     "--explain",
@@ -199,8 +200,10 @@ def funnel(
     except SpecError as exc:  # a command-line mistake: the parser's exit code 2
         raise click.UsageError(str(exc), ctx) from exc
     events = EventInput(db_path, event_files, mapping, show_progress(progress))
+    engine_given = ctx.get_parameter_source("engine") is not click.core.ParameterSource.DEFAULT
+    chosen = engine if engine_given else None  # None: the default, or clickhouse for its store
     if explain:
-        explanation = explain_funnel(funnel_spec, events, engine, report_load)
+        explanation = explain_funnel(funnel_spec, events, chosen, report_load)
         click.echo(f"events: {explanation.where}")
         click.echo(explanation.plan)
         return
@@ -214,7 +217,7 @@ def funnel(
         print_timed(timed, output_format, Console())
         return
     run = compute_funnel(
-        funnel_spec, events, engine, people_step=people_step, status=status, on_loaded=report_load
+        funnel_spec, events, chosen, people_step=people_step, status=status, on_loaded=report_load
     )
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -22,7 +22,10 @@ def db_option(func: F) -> F:
         show_default=True,
         envvar="FUNNELSCOPE_DB",
         type=click.Path(dir_okay=False),
-        help="The DuckDB event store file (env FUNNELSCOPE_DB).",
+        help="The DuckDB event store file (env FUNNELSCOPE_DB); or a ClickHouse store: "
+        "clickhouse://user@host:8123/database (TLS: clickhouses://; password in "
+        "FUNNELSCOPE_CLICKHOUSE_PASSWORD) or chdb:DIR for an embedded one (ingest, quarantine "
+        "and funnel; docs/clickhouse.md).",
     )(func)
 
 

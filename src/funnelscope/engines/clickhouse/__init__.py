@@ -108,7 +108,7 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         params["end_us"] = str(r.end_us)
         enters += " AND t[i] < {end_us:Int64}"
     if funnel.sessions_by_column:  # [C2] events without a session belong to none
-        conditions.append("session IS NOT NULL")
+        conditions.append("session_id IS NOT NULL")
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
 
     breakdown = funnel.breakdown
@@ -199,7 +199,7 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         gaps = """, ts - lagInFrame(ts, 1, ts) OVER (PARTITION BY person ORDER BY ts, event_id
                 ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS gap"""
     elif funnel.sessions_by_column:
-        unit, gaps = "session", ""
+        unit, gaps = "session_id", ""
     else:
         unit, gaps = "''", ""
     if person_values:
@@ -528,7 +528,7 @@ def _sessionless_warning(
     if not funnel.sessions_by_column:
         return []
     names = ", ".join(f"{{e{funnel.scan_event_names.index(n)}:String}}" for n in funnel.event_names)
-    conditions = [f"event IN ({names})", "session IS NULL"]
+    conditions = [f"event IN ({names})", "session_id IS NULL"]
     r = funnel.date_range
     if r is not None and r.start_us is not None:
         conditions.append("ts >= {start_us:Int64}")

@@ -1,11 +1,13 @@
-"""A ClickHouse event source: an embedded chdb session holding one ``events`` table.
+"""A ClickHouse event source: a table ``(person String, event_id String, event String, ts Int64,
+session_id, p0, p1...)`` (p0... are the properties), ordered by ``(person, ts, event_id)``: what the
+clickhouse engine reads.
 
-The table is ``(person String, event_id String, event String, ts Int64, session, p0, p1...)``
-(``session``: the session_id, NULL for none; p0... are the properties), a MergeTree ordered
-by ``(person, ts, event_id)``, filled from an Arrow table in the scan format
-(store/sources.py): what the clickhouse engine reads. Every source gets a table of its own (a
-fresh name) in one chdb session shared by the process (chdb runs one engine per process);
-closing the source drops its table. A server (clickhouse-connect) is not wired yet.
+Two kinds: :meth:`ClickHouseSource.from_table` loads an Arrow table in the scan format
+(store/sources.py) into a table of its own (a fresh name) in the process's embedded chdb session,
+dropped on close; :meth:`ClickHouseSource.over_store` reads the ``events`` table of a ClickHouse
+store (store/clickhouse/: a server through clickhouse-connect, or embedded chdb at a path), its
+properties mapped to columns by the store's catalog. Both have a ``session_id`` column
+(NULL for none). The connections live in store/clickhouse/connection.py.
 """
 
 from __future__ import annotations
@@ -16,30 +18,16 @@ from typing import Any, Self
 
 import pyarrow as pa
 
-_SESSION: Any = None
+from funnelscope.store.clickhouse.connection import (
+    ChdbConnection,
+    Connection,
+    param_text,
+    session,
+)
+
 _NUMBERS = itertools.count()
 
-
-def session() -> Any:
-    """The process's chdb session (started on first use)."""
-    global _SESSION
-    if _SESSION is None:
-        from chdb import session as chdb_session
-
-        _SESSION = chdb_session.Session()
-    return _SESSION
-
-
-def param_text(value: str) -> str:
-    """`value` as ClickHouse reads a query parameter (its escaped text form): backslashes and
-    control characters escaped, nothing else; quotes are data, never SQL."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\0", "\\0")
-    )
+__all__ = ["BASE_COLUMNS", "PROPERTY_TYPES", "ClickHouseSource", "param_text", "session"]
 
 
 # Arrow property types the table keeps, as ClickHouse types (other properties are not loaded:
@@ -56,23 +44,29 @@ BASE_COLUMNS = ("person_id", "event_id", "event", "ts")
 
 
 class ClickHouseSource:
-    """Events in a chdb table, loaded from an Arrow table in the scan format.
+    """Events in a ClickHouse table the engine reads by ``table_name``.
 
-    Properties of the types in PROPERTY_TYPES become ``Nullable`` columns named by position
-    (``p0``, ``p1``...; ``properties`` maps each property to its column and ClickHouse type), so
-    no property name is ever written into SQL.
+    Properties are ``Nullable`` columns named by position (``p0``, ``p1``...; ``properties`` maps
+    each property to its column and ClickHouse type), so no property name is ever written into
+    SQL; ``unloaded`` names the properties of a type not loaded (a filter on one is refused).
     """
 
     def __init__(self, table: pa.Table | None = None) -> None:
+        """A fresh table in the process's embedded chdb session, filled from `table` (in the
+        scan format) when given; closing the source drops it."""
+        self._connection: Connection = ChdbConnection(None, database="default")
+        self._owned = True
+        self.where = "embedded ClickHouse in memory"
         self.table_name = f"funnelscope_events_{next(_NUMBERS)}"
         self.properties: dict[str, tuple[str, str]] = {}
         self.unloaded: dict[str, str] = {}  # property -> its Arrow type, not loaded
+        self._events: Any = None  # the store this source reads, when it reads one
         columns = {
             "person": pa.array([], pa.string()),
             "event_id": pa.array([], pa.string()),
             "event": pa.array([], pa.string()),
             "ts": pa.array([], pa.int64()),
-            "session": pa.array([], pa.string()),
+            "session_id": pa.array([], pa.string()),
         }
         if table is not None:
             columns = {
@@ -81,7 +75,7 @@ class ClickHouseSource:
                 "event": table.column("event").cast(pa.string()),
                 "ts": table.column("ts").cast(pa.int64()),
             }
-            columns["session"] = (  # a scan's session column (sessions=True), or none
+            columns["session_id"] = (  # a scan's session column (sessions=True), or none
                 table.column("session_id").cast(pa.string())
                 if "session_id" in table.column_names
                 else pa.nulls(table.num_rows, pa.string())
@@ -98,33 +92,56 @@ class ClickHouseSource:
                 self.properties[prop] = (column, kind)
                 arrow_type = pa.string() if kind == "String" else table.schema.field(name).type
                 columns[column] = table.column(name).cast(arrow_type)
-        extra = ", session Nullable(String)"
+        extra = ", session_id Nullable(String)"
         extra += "".join(f", {c} Nullable({kind})" for c, kind in self.properties.values())
         self._open = True
         self.query(
             f"CREATE TABLE {self.table_name} (person String, event_id String, event String, "
             f"ts Int64{extra}) ENGINE = MergeTree ORDER BY (person, ts, event_id)"
         )
-        rows = pa.table(columns)  # read by chdb's Python() table function, by this local name
-        if rows.num_rows:
-            session().query(f"INSERT INTO {self.table_name} SELECT * FROM Python(rows)")
+        self._connection.insert_arrow(self.table_name, pa.table(columns))
 
     @classmethod
     def from_table(cls, table: pa.Table) -> ClickHouseSource:
         return cls(table)
 
+    @classmethod
+    def over_store(cls, store: Any) -> ClickHouseSource:
+        """The ``events`` table of an open ClickHouse store (store/clickhouse/store.py's
+        ClickHouseStore); closing the source leaves the table, and the store, as they are."""
+        source = cls.__new__(cls)
+        source._connection = store.connection
+        source._owned = False
+        source._open = True
+        source._events = store
+        source.where = store.where
+        source.table_name = store.table("events")
+        source.properties = store.properties()
+        source.unloaded = {}
+        return source
+
     def query(self, sql: str, params: Mapping[str, str] | None = None) -> pa.Table:
-        """Run `sql` with named parameters ({name:Type} placeholders, values as text)."""
-        result = session().query(sql, "Arrow", params=dict(params or {}))
-        data = result.bytes()
-        if not data:
-            return pa.table({})
-        return pa.ipc.open_file(pa.py_buffer(data)).read_all()
+        """Run `sql` with named parameters ({name:Type} placeholders, values as ClickHouse's
+        escaped text: :func:`param_text`), sent apart from the SQL."""
+        return self._connection.query(sql, params)
+
+    def event_counts(self) -> dict[str, int]:
+        """Event name -> how many events have it (names a funnel may be checked against)."""
+        rows = self.query(f"SELECT event, count() AS n FROM {self.table_name} GROUP BY event")
+        if not rows.num_rows:
+            return {}
+        return dict(
+            zip(rows.column("event").to_pylist(), rows.column("n").to_pylist(), strict=True)
+        )
+
+    def property_types(self) -> dict[str, str]:
+        """Property name -> its ClickHouse type (String, Int64, Float64, Bool)."""
+        return {name: kind for name, (_, kind) in self.properties.items()}
 
     def close(self) -> None:
-        if self._open:
-            session().query(f"DROP TABLE IF EXISTS {self.table_name}")
-            self._open = False
+        if self._open and self._owned:
+            self.query(f"DROP TABLE IF EXISTS {self.table_name}")
+        self._open = False
 
     def __enter__(self) -> Self:
         return self
