@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -176,14 +177,15 @@ def stored_source(info: dict[str, Any]) -> Any:
             self.properties = {k: (v[0], v[1]) for k, v in info["properties"].items()}
             self.unloaded = {}
             self._open = False  # close() leaves the table alone
-            self.sql_seconds = 0.0
+            self.sql_seconds = self.sql_cpu_seconds = 0.0
 
         def query(self, sql: str, params: Any = None) -> Any:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 return super().query(sql, params)
             finally:
                 self.sql_seconds += time.perf_counter() - started
+                self.sql_cpu_seconds += time.process_time() - cpu
 
     return StoredSource()
 
@@ -226,9 +228,10 @@ def child(args: argparse.Namespace) -> None:
 
         funnel = parse_funnel(FUNNELS[key])
         with EventStore(DATA_DIR / f"store-{n}-seed{args.seed}.duckdb", read_only=True) as store:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             result = run_funnel(funnel, store, "kernel", person_ids=False)
             out["seconds"] = time.perf_counter() - started
+            out["cpu_seconds"] = time.process_time() - cpu
         out["steps"] = [[s.count, s.avg_seconds_from_previous] for s in result.steps]
     else:
         path = chdb_dir(n, args.seed)
@@ -236,9 +239,10 @@ def child(args: argparse.Namespace) -> None:
         session = open_chdb(path)
         apply_settings(session, args.ch_settings)
         if args.child == "windowfunnel":
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             text = str(session.query(window_funnel_sql(key, info), "JSONCompact"))
             out["seconds"] = time.perf_counter() - started
+            out["cpu_seconds"] = time.process_time() - cpu
             out["steps"] = [[int(c), None] for c in json.loads(text)["data"][0]]
         else:
             from funnelscope.analyses.funnel import summarize
@@ -247,7 +251,7 @@ def child(args: argparse.Namespace) -> None:
 
             funnel = parse_funnel(FUNNELS[key])
             source = stored_source(info)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             plan = clickhouse.compile(funnel, source)
             outcomes = clickhouse.execute(plan, source)
             # execute() gives every row unit 0 (the SQL's `toUInt64(0) AS unit`), which
@@ -256,7 +260,9 @@ def child(args: argparse.Namespace) -> None:
             outcomes.units = None
             result = summarize(funnel, outcomes)
             out["seconds"] = time.perf_counter() - started
+            out["cpu_seconds"] = time.process_time() - cpu
             out["sql_seconds"] = source.sql_seconds
+            out["sql_cpu_seconds"] = source.sql_cpu_seconds
             out["steps"] = [[s.count, s.avg_seconds_from_previous] for s in result.steps]
     print(json.dumps(out))
 
@@ -273,7 +279,10 @@ class Row:
     n: int
     cmd: list[str]
     inner: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
     sql: list[float] = field(default_factory=list)
+    sql_cpu: list[float] = field(default_factory=list)
     whole: list[float] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
     steps: list[list[Any]] | None = None
@@ -290,18 +299,21 @@ def child_cmd(args: argparse.Namespace, contender: str, n: int, key: str) -> lis
     return cmd + (["--ch-settings", args.ch_settings] if args.ch_settings else [])
 
 
-def run_rows(rows: list[Row], runs: int, timeout: float, console: Console) -> None:
-    """One untimed warm-up of each row, then `runs` timed runs, interleaved."""
-    total = len(rows) * (runs + 1)
+def run_rows(
+    rows: list[Row], runs: int, timeout: float, console: Console, warmups: int = 1
+) -> None:
+    """`warmups` untimed runs of each row, then `runs` timed runs, interleaved."""
+    total = len(rows) * (runs + warmups)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("", total=total)
-        for i in range(-1, runs):
+        for i in range(-warmups, runs):
             for row in rows:
                 what = "warm-up" if i < 0 else f"run {i + 1}/{runs}"
                 label = f"{row.funnel} @ {short_count(row.n)}: {LABELS[row.contender]}, {what}"
                 progress.update(task, description=label)
                 if row.error is None:
+                    load = os.getloadavg()[0]
                     outcome = run_process(row.cmd, timeout)
                     if outcome.error is not None:
                         row.error = outcome.error
@@ -313,11 +325,15 @@ def run_rows(rows: list[Row], runs: int, timeout: float, console: Console) -> No
                         row.steps = got["steps"]
                         if i >= 0:
                             row.inner.append(got["seconds"])
+                            row.cpu.append(got["cpu_seconds"])
+                            row.load.append(load)
                             row.sql.append(got.get("sql_seconds", got["seconds"]))
+                            row.sql_cpu.append(got.get("sql_cpu_seconds", got["cpu_seconds"]))
                             row.whole.append(outcome.seconds)
                             row.rss.append(outcome.rss)
                             console.print(
-                                f"  {label}: {got['seconds']:.2f} s in process, "
+                                f"  {label}: {got['seconds']:.2f} s in process "
+                                f"({got['cpu_seconds']:.2f} CPU s, load before {load:.1f}), "
                                 f"{outcome.seconds:.2f} s whole, {outcome.rss / 2**20:,.0f} MB"
                             )
                 progress.advance(task)
@@ -341,6 +357,7 @@ HEADERS = (
     "contender",
     "events",
     "query s",
+    "CPU s",
     "SQL s",
     "process s",
     "peak RSS MB",
@@ -355,7 +372,7 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
         kernel = next((r for r in rows if r.funnel == row.funnel and r.contender == "kernel"), None)
         cells = [row.funnel, LABELS[row.contender], short_count(row.n)]
         if row.error is not None or not row.inner:
-            out.append([*cells, "failed", "", "", "", str(row.error), ""])
+            out.append([*cells, "failed", "", "", "", "", str(row.error), ""])
             continue
         sql = f"{statistics.median(row.sql):.2f}" if row.contender == "clickhouse" else ""
         counts = ", ".join(f"{c:,}" for c in row.counts or [])
@@ -363,6 +380,7 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
             [
                 *cells,
                 f"{statistics.median(row.inner):.2f}",
+                f"{statistics.median(row.cpu):.2f}",
                 sql,
                 f"{statistics.median(row.whole):.2f}",
                 f"{max(row.rss) / 2**20:,.0f}",
@@ -378,7 +396,7 @@ def print_rows(rows: list[Row], title: str, console: Console, markdown: bool) ->
     if markdown:
         print(f"\n**{title}**\n")
         print("| " + " | ".join(HEADERS) + " |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for cells in body:
             print("| " + " | ".join(cells) + " |")
         return
@@ -420,11 +438,14 @@ def bench(args: argparse.Namespace, console: Console) -> int:
                 if contender == "windowfunnel" and FUNNELS[key]["order"] != "ordered":
                     continue
                 rows.append(Row(contender, key, n, child_cmd(args, contender, n, key)))
-        run_rows(rows, args.runs, args.timeout, console)
+        run_rows(rows, args.runs, args.timeout, console, args.warmups)
         settings = f", ClickHouse settings: {args.ch_settings}" if args.ch_settings else ""
+        loads = [x for row in rows for x in row.load]
         title = (
             f"{short_count(n)} events, 4 steps in 1 day, median of {args.runs} "
-            f"(query s: inside the process; process s: the whole process){settings}"
+            f"after {args.warmups} warm-up(s) "
+            f"(query s: inside the process; process s: the whole process){settings}; "
+            f"load average before a run {min(loads, default=0):.1f}-{max(loads, default=0):.1f}"
         )
         print_rows(rows, title, console, args.markdown)
         for row in rows:
@@ -481,11 +502,14 @@ def sizing(args: argparse.Namespace, console: Console) -> None:
             sub.ch_settings = ",".join(filter(None, [f"max_threads={threads}", args.ch_settings]))
             row = Row("clickhouse", args.funnel_keys[0], n, child_cmd(sub, "clickhouse", n, "x"))
             row.cmd[row.cmd.index("--funnel") + 1] = args.funnel_keys[0]
-            run_rows([row], args.runs, args.timeout, console)
+            run_rows([row], args.runs, args.timeout, console, args.warmups)
             per_thread[threads] = row
         one, two = per_thread[1], per_thread[2]
-        sql1 = statistics.median(one.sql) if one.sql else float("nan")
-        sql2 = statistics.median(two.sql) if two.sql else float("nan")
+
+        def median(values: list[float]) -> float:
+            return statistics.median(values) if values else float("nan")
+
+        cpu1 = median(one.sql_cpu)
         peak = max(two.rss) if two.rss else 0
         above = (peak - idle.rss) / 2**20
         out.append(
@@ -495,10 +519,11 @@ def sizing(args: argparse.Namespace, console: Console) -> None:
                 f"{parts}",
                 f"{packed / rows:.1f}",
                 f"{raw / rows:.1f}",
-                f"{sql1:.2f}",
-                f"{rows / sql1 / 1e6:.2f}",
-                f"{sql2:.2f}",
-                f"{rows / sql2 / 1e6:.2f}",
+                f"{median(one.sql):.2f}",
+                f"{cpu1:.2f}",
+                f"{rows / cpu1 / 1e6:.2f}",
+                f"{median(two.sql):.2f}",
+                f"{median(two.sql_cpu):.2f}",
                 f"{peak / 2**20:,.0f}",
                 f"{idle.rss / 2**20:,.0f}",
                 f"{above / (persons / 1e6):,.0f}",
@@ -513,11 +538,12 @@ def sizing(args: argparse.Namespace, console: Console) -> None:
         "parts",
         "bytes/event on disk",
         "bytes/event raw",
-        "engine SQL s, 1 thread",
-        "M events/s/core",
-        "engine SQL s, 2 threads",
-        "M events/s (2)",
-        "peak RSS MB",
+        "SQL s, 1 thread",
+        "SQL CPU s, 1 thread",
+        "M events per CPU s",
+        "SQL s, 2 threads",
+        "SQL CPU s, 2 threads",
+        "peak RSS MB (2 threads)",
         "idle chdb RSS MB",
         "MB above idle per M persons",
     )
@@ -548,6 +574,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--events", default="10M,50M", help="sizes, e.g. 10M,50M (default)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per contender")
+    parser.add_argument("--warmups", type=int, default=1, help="untimed runs first (default 1)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--funnels", default=",".join(FUNNELS), help=f"any of {','.join(FUNNELS)} (default all)"
