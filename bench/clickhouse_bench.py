@@ -254,10 +254,6 @@ def child(args: argparse.Namespace) -> None:
             started, cpu = time.perf_counter(), time.process_time()
             plan = clickhouse.compile(funnel, source)
             outcomes = clickhouse.execute(plan, source)
-            # execute() gives every row unit 0 (the SQL's `toUInt64(0) AS unit`), which
-            # summarize() reads as "one unit shared by every person" and keeps one row: a
-            # person is the unit of these funnels, so the bench drops the column
-            outcomes.units = None
             result = summarize(funnel, outcomes)
             out["seconds"] = time.perf_counter() - started
             out["cpu_seconds"] = time.process_time() - cpu
