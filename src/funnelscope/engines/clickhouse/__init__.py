@@ -25,7 +25,7 @@ from funnelscope.engines.plan import Plan
 from funnelscope.errors import EngineError
 from funnelscope.model.durations import US_PER_SECOND
 from funnelscope.model.filters import Filter
-from funnelscope.model.results import SKIPPED_US, Outcomes, PersonOutcome, no_session_warning
+from funnelscope.model.results import SKIPPED_US, Outcomes, no_session_warning
 from funnelscope.model.spec import Funnel, Order
 
 NAME = "clickhouse"
@@ -158,6 +158,12 @@ def compile(funnel: Funnel, source: Any) -> Plan:
             held=holds,
             exclusions=[(x.start, x.end) for x in funnel.exclusions],
             taken=taken,
+            shapes=(
+                len(funnel.event_names) < len(funnel.steps),
+                any(x.event in funnel.event_names for x in funnel.exclusions),
+                any(step.optional for step in funnel.steps),
+                any(step.within_seconds is not None for step in funnel.steps),
+            ),
         )
     row = _row(breakdown, len(value_columns))
 
@@ -239,8 +245,7 @@ FROM (
     )
     GROUP BY person, unit
 )
-ARRAY JOIN counted_rows AS r
-ORDER BY person, unit"""
+ARRAY JOIN counted_rows AS r"""
     fold = (
         "per person: events sorted by (ts, event_id) with a step bit mask each; every entry "
         "event starts an attempt folded over the steps (arrayFold); "
@@ -379,6 +384,7 @@ def _sequential_attempt(
     held: bool,
     exclusions: list[tuple[int, int]],
     taken: str | None,
+    shapes: tuple[bool, bool, bool, bool] = (True, True, True, True),
 ) -> str:
     """ordered / strict from entry i: step k by the earliest unused event at or after the
     previous step, inside the window and the step's within ([S7]-[S9], [W1]); strict stops at
@@ -388,23 +394,33 @@ def _sequential_attempt(
     array of indices: earlier attempts' under count: totals) are not used ([C3]).
 
     Fold state: (last ts, stopped, used indices, times, step events, end); the attempt is
-    (times, step events (0: skipped), end ([C3]), used indices)."""
+    (times, step events (0: skipped), end ([C3]), used indices).
+
+    `shapes` leaves out what the funnel cannot need (the SQL stays exact, only shorter): (an
+    event can fill two steps, an excluded event can fill a step, some step is optional, some
+    step has its own within)."""
+    refill, excluded_steps, optional, within = shapes
     limit = "least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1])"
-    free = "NOT has(acc.3, toUInt32(jj))"
+    if not within:  # the window's end comes first: the last step is never before the entry
+        limit = "(t[i] + {window_us:Int64})"
+    free = ""
+    if refill:  # an event used for one step cannot fill another ([S5])
+        free += " AND NOT has(acc.3, toUInt32(jj))"
     if taken:
         free += f" AND NOT has({taken}, toUInt32(jj))"
     stops = [  # [X1] the earliest unused excluded event for each exclusion spanning step k+1
         f"if(k >= {start} AND k <= {end - 1}, arrayFirstIndex((tt, xx, jj) -> "
         f"tt > arrayMax(arraySlice(acc.4, 1, {start})) "  # the latest step done up to i
-        f"AND tt < if(j = 0, {limit} + 1, t[j]) AND bitTest(xx, {x}) "
-        "AND NOT has(acc.3, toUInt32(jj)), t, xm, arrayEnumerate(t)), 0)"
+        f"AND tt < if(j = 0, {limit} + 1, t[j]) AND bitTest(xx, {x})"
+        + (" AND NOT has(acc.3, toUInt32(jj))" if excluded_steps else "")
+        + ", t, xm, arrayEnumerate(t)), 0)"
         for x, (start, end) in enumerate(exclusions)
     ]
     stop = f"arrayFirst(z -> z != 0, arraySort([{', '.join(stops)}]))" if stops else "0"
     pick = (
         "arrayFirstIndex((tt, bb, jj) -> tt >= acc.1 "
         f"AND tt <= {limit} "
-        f"AND bitTest(bb, k) AND {free}"
+        f"AND bitTest(bb, k){free}"
         + (" AND h[jj] = h[i]" if held else "")  # [H1]
         + ", t, b, arrayEnumerate(t))"
     )
@@ -423,15 +439,18 @@ def _sequential_attempt(
         "if(xs != 0, t[xs], if(j = 0, " + limit + " + 1, arrayFirst(tt -> tt > acc.1, t)))"
     )
     gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
-    step = (
-        f"arrayMap(j -> if({skip}, "
-        "(acc.1, toUInt8(0), acc.3, arrayPushBack(acc.4, {skipped:Int64}), "
-        "arrayPushBack(acc.5, toUInt32(0)), acc.6), "
+    go_on = (
         f"arrayMap(xs -> if(xs != 0 OR j = 0{gap}, "
         f"(acc.1, toUInt8(1), acc.3, acc.4, acc.5, toInt64({ends})), "
         "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j]), "
-        f"arrayPushBack(acc.5, toUInt32(j)), acc.6)), [toUInt32({stop})])[1]), [{pick}])[1]"
+        f"arrayPushBack(acc.5, toUInt32(j)), acc.6)), [toUInt32({stop})])[1]"
     )
+    if optional:
+        go_on = (
+            f"if({skip}, (acc.1, toUInt8(0), acc.3, arrayPushBack(acc.4, {{skipped:Int64}}), "
+            f"arrayPushBack(acc.5, toUInt32(0)), acc.6), {go_on})"
+        )
+    step = f"arrayMap(j -> {go_on}, [{pick}])[1]"
     fold = (
         f"arrayFold((acc, k) -> if(acc.2 = 1, acc, {step}), range(1, {n_steps}), "
         "(t[i], toUInt8(0), [toUInt32(i)], [t[i]], [toUInt32(i)], toInt64(0)))"
@@ -468,7 +487,11 @@ def _any_attempt(n_steps: int, held: bool, taken: str | None) -> str:
 
 
 def execute(plan: Plan, source: Any) -> Outcomes:
-    """Run the query; each row is one counted attempt."""
+    """Run the query; each row is one counted attempt. Rows become Outcomes column by column
+    (millions of persons: no Python object per row unless it has a breakdown value)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
     if not isinstance(source, ClickHouseSource):
         raise EngineError("engine clickhouse runs over a ClickHouse source (ClickHouseSource)")
     funnel = plan.funnel
@@ -480,34 +503,38 @@ def execute(plan: Plan, source: Any) -> Outcomes:
         outcomes = Outcomes.from_people([], n)
         outcomes.warnings.extend(warnings)
         return outcomes
+    times_list = rows.column("times").combine_chunks()
+    lengths = pc.list_value_length(times_list).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(times_list).to_numpy(zero_copy_only=False).astype(np.int64)
+    row_of = np.repeat(np.arange(rows.num_rows), lengths)
+    starts = np.cumsum(lengths) - lengths
+    times = np.zeros((rows.num_rows, n), dtype=np.int64)
+    times[row_of, np.arange(flat.size) - starts[row_of]] = flat
+    person = rows.column("person").combine_chunks()
+    keys = pc.dictionary_encode(person).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    groups = units = None
+    group_values: list[Any] = []
     b = funnel.breakdown
-    n_values = 0 if b is None else len(b.properties)
-    values: list[list[Any]] = [rows.column(f"v{k}").to_pylist() for k in range(n_values)]
-    # [B4]: a unit's rows under several values are alternatives (the total keeps the best)
-    alternatives = (
-        b is not None and b.scope == "event" and b.attribution == "all_events"
-        and funnel.count != "totals"
-    )  # fmt: skip
-    people = [
-        PersonOutcome(
-            person,
-            len(times),
-            tuple(None if t == SKIPPED_US else t for t in times),
-            tuple(_same(column[row]) for column in values) if b is not None else None,
-            (person, unit) if alternatives else None,
-        )
-        for row, (person, unit, times) in enumerate(
-            zip(
-                rows.column("person").to_pylist(),
-                rows.column("unit").to_pylist(),
-                rows.column("times").to_pylist(),
-                strict=True,
+    if b is not None:
+        columns = [rows.column(f"v{k}").to_pylist() for k in range(len(b.properties))]
+        codes: dict[Any, int] = {}
+        groups = np.array(
+            [codes.setdefault(tuple(_same(v) for v in value), len(codes)) for value in
+             zip(*columns, strict=True)],
+            dtype=np.int32,
+        )  # fmt: skip
+        group_values = list(codes)
+        # [B4]: a unit's rows under several values are alternatives (the total keeps the best)
+        if b.scope == "event" and b.attribution == "all_events" and funnel.count != "totals":
+            pairs = pc.binary_join_element_wise(
+                person, rows.column("unit").combine_chunks(), "\x1f"
             )
-        )
-    ]
-    outcomes = Outcomes.from_people(people, n)
-    outcomes.warnings.extend(warnings)
-    return outcomes
+            units = pc.dictionary_encode(pairs).indices.to_numpy(zero_copy_only=False)
+            units = units.astype(np.int64)
+    ids = person.to_numpy(zero_copy_only=False).astype(object)
+    return Outcomes(
+        lengths.astype(np.int16), times, keys, warnings, groups, group_values, units, ids
+    )
 
 
 _NAN = float("nan")
