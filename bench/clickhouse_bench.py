@@ -87,23 +87,20 @@ def chdb_dir(n: int, seed: int) -> Path:
 
 
 def open_chdb(path: Path) -> Any:
-    """The process's chdb session on the persistent directory `path`, installed as the session
+    """The process's chdb session on the persistent directory `path`: the session
     `ClickHouseSource` uses (chdb runs one session per process)."""
-    from chdb import session as chdb_session
+    from funnelscope.store.clickhouse import connection
 
-    from funnelscope.engines.clickhouse import source as ch_source
-
-    if ch_source._SESSION is None:
-        ch_source._SESSION = chdb_session.Session(str(path))
-    return ch_source._SESSION
+    return connection.session(str(path))
 
 
 def close_chdb() -> None:
-    from funnelscope.engines.clickhouse import source as ch_source
+    from funnelscope.store.clickhouse import connection
 
-    if ch_source._SESSION is not None:
-        ch_source._SESSION.close()
-        ch_source._SESSION = None
+    if connection._SESSION is not None:
+        connection._SESSION.close()
+        connection._SESSION = None
+        connection._SESSION_PATH = None
 
 
 def ensure_chdb(n: int, seed: int, store: Path, console: Console) -> dict[str, Any]:
@@ -166,6 +163,12 @@ def ensure_chdb(n: int, seed: int, store: Path, console: Console) -> dict[str, A
     return info
 
 
+def connection_path() -> str | None:
+    from funnelscope.store.clickhouse import connection
+
+    return connection._SESSION_PATH
+
+
 def stored_source(info: dict[str, Any]) -> Any:
     """A ClickHouseSource over the table `ensure_chdb` made (not dropped on close), timing each
     query it runs (the engine's SQL apart from the Python that reads its rows)."""
@@ -173,10 +176,18 @@ def stored_source(info: dict[str, Any]) -> Any:
 
     class StoredSource(ClickHouseSource):
         def __init__(self) -> None:  # the table exists: no CREATE, no INSERT
+            from funnelscope.store.clickhouse.connection import ChdbConnection, session
+
+            path = connection_path()
+            self._connection = ChdbConnection(path, database="default")
+            self._owned = False
+            self.where = f"chdb:{path}"
+            self._events = None
+            assert session(path) is not None
             self.table_name = info["table"]
             self.properties = {k: (v[0], v[1]) for k, v in info["properties"].items()}
             self.unloaded = {}
-            self._open = False  # close() leaves the table alone
+            self._open = True  # not owned: close() leaves the table alone
             self.sql_seconds = self.sql_cpu_seconds = 0.0
 
         def query(self, sql: str, params: Any = None) -> Any:
