@@ -18,6 +18,7 @@ pytest.importorskip("clickhouse_connect")
 
 from funnelscope.app.events import LoadOptions, ingest_files, list_quarantine
 from funnelscope.app.funnels import EventInput, compute_funnel, explain_funnel
+from funnelscope.app.timing import TimingRequest, compute_timed_funnel
 from funnelscope.errors import EngineError, FunnelscopeError, IngestError
 from funnelscope.model.spec import Funnel
 from funnelscope.store.clickhouse import ClickHouseStore, param_text, parse_url
@@ -330,3 +331,22 @@ def test_replace_is_refused_before_anything_is_loaded(tmp_path: Path, url: str) 
         ingest_files(url, [str(csv)], LoadOptions(replace=True))
     with pytest.raises(FunnelscopeError, match="no funnelscope events here yet"):
         compute_funnel(Funnel.from_dict(SPECS[0]), EventInput(url), None)
+
+
+@pytest.mark.parametrize("spec", [SPECS[0], SPECS[3], SPECS[5]], ids=["ordered", "any", "sessions"])
+def test_time_to_convert_and_the_trend_on_the_server_equal_the_kernels(
+    tmp_path: Path, url: str, spec: dict[str, object]
+) -> None:
+    """Step times leave the server exactly: the whole JSON (steps, their times, the time to
+    convert histogram and the weekly trend with its data end) equals the kernel's."""
+    csv = write_csv(tmp_path / "events.csv")
+    duck = str(tmp_path / "store.duckdb")
+    ingest_files(duck, [str(csv)], LoadOptions())
+    ingest_files(url, [str(csv)], LoadOptions())
+    funnel = Funnel.from_dict(spec)
+    request = TimingRequest(time_to_convert=True, trend="week")
+    expected = compute_timed_funnel(funnel, EventInput(duck), request, "kernel")
+    got = compute_timed_funnel(funnel, EventInput(url), request, None)
+    assert got.to_dict() == expected.to_dict()
+    assert got.trend is not None and got.time_to_convert is not None
+    assert got.run.where.startswith("the ClickHouse store clickhouse://analyst@127.0.0.1:")

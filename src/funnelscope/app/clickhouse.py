@@ -7,9 +7,10 @@ store's own values (reports, results) and they wrap them as for a DuckDB store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from funnelscope.errors import EngineError, FunnelscopeError, IngestError
 
@@ -19,7 +20,10 @@ if TYPE_CHECKING:
     from funnelscope.store import BadRow, ColumnMapping, IngestReport
 
 ENGINE = "clickhouse"
-SUPPORTED = "ingest, quarantine and funnel (with --people and --explain)"
+SUPPORTED = (
+    "ingest, quarantine and funnel (with --people, --explain, --time-to-convert, --trend and "
+    "--segments)"
+)
 
 
 def is_clickhouse(db: str) -> bool:
@@ -136,6 +140,16 @@ def compute(
         if people_step is not None:
             listed = tuple(result.people(people_step, status))
         return ClickHouseFunnel(result, warnings, f"the ClickHouse store {store.where}", listed)
+
+
+@contextmanager
+def opened_source(db: str) -> Iterator[tuple[Any, str]]:
+    """(the engine's source over the store's events, where they are), open for the block."""
+    from funnelscope.engines.clickhouse.source import ClickHouseSource
+    from funnelscope.store.clickhouse import ClickHouseStore
+
+    with ClickHouseStore(db) as store, ClickHouseSource.over_store(store) as source:
+        yield source, f"the ClickHouse store {store.where}"
 
 
 def explain(funnel: Funnel, db: str) -> tuple[str, str]:

@@ -3,6 +3,8 @@ conversion trends by entry period, and breakdown values that differ from the res
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +79,7 @@ def compute_timed_funnel(
     funnel: Funnel,
     events: EventInput,
     request: TimingRequest,
-    engine: str = DEFAULT_ENGINE,
+    engine: str | None = DEFAULT_ENGINE,
     on_loaded: OnLoaded | None = None,
 ) -> TimedRun:
     """Compute `funnel` over the store or files, then the extras `request` asks for, all from
@@ -88,14 +90,14 @@ def compute_timed_funnel(
 
     check_request(funnel, request)  # mistakes in the request are told before any event is read
     trend = ttc = found = None
-    with events_for(funnel, events, engine, on_loaded) as opened:
-        result = run_funnel(funnel, opened.source, engine=engine, person_ids=False)
-        warnings = (*result.outcomes.warnings, *check_names(funnel, opened.source, result))
+    with _opened(funnel, events, engine, on_loaded) as (source, where, chosen):
+        result = run_funnel(funnel, source, engine=chosen, person_ids=False)
+        warnings = (*result.outcomes.warnings, *check_names(funnel, source, result))
         if request.trend is not None:
             zone = request.trend_timezone
             if zone is None:
                 zone = "UTC" if funnel.date_range is None else funnel.date_range.timezone
-            end = data_end(result, opened.source)
+            end = data_end(result, source)
             trend = conversion_trend(result, request.trend, zone, end)
     if request.time_to_convert:
         ttc = time_to_convert(result, request.time_from, request.time_to, request.bins)
@@ -103,5 +105,23 @@ def compute_timed_funnel(
         from funnelscope.analyses.segments import segments
 
         found = segments(result, request.min_n, request.correction, request.alpha)
-    run = FunnelRun(result, warnings, opened.where)
+    run = FunnelRun(result, warnings, where)
     return TimedRun(run, ttc, trend, found)
+
+
+@contextmanager
+def _opened(
+    funnel: Funnel, events: EventInput, engine: str | None, on_loaded: OnLoaded | None
+) -> Iterator[tuple[Any, str, str]]:
+    """(source, where the events are, the engine) for the block: a ClickHouse store's own
+    events with the clickhouse engine, or the store or files as for any funnel."""
+    from funnelscope.app import clickhouse
+
+    if clickhouse.is_clickhouse(events.db_path) and not events.files:
+        chosen = clickhouse.engine_for(events.db_path, engine) or clickhouse.ENGINE
+        with clickhouse.opened_source(events.db_path) as (source, where):
+            yield source, where, chosen
+        return
+    chosen = engine or DEFAULT_ENGINE
+    with events_for(funnel, events, chosen, on_loaded) as opened:
+        yield opened.source, opened.where, chosen

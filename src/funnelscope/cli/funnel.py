@@ -211,7 +211,7 @@ def funnel(
         from funnelscope.app.timing import compute_timed_funnel
         from funnelscope.cli.render_timing import print_timed
 
-        timed = compute_timed_funnel(funnel_spec, events, timing, engine, report_load)
+        timed = compute_timed_funnel(funnel_spec, events, timing, chosen, report_load)
         for warning in timed.run.warnings:
             click.echo(f"warning: {warning}", err=True)
         print_timed(timed, output_format, Console())

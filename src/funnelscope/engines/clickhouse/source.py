@@ -134,6 +134,19 @@ class ClickHouseSource:
             zip(rows.column("event").to_pylist(), rows.column("n").to_pylist(), strict=True)
         )
 
+    def last_event_us(self, names: list[str]) -> int | None:
+        """The time (µs UTC) of the last event with one of `names` (None: there is none)."""
+        params = {f"n{k}": param_text(name) for k, name in enumerate(names)}
+        wanted = ", ".join(f"{{n{k}:String}}" for k in range(len(names))) or "''"
+        rows = self.query(
+            f"SELECT max(ts) AS last, count() AS n FROM {self.table_name} "
+            f"WHERE event IN ({wanted})",
+            params,
+        )
+        if not rows.num_rows or not rows.column("n")[0].as_py():
+            return None
+        return int(rows.column("last")[0].as_py())
+
     def property_types(self) -> dict[str, str]:
         """Property name -> its ClickHouse type (String, Int64, Float64, Bool)."""
         return {name: kind for name, (_, kind) in self.properties.items()}
