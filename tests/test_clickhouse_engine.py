@@ -172,10 +172,6 @@ def test_hostile_event_names_are_data() -> None:
     ("extra", "feature"),
     [
         (
-            {"order": "any", "where": [{"property": "plan", "op": "eq", "value": "pro"}]},
-            "filters under order: any",
-        ),
-        (
             {"where": [{"property": "plan", "op": "eq", "value": "pro", "scope": "person"}]},
             "person-scope filters",
         ),

@@ -35,8 +35,6 @@ def unsupported(funnel: Funnel) -> list[str]:
     """The features of `funnel` this engine does not compile yet."""
     missing = []
     filters = [*funnel.where, *(f for step in funnel.steps for f in step.where)]
-    if filters and funnel.order == Order.ANY:
-        missing.append("filters under order: any")
     if any(f.on_person for f in filters):
         missing.append("person-scope filters")
     if funnel.count == "totals":
@@ -98,7 +96,7 @@ def compile(funnel: Funnel, source: Any) -> Plan:
         held = "emptyArrayString()"
     entries = f"arrayFilter(i -> {enters}, arrayEnumerate(t))"
     if funnel.order == Order.ANY:
-        attempt = _any_attempt(bool(funnel.hold_constant))
+        attempt = f"({_any_attempt(funnel)}).1"  # (times, owners)
     else:
         # [W1] how long after the previous step each step may come (the window when unlimited:
         # the previous step is never before the entry, so the window's end comes first)
@@ -300,23 +298,82 @@ def _sequential_attempt(
     )
 
 
-def _any_attempt(held: bool) -> str:
+def _any_attempt(funnel: Funnel) -> str:
     """any from entry i: the entry, then every other step event within the window in (ts,
-    event_id) order; an event fills one of its steps not yet done ([S14]). Without filters
-    events of one name fill the same steps, so taking any free step is a maximum matching
-    ([S15]). State: (steps done, times when the count grew)."""
+    event_id) order; an event fills one of its steps not yet done ([S14]); the k-th step is
+    reached when the maximum matching of these events to the steps first grows to k ([S15]).
+    The attempt is a tuple (times when the matching grew, owners: step -> event index, 0 free).
+
+    When no event name fills two steps with different filters, the non-empty masks are
+    disjoint classes of steps and taking any free step of the event's mask is a maximum
+    matching. Otherwise an event whose steps are all taken looks for an augmenting path:
+    breadth first from its mask through the owners' masks, at most n rounds, each step
+    reached keeping its parent (0: reached from the event itself); when a free step is
+    reached the path back is flipped, each step on it taking its parent's owner. Whichever
+    path is found, the matching after each event is as large as the prefix's maximum matching,
+    and the events it uses are the same (an event once matched stays matched)."""
+    n = len(funnel.steps)
+    variants: dict[str, set[tuple[Filter, ...]]] = {}
+    for step in funnel.steps:
+        variants.setdefault(step.event, set()).add(step.where)
+    matching = any(len(v) > 1 for v in variants.values())
     window = (
         "arrayConcat([i], arrayFilter(j -> j != i AND t[j] >= t[i] "
         "AND t[j] <= t[i] + {window_us:Int64} AND b[j] != 0"
-        + (" AND h[j] = h[i]" if held else "")  # [H1]
+        + (" AND h[j] = h[i]" if funnel.hold_constant else "")  # [H1]
         + ", arrayEnumerate(t)))"
     )
-    grow = (
-        "arrayMap(free -> if(free = 0, acc, "
-        "(toUInt64(bitOr(acc.1, bitAnd(free, bitNot(free - 1)))), arrayPushBack(acc.2, t[j]))), "
-        "[bitAnd(b[j], bitNot(acc.1))])[1]"
+    steps = "arrayEnumerate(acc.2)"
+    # state: (times, owners, steps taken as bits); `take` gives the event the lowest free step
+    # of its own mask `free`
+    take = (
+        "arrayMap(low -> (arrayPushBack(acc.1, t[j]), "
+        f"arrayMap((o, s) -> if(s = bitCount(toUInt64(low - 1)) + 1, j, o), acc.2, {steps}), "
+        "toUInt64(bitOr(acc.3, low))), "
+        "[toUInt64(bitAnd(free, bitNot(toUInt64(free - 1))))])[1]"
     )
-    return f"arrayFold((acc, j) -> {grow}, {window}, (toUInt64(0), emptyArrayInt64())).2"
+    grow = "acc"
+    if matching:
+        # one round: the reachable steps' owners' masks (rr: reachable steps, parents)
+        grown = (
+            "arrayFold((u, o, s) -> if(o != 0 AND bitTest(rr.1, s - 1), bitOr(u, b[o]), u), "
+            f"acc.2, {steps}, toUInt64(0))"
+        )
+        parent = (
+            "toUInt8(arrayFirstIndex((o, q) -> o != 0 AND bitTest(rr.1, q - 1) "
+            f"AND bitTest(b[o], s - 1), acc.2, {steps}))"
+        )
+        rounds = (
+            "arrayFold((rr, z) -> if(bitAnd(rr.1, bitNot(acc.3)) != 0, rr, "
+            "arrayMap(nw -> if(nw = 0, rr, (toUInt64(bitOr(rr.1, nw)), "
+            f"arrayMap((p, s) -> if(bitTest(nw, s - 1), {parent}, p), "
+            "rr.2, arrayEnumerate(rr.2)))), "
+            f"[toUInt64(bitAnd({grown}, bitNot(rr.1)))])[1]), "
+            f"range({n}), (b[j], arrayWithConstant({n}, toUInt8(0))))"
+        )
+        # the steps on the path from the free step f (0-based) back to the event, as bits
+        path = (
+            "arrayFold((w, z) -> if(w.1 = 0, w, (r.2[w.1], "
+            "toUInt64(bitOr(w.2, bitShiftRight(bitShiftLeft(toUInt64(1), w.1), 1))))), "
+            f"range({n}), (toUInt8(f + 1), toUInt64(0))).2"
+        )
+        flip = (
+            "(arrayPushBack(acc.1, t[j]), "
+            "arrayMap((o, s, p) -> if(bitTest(pm, s - 1), if(p = 0, j, acc.2[p]), o), "
+            f"acc.2, {steps}, r.2), toUInt64(bitOr(acc.3, bitShiftLeft(toUInt64(1), f))))"
+        )
+        grow = (
+            "arrayMap(r -> arrayMap(reach -> if(reach = 0, acc, "
+            f"arrayMap(f -> arrayMap(pm -> {flip}, [{path}])[1], "
+            "[bitCount(toUInt64(bitAnd(reach, bitNot(toUInt64(reach - 1))) - 1))])[1]), "
+            f"[toUInt64(bitAnd(r.1, bitNot(acc.3)))])[1], [{rounds}])[1]"
+        )
+    fold = (
+        f"arrayFold((acc, j) -> arrayMap(free -> if(free != 0, {take}, {grow}), "
+        f"[toUInt64(bitAnd(b[j], bitNot(acc.3)))])[1], {window}, "
+        f"(emptyArrayInt64(), arrayWithConstant({n}, toUInt32(0)), toUInt64(0)))"
+    )
+    return f"arrayMap(a -> (a.1, a.2), [{fold}])[1]"
 
 
 def execute(plan: Plan, source: Any) -> Outcomes:
