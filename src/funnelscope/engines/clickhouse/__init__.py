@@ -324,54 +324,84 @@ def _any_attempt(funnel: Funnel) -> str:
         + ", arrayEnumerate(t)))"
     )
     steps = "arrayEnumerate(acc.2)"
-    # state: (times, owners, steps taken as bits); `take` gives the event the lowest free step
-    # of its own mask `free`
+    # greedy state: (times, owners, steps taken as bits); `take` gives the event the lowest
+    # free step of its own mask (`free`: its steps not taken)
     take = (
         "arrayMap(low -> (arrayPushBack(acc.1, t[j]), "
         f"arrayMap((o, s) -> if(s = bitCount(toUInt64(low - 1)) + 1, j, o), acc.2, {steps}), "
         "toUInt64(bitOr(acc.3, low))), "
         "[toUInt64(bitAnd(free, bitNot(toUInt64(free - 1))))])[1]"
     )
-    grow = "acc"
-    if matching:
-        # one round: the reachable steps' owners' masks (rr: reachable steps, parents)
-        grown = (
-            "arrayFold((u, o, s) -> if(o != 0 AND bitTest(rr.1, s - 1), bitOr(u, b[o]), u), "
-            f"acc.2, {steps}, toUInt64(0))"
+    if not matching:
+        fold = (
+            f"arrayFold((acc, j) -> arrayMap(free -> if(free != 0, {take}, acc), "
+            f"[toUInt64(bitAnd(b[j], bitNot(acc.3)))])[1], {window}, "
+            f"(emptyArrayInt64(), arrayWithConstant({n}, toUInt32(0)), toUInt64(0)))"
         )
-        parent = (
-            "toUInt8(arrayFirstIndex((o, q) -> o != 0 AND bitTest(rr.1, q - 1) "
-            f"AND bitTest(b[o], s - 1), acc.2, {steps}))"
-        )
-        rounds = (
-            "arrayFold((rr, z) -> if(bitAnd(rr.1, bitNot(acc.3)) != 0, rr, "
-            "arrayMap(nw -> if(nw = 0, rr, (toUInt64(bitOr(rr.1, nw)), "
-            f"arrayMap((p, s) -> if(bitTest(nw, s - 1), {parent}, p), "
-            "rr.2, arrayEnumerate(rr.2)))), "
-            f"[toUInt64(bitAnd({grown}, bitNot(rr.1)))])[1]), "
-            f"range({n}), (b[j], arrayWithConstant({n}, toUInt8(0))))"
-        )
-        # the steps on the path from the free step f (0-based) back to the event, as bits
-        path = (
-            "arrayFold((w, z) -> if(w.1 = 0, w, (r.2[w.1], "
-            "toUInt64(bitOr(w.2, bitShiftRight(bitShiftLeft(toUInt64(1), w.1), 1))))), "
-            f"range({n}), (toUInt8(f + 1), toUInt64(0))).2"
-        )
-        flip = (
-            "(arrayPushBack(acc.1, t[j]), "
-            "arrayMap((o, s, p) -> if(bitTest(pm, s - 1), if(p = 0, j, acc.2[p]), o), "
-            f"acc.2, {steps}, r.2), toUInt64(bitOr(acc.3, bitShiftLeft(toUInt64(1), f))))"
-        )
-        grow = (
-            "arrayMap(r -> arrayMap(reach -> if(reach = 0, acc, "
-            f"arrayMap(f -> arrayMap(pm -> {flip}, [{path}])[1], "
-            "[bitCount(toUInt64(bitAnd(reach, bitNot(toUInt64(reach - 1))) - 1))])[1]), "
-            f"[toUInt64(bitAnd(r.1, bitNot(acc.3)))])[1], [{rounds}])[1]"
-        )
+        return f"arrayMap(a -> (a.1, a.2), [{fold}])[1]"
+    # matching state: (times, owners, steps taken, masks of the matched events or'ed, each
+    # step's owner's mask); m is the event's mask, nd the steps not taken. Inner lambdas
+    # capture only numbers: a captured array is copied for every element.
+    # Every expression must be valid for any input, as ClickHouse may evaluate both branches
+    # of an if: the lowest step (1-based) in the bits x, n + 1 when there is none; the bit of
+    # step k, none for k = 0.
+    lowest = (
+        "bitCount(toUInt64(bitAnd(toUInt64(bitAnd({x}, bitNot(toUInt64({x} - 1))) - 1), "
+        f"toUInt64({(1 << n) - 1})))) + 1"
+    )
+    bit = "toUInt64(bitShiftRight(bitShiftLeft(toUInt64(1), {k}), 1))"
+    take = (
+        "arrayMap(k -> (arrayPushBack(acc.1, t[j]), "
+        f"arrayMap((o, s) -> if(s = k, j, o), acc.2, {steps}), "
+        f"toUInt64(bitOr(acc.3, {bit.format(k='k')})), toUInt64(bitOr(acc.4, m)), "
+        f"arrayMap((x, s) -> if(s = k, m, x), acc.5, {steps})), "
+        f"[{lowest.format(x='bitAnd(m, nd)')}])[1]"
+    )
+    # breadth first: each round adds the steps the owners of the last layer can move to, until
+    # a free step is reached or nothing is added (rr: steps reached, layers)
+    rounds = (
+        "arrayFold((rr, z) -> if(bitAnd(rr.1, nd) != 0, rr, arrayMap(nw -> if(nw = 0, rr, "
+        "(toUInt64(bitOr(rr.1, nw)), arrayPushBack(rr.2, nw))), "
+        "[toUInt64(bitAnd(arrayMap(ll -> arrayFold((u, x, s) -> if(bitTest(ll, s - 1), "
+        f"bitOr(u, x), u), acc.5, {steps}, toUInt64(0)), [rr.2[-1]])[1], bitNot(rr.1)))])[1]), "
+        f"range({n - 1}), (m, [m]))"
+    )
+    # back from the free step f through the earlier layers: in each, a step q whose owner can
+    # move to the current step s; that owner and its mask move to s, and the first step of
+    # the path gets j (w: current step, steps on the path, new owners and masks by step)
+    moved = (
+        f"(toUInt8(q), toUInt64(bitOr(w.2, {bit.format(k='q')})), "
+        "arrayMap((x, k) -> if(k = s, oq, x), w.3, arrayEnumerate(w.3)), "
+        "arrayMap((x, k) -> if(k = s, mq, x), w.4, arrayEnumerate(w.4)))"
+    )
+    back = (
+        f"arrayFold((w, pl) -> arrayMap(s -> arrayMap(q -> arrayMap((oq, mq) -> {moved}, "
+        "[acc.2[q]], [acc.5[q]])[1], [arrayFirstIndex((x, k) -> bitTest(pl, k - 1) "
+        f"AND bitTest(x, s - 1), acc.5, {steps})])[1], [w.1])[1], "
+        f"arrayReverse(arrayPopBack(r.2)), (toUInt8(f), {bit.format(k='f')}, "
+        f"arrayWithConstant({n}, toUInt32(0)), arrayWithConstant({n}, toUInt64(0))))"
+    )
+    flip = (
+        "arrayMap(pm -> (arrayPushBack(acc.1, t[j]), "
+        "arrayMap((o, k, x) -> if(bitTest(pm, k - 1), if(x = 0, j, x), o), "
+        f"acc.2, {steps}, w.3), toUInt64(bitOr(acc.3, {bit.format(k='f')})), "
+        "toUInt64(bitOr(acc.4, m)), "
+        "arrayMap((o, k, x) -> if(bitTest(pm, k - 1), if(x = 0, m, x), o), "
+        f"acc.5, {steps}, w.4)), [w.2])[1]"
+    )
+    grow = (
+        "arrayMap(r -> arrayMap(reach -> if(reach = 0, acc, "
+        f"arrayMap(f -> arrayMap(w -> {flip}, [{back}])[1], "
+        f"[{lowest.format(x='reach')}])[1]), "
+        f"[toUInt64(bitAnd(r.1, nd))])[1], [{rounds}])[1]"
+    )
+    # no path when neither the event nor any matched event fits a free step
+    step = f"if(bitAnd(m, nd) != 0, {take}, if(bitAnd(bitOr(m, acc.4), nd) = 0, acc, {grow}))"
     fold = (
-        f"arrayFold((acc, j) -> arrayMap(free -> if(free != 0, {take}, {grow}), "
-        f"[toUInt64(bitAnd(b[j], bitNot(acc.3)))])[1], {window}, "
-        f"(emptyArrayInt64(), arrayWithConstant({n}, toUInt32(0)), toUInt64(0)))"
+        f"arrayFold((acc, j) -> arrayMap((m, nd) -> {step}, [b[j]], "
+        f"[toUInt64(bitNot(acc.3))])[1], {window}, (emptyArrayInt64(), "
+        f"arrayWithConstant({n}, toUInt32(0)), toUInt64(0), toUInt64(0), "
+        f"arrayWithConstant({n}, toUInt64(0))))"
     )
     return f"arrayMap(a -> (a.1, a.2), [{fold}])[1]"
 
