@@ -396,9 +396,9 @@ def _any_attempt(funnel: Funnel) -> str:
         f"[toUInt64(bitAnd(r.1, nd))])[1], [{rounds}])[1]"
     )
     # no path when neither the event nor any matched event fits a free step
-    step = f"if(bitAnd(m, nd) != 0, {take}, if(bitAnd(bitOr(m, acc.4), nd) = 0, acc, {grow}))"
+    fill = f"if(bitAnd(m, nd) != 0, {take}, if(bitAnd(bitOr(m, acc.4), nd) = 0, acc, {grow}))"
     fold = (
-        f"arrayFold((acc, j) -> arrayMap((m, nd) -> {step}, [b[j]], "
+        f"arrayFold((acc, j) -> arrayMap((m, nd) -> {fill}, [b[j]], "
         f"[toUInt64(bitNot(acc.3))])[1], {window}, (emptyArrayInt64(), "
         f"arrayWithConstant({n}, toUInt32(0)), toUInt64(0), toUInt64(0), "
         f"arrayWithConstant({n}, toUInt64(0))))"
