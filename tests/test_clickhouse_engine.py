@@ -533,6 +533,17 @@ N_AT_MOST_3 = {"property": "n", "op": "lte", "value": 3}
              ({"plan": "pro"}, "10:02"), ({"plan": "free", "n": 9}, "10:03")],
             ("10:00", "10:01", "10:03"),
         ),
+        # a long path with no free end: the fourth event's step is held by the first event,
+        # which could move to the second's, which could move to the third's, which fits only
+        # its own; b stays free but no a event fits it. The search ends empty, and (every
+        # branch evaluated) walking back from "no free step" must not fail the query
+        (
+            [{"event": "a", "where": [PRO]}, {"event": "a", "where": [N_AT_LEAST_2]},
+             {"event": "a", "where": [N_AT_MOST_3]}, "b"],
+            [({"plan": "pro", "n": 5}, "10:00"), ({"plan": "free", "n": 2}, "10:01"),
+             ({"plan": "free", "n": 1}, "10:02"), ({"plan": "pro"}, "10:03")],
+            ("10:00", "10:01", "10:02"),
+        ),
         # a and b steps mixed: b only fills its own step; a free a has only the plain a step,
         # which the pro a took first; the pro a moves to the filtered step when free a comes
         (
@@ -553,6 +564,7 @@ def test_any_order_assigns_steps_by_maximum_matching(
     (outcome,) = on_clickhouse(funnel, table)
     assert outcome.times_us == tuple(to_us(at(clock)) for clock in clocks)
     assert list(on_clickhouse(funnel, table)) == list(on_reference(funnel, table))
+    assert list(on_clickhouse_every_branch(funnel, table)) == list(on_clickhouse(funnel, table))
 
 
 @st.composite

@@ -377,7 +377,7 @@ def _any_attempt(funnel: Funnel) -> str:
     back = (
         f"arrayFold((w, pl) -> arrayMap(s -> arrayMap(q -> arrayMap((oq, mq) -> {moved}, "
         "[acc.2[q]], [acc.5[q]])[1], [arrayFirstIndex((x, k) -> bitTest(pl, k - 1) "
-        f"AND bitTest(x, s - 1), acc.5, {steps})])[1], [w.1])[1], "
+        f"AND bitAnd(x, {bit.format(k='s')}) != 0, acc.5, {steps})])[1], [w.1])[1], "
         f"arrayReverse(arrayPopBack(r.2)), (toUInt8(f), {bit.format(k='f')}, "
         f"arrayWithConstant({n}, toUInt32(0)), arrayWithConstant({n}, toUInt64(0))))"
     )
