@@ -66,3 +66,44 @@ def test_sources_have_tables_of_their_own() -> None:
         assert first.table_name != second.table_name
         count = second.query(f"SELECT count() AS n FROM {second.table_name}")
         assert count.column("n").to_pylist() == [0]
+
+
+def test_narrow_numbers_widen_and_a_type_not_loaded_is_refused_by_name() -> None:
+    """Arrow tables may carry int32 or float32 properties (a store never does: BIGINT, DOUBLE,
+    BOOLEAN, VARCHAR): they load widened, exactly. A timestamp property is the one gap: a
+    filter on it is refused, naming the property and its type, never computed wrongly."""
+    from funnelscope.engines import get_engine
+    from funnelscope.errors import EngineError
+    from funnelscope.model.spec import parse_funnel
+
+    table = pa.table(
+        {
+            "person_id": ["a", "a", "b", "b"],
+            "event_id": ["1", "2", "3", "4"],
+            "event": ["x", "y", "x", "y"],
+            "ts": pa.array([1, 2, 1, 2], pa.int64()),
+            "n": pa.array([3, 3, 1, 2], pa.int32()),
+            "price": pa.array([0.5, 0.5, 0.25, 1.5], pa.float32()),
+            "when": pa.array([1, 2, 3, 4], pa.timestamp("us")),
+        }
+    )
+    with ClickHouseSource.from_table(table) as source:
+        assert source.properties == {"n": ("p0", "Int64"), "price": ("p1", "Float64")}
+    funnel = parse_funnel(
+        {"steps": ["x", {"event": "y", "where": [{"property": "n", "op": "gt", "value": 2}]}]}
+    )
+    for engine in ("reference", "clickhouse"):
+        outcomes = get_engine(engine)(funnel, table)
+        assert sorted((o.person_id, o.reached) for o in outcomes) == [("a", 2), ("b", 1)]
+    cheap = parse_funnel(
+        {"steps": ["x", {"event": "y", "where": [{"property": "price", "op": "eq", "value": 1.5}]}]}
+    )
+    assert sorted((o.person_id, o.reached) for o in get_engine("clickhouse")(cheap, table)) == [
+        ("a", 1),
+        ("b", 2),
+    ]
+    on_time = parse_funnel(
+        {"steps": ["x", {"event": "y", "where": [{"property": "when", "op": "eq", "value": 1}]}]}
+    )
+    with pytest.raises(EngineError, match=r"type timestamp\[us\] yet \('when'\)"):
+        get_engine("clickhouse")(on_time, table)

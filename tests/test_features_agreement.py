@@ -7,7 +7,6 @@ ranges. Zero differences allowed.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnelscope.analyses.funnel import run_funnel
-from funnelscope.errors import EngineError
 from funnelscope.model.results import FunnelResult
 from funnelscope.model.spec import Funnel, parse_funnel
 from funnelscope.store import ColumnMapping, EventStore
@@ -144,17 +142,7 @@ def assert_same(funnel: Funnel, table: pa.Table) -> None:
     expected = snapshot(computed("reference", funnel, table, True))
     for integer_persons in (True, False):
         assert snapshot(computed("kernel", funnel, table, integer_persons)) == expected
-    assert on_clickhouse(lambda: computed("clickhouse", funnel, table, True)) in (expected, None)
-
-
-def on_clickhouse(compute: Callable[[], FunnelResult]) -> dict[str, Any] | None:
-    """The clickhouse engine's snapshot, or None for its one named gap: event-scope filters
-    under order: any (engines/clickhouse, ``unsupported``), refused with EngineError."""
-    try:
-        return snapshot(compute())
-    except EngineError as refused:
-        assert "filters under order: any" in str(refused)
-        return None
+    assert snapshot(computed("clickhouse", funnel, table, True)) == expected
 
 
 @settings(
@@ -324,4 +312,4 @@ def test_the_store_path_agrees_with_reference(seed: int, tmp_path: Path) -> None
         store.ingest([path], mapping)
         for engine in ("kernel", "reference"):
             assert snapshot(run_funnel(funnel, store, engine)) == expected
-        assert on_clickhouse(lambda: run_funnel(funnel, store, "clickhouse")) in (expected, None)
+        assert snapshot(run_funnel(funnel, store, "clickhouse")) == expected

@@ -47,24 +47,11 @@ def open_source(funnel: Funnel, source: Any) -> Iterator[ClickHouseSource]:
         yield own
 
 
-def unsupported(funnel: Funnel) -> list[str]:
-    """The features of `funnel` this engine does not compile yet."""
-    missing = []
-    filters = [*funnel.where, *(f for step in funnel.steps for f in step.where)]
-    # a person's value is on all their events: only event-scope filters split one name's masks
-    if any(not f.on_person for f in filters) and funnel.order == Order.ANY:
-        missing.append("filters under order: any")
-    return missing
-
-
 def compile(funnel: Funnel, source: Any) -> Plan:
     """The query giving every counted attempt: (person, unit, times of its steps, breakdown
     values); only these leave the server."""
     if not isinstance(source, ClickHouseSource):
         raise EngineError("engine clickhouse runs over a ClickHouse source (ClickHouseSource)")
-    missing = unsupported(funnel)
-    if missing:
-        raise EngineError(f"engine clickhouse does not compile yet: {', '.join(missing)}")
     params: dict[str, str] = {
         "window_us": str(funnel.window_seconds * US_PER_SECOND),
         "skipped": str(SKIPPED_US),
@@ -135,7 +122,7 @@ def compile(funnel: Funnel, source: Any) -> Plan:
     totals = funnel.count == "totals"
     taken = "tot.1" if totals else None
     if funnel.order == Order.ANY:
-        attempt = _any_attempt(len(funnel.steps), holds, taken)
+        attempt = _any_attempt(funnel, holds, taken)
     else:
         # [W1] how long after the previous step each step may come (the window when unlimited:
         # the previous step is never before the entry, so the window's end comes first)
@@ -458,12 +445,27 @@ def _sequential_attempt(
     return f"arrayMap(s -> (s.4, s.5, if(s.2 = 1, s.6, s.1), s.3), [{fold}])[1]"
 
 
-def _any_attempt(n_steps: int, held: bool, taken: str | None) -> str:
+def _any_attempt(funnel: Funnel, held: bool, taken: str | None) -> str:
     """any from entry i: the entry, then every other step event within the window in (ts,
-    event_id) order; an event fills one of its steps not yet done ([S14]). Without filters
-    events of one name fill the same steps, so taking any free step is a maximum matching
-    ([S15]). Fold state: (steps done, times when the count grew, the events that grew it);
-    the attempt is (times, those events, end ([C3]), used indices)."""
+    event_id) order; an event fills one of its steps not yet done ([S14]); the k-th step is
+    reached when the maximum matching of these events to the steps first grows to k ([S15]).
+    The attempt is (times when the matching grew, the events that grew it, end ([C3]), the
+    events the matching uses); `held`: steps hold the entry's key ([H1], [B4]); `taken`: an
+    array of events earlier attempts used (count: totals), left out.
+
+    When no event name fills two steps with different filters, the non-empty masks are
+    disjoint classes of steps and taking any free step of the event's mask is a maximum
+    matching. Otherwise an event whose steps are all taken looks for an augmenting path:
+    breadth first from its mask through the owners' masks, at most n rounds, each step
+    reached keeping its parent (0: reached from the event itself); when a free step is
+    reached the path back is flipped, each step on it taking its parent's owner. Whichever
+    path is found, the matching after each event is as large as the prefix's maximum matching,
+    and the events it uses are the same (an event once matched stays matched)."""
+    n = len(funnel.steps)
+    variants: dict[str, set[tuple[Filter, ...]]] = {}
+    for step in funnel.steps:
+        variants.setdefault(step.event, set()).add(step.where)
+    matching = any(len(v) > 1 for v in variants.values())
     window = (
         "arrayConcat([i], arrayFilter(j -> j != i AND t[j] >= t[i] "
         "AND t[j] <= t[i] + {window_us:Int64} AND b[j] != 0"
@@ -471,19 +473,99 @@ def _any_attempt(n_steps: int, held: bool, taken: str | None) -> str:
         + (f" AND NOT has({taken}, toUInt32(j))" if taken else "")  # [C3]
         + ", arrayEnumerate(t)))"
     )
+    steps = "arrayEnumerate(acc.2)"
+
+    # [C3] a complete attempt ends at its last step, another just after its window; it uses
+    # the events its matching owns
+    def attempt(fold: str, grown: int) -> str:
+        return (
+            f"arrayMap(a -> (a.1, a.{grown}, if(length(a.1) = {n}, a.1[{n}], "
+            "t[i] + {window_us:Int64} + 1), arrayMap(x -> toUInt32(x), "
+            f"arrayFilter(x -> x != 0, a.2))), [{fold}])[1]"
+        )
+
+    # greedy state: (times, owners, steps taken as bits, the events that grew the matching);
+    # `take` gives the event the lowest free step of its own mask (`free`: its steps not taken)
+    take = (
+        "arrayMap(low -> (arrayPushBack(acc.1, t[j]), "
+        f"arrayMap((o, s) -> if(s = bitCount(toUInt64(low - 1)) + 1, j, o), acc.2, {steps}), "
+        "toUInt64(bitOr(acc.3, low)), arrayPushBack(acc.4, toUInt32(j))), "
+        "[toUInt64(bitAnd(free, bitNot(toUInt64(free - 1))))])[1]"
+    )
+    if not matching:
+        fold = (
+            f"arrayFold((acc, j) -> arrayMap(free -> if(free != 0, {take}, acc), "
+            f"[toUInt64(bitAnd(b[j], bitNot(acc.3)))])[1], {window}, "
+            f"(emptyArrayInt64(), arrayWithConstant({n}, toUInt32(0)), toUInt64(0), "
+            "emptyArrayUInt32()))"
+        )
+        return attempt(fold, 4)
+    # matching state: (times, owners, steps taken, masks of the matched events or'ed, each
+    # step's owner's mask); m is the event's mask, nd the steps not taken. Inner lambdas
+    # capture only numbers: a captured array is copied for every element.
+    # Every expression must be valid for any input, as ClickHouse may evaluate both branches
+    # of an if: the lowest step (1-based) in the bits x, n + 1 when there is none; the bit of
+    # step k, none for k = 0.
+    lowest = (
+        "bitCount(toUInt64(bitAnd(toUInt64(bitAnd({x}, bitNot(toUInt64({x} - 1))) - 1), "
+        f"toUInt64({(1 << n) - 1})))) + 1"
+    )
+    bit = "toUInt64(bitShiftRight(bitShiftLeft(toUInt64(1), {k}), 1))"
+    take = (
+        "arrayMap(k -> (arrayPushBack(acc.1, t[j]), "
+        f"arrayMap((o, s) -> if(s = k, j, o), acc.2, {steps}), "
+        f"toUInt64(bitOr(acc.3, {bit.format(k='k')})), toUInt64(bitOr(acc.4, m)), "
+        f"arrayMap((x, s) -> if(s = k, m, x), acc.5, {steps}), "
+        "arrayPushBack(acc.6, toUInt32(j))), "
+        f"[{lowest.format(x='bitAnd(m, nd)')}])[1]"
+    )
+    # breadth first: each round adds the steps the owners of the last layer can move to, until
+    # a free step is reached or nothing is added (rr: steps reached, layers)
+    rounds = (
+        "arrayFold((rr, z) -> if(bitAnd(rr.1, nd) != 0, rr, arrayMap(nw -> if(nw = 0, rr, "
+        "(toUInt64(bitOr(rr.1, nw)), arrayPushBack(rr.2, nw))), "
+        "[toUInt64(bitAnd(arrayMap(ll -> arrayFold((u, x, s) -> if(bitTest(ll, s - 1), "
+        f"bitOr(u, x), u), acc.5, {steps}, toUInt64(0)), [rr.2[-1]])[1], bitNot(rr.1)))])[1]), "
+        f"range({n - 1}), (m, [m]))"
+    )
+    # back from the free step f through the earlier layers: in each, a step q whose owner can
+    # move to the current step s; that owner and its mask move to s, and the first step of
+    # the path gets j (w: current step, steps on the path, new owners and masks by step)
+    moved = (
+        f"(toUInt8(q), toUInt64(bitOr(w.2, {bit.format(k='q')})), "
+        "arrayMap((x, k) -> if(k = s, oq, x), w.3, arrayEnumerate(w.3)), "
+        "arrayMap((x, k) -> if(k = s, mq, x), w.4, arrayEnumerate(w.4)))"
+    )
+    back = (
+        f"arrayFold((w, pl) -> arrayMap(s -> arrayMap(q -> arrayMap((oq, mq) -> {moved}, "
+        "[acc.2[q]], [acc.5[q]])[1], [arrayFirstIndex((x, k) -> bitTest(pl, k - 1) "
+        f"AND bitAnd(x, {bit.format(k='s')}) != 0, acc.5, {steps})])[1], [w.1])[1], "
+        f"arrayReverse(arrayPopBack(r.2)), (toUInt8(f), {bit.format(k='f')}, "
+        f"arrayWithConstant({n}, toUInt32(0)), arrayWithConstant({n}, toUInt64(0))))"
+    )
+    flip = (
+        "arrayMap(pm -> (arrayPushBack(acc.1, t[j]), "
+        "arrayMap((o, k, x) -> if(bitTest(pm, k - 1), if(x = 0, j, x), o), "
+        f"acc.2, {steps}, w.3), toUInt64(bitOr(acc.3, {bit.format(k='f')})), "
+        "toUInt64(bitOr(acc.4, m)), "
+        "arrayMap((o, k, x) -> if(bitTest(pm, k - 1), if(x = 0, m, x), o), "
+        f"acc.5, {steps}, w.4), arrayPushBack(acc.6, toUInt32(j))), [w.2])[1]"
+    )
     grow = (
-        "arrayMap(free -> if(free = 0, acc, "
-        "(toUInt64(bitOr(acc.1, bitAnd(free, bitNot(free - 1)))), arrayPushBack(acc.2, t[j]), "
-        "arrayPushBack(acc.3, toUInt32(j)))), [bitAnd(b[j], bitNot(acc.1))])[1]"
+        "arrayMap(r -> arrayMap(reach -> if(reach = 0, acc, "
+        f"arrayMap(f -> arrayMap(w -> {flip}, [{back}])[1], "
+        f"[{lowest.format(x='reach')}])[1]), "
+        f"[toUInt64(bitAnd(r.1, nd))])[1], [{rounds}])[1]"
     )
+    # no path when neither the event nor any matched event fits a free step
+    fill = f"if(bitAnd(m, nd) != 0, {take}, if(bitAnd(bitOr(m, acc.4), nd) = 0, acc, {grow}))"
     fold = (
-        f"arrayFold((acc, j) -> {grow}, {window}, "
-        "(toUInt64(0), emptyArrayInt64(), emptyArrayUInt32()))"
+        f"arrayFold((acc, j) -> arrayMap((m, nd) -> {fill}, [b[j]], "
+        f"[toUInt64(bitNot(acc.3))])[1], {window}, (emptyArrayInt64(), "
+        f"arrayWithConstant({n}, toUInt32(0)), toUInt64(0), toUInt64(0), "
+        f"arrayWithConstant({n}, toUInt64(0)), emptyArrayUInt32()))"
     )
-    return (  # [C3] a complete attempt ends at its last step, another just after its window
-        f"arrayMap(s -> (s.2, s.3, if(length(s.2) = {n_steps}, s.2[{n_steps}], "
-        "t[i] + {window_us:Int64} + 1), s.3), [" + fold + "])[1]"
-    )
+    return attempt(fold, 6)
 
 
 def execute(plan: Plan, source: Any) -> Outcomes:

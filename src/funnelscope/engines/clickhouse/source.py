@@ -36,7 +36,14 @@ PROPERTY_TYPES = {
     pa.string(): "String",
     pa.large_string(): "String",
     pa.int64(): "Int64",
+    pa.int32(): "Int64",  # narrower numbers widen exactly
+    pa.int16(): "Int64",
+    pa.int8(): "Int64",
+    pa.uint32(): "Int64",
+    pa.uint16(): "Int64",
+    pa.uint8(): "Int64",
     pa.float64(): "Float64",
+    pa.float32(): "Float64",
     pa.bool_(): "Bool",
     pa.null(): "String",  # never set
 }
@@ -90,7 +97,11 @@ class ClickHouseSource:
                     continue
                 column = f"p{len(self.properties)}"
                 self.properties[prop] = (column, kind)
-                arrow_type = pa.string() if kind == "String" else table.schema.field(name).type
+                arrow_type = {
+                    "String": pa.string(),
+                    "Int64": pa.int64(),
+                    "Float64": pa.float64(),
+                }.get(kind, table.schema.field(name).type)
                 columns[column] = table.column(name).cast(arrow_type)
         extra = ", session_id Nullable(String)"
         extra += "".join(f", {c} Nullable({kind})" for c, kind in self.properties.values())
