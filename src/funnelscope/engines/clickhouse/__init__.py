@@ -121,6 +121,7 @@ def compile(funnel: Funnel, source: Any) -> Plan:
 
     totals = funnel.count == "totals"
     taken = "tot.1" if totals else None
+    optional = any(step.optional for step in funnel.steps)
     if funnel.order == Order.ANY:
         attempt = _any_attempt(funnel, holds, taken)
     else:
@@ -148,11 +149,18 @@ def compile(funnel: Funnel, source: Any) -> Plan:
             shapes=(
                 len(funnel.event_names) < len(funnel.steps),
                 any(x.event in funnel.event_names for x in funnel.exclusions),
-                any(step.optional for step in funnel.steps),
+                optional,
                 any(step.within_seconds is not None for step in funnel.steps),
             ),
+            keeps=(
+                totals or len(funnel.event_names) < len(funnel.steps) or bool(funnel.exclusions),
+                breakdown is not None
+                and breakdown.scope == "event"
+                and breakdown.attribution in ("last_touch", "step"),
+                totals,
+            ),
         )
-    row = _row(breakdown, len(value_columns))
+    row = _row(breakdown, len(value_columns), optional)
 
     def counted(entry_condition: str) -> str:
         """The counted attempts entering where `entry_condition` holds, as rows."""
@@ -174,7 +182,8 @@ def compile(funnel: Funnel, source: Any) -> Plan:
             return f"arrayMap(a -> {row}, {fold}.4)"
         entries = f"arrayFilter(i -> {entry_condition}, arrayEnumerate(t))"
         attempts = f"arrayMap(i -> {attempt}, {entries})"
-        return f"arrayMap(attempts -> arrayMap(a -> {row}, {CHOOSE_BEST}), [{attempts}])[1]"
+        best = _choose_best(optional)
+        return f"arrayMap(attempts -> arrayMap(a -> {row}, {best}), [{attempts}])[1]"
 
     if per_value:
         entries = f"arrayFilter(i -> {enters}, arrayEnumerate(t))"
@@ -259,10 +268,12 @@ def _column(source: ClickHouseSource, prop: str) -> tuple[str, str]:
     return source.properties[prop]
 
 
-def _row(breakdown: Any, n_values: int) -> str:
+def _row(breakdown: Any, n_values: int, optional: bool) -> str:
     """An attempt `a` (times, step events, end, used) as a counted row: its times cut after its
     last step done, then the breakdown values of the event it is counted under ([B2])."""
     trimmed = "arraySlice(a.1, 1, arrayLastIndex(x -> x != {skipped:Int64}, a.1))"
+    if not optional:  # no step is skipped: the times end at the last step done
+        trimmed = "a.1"
     if breakdown is None:
         return f"tuple({trimmed})"
     if breakdown.scope == "person" or breakdown.attribution in ("first_touch", "all_events"):
@@ -346,12 +357,21 @@ class _Filters:
         return f"({read} IS NOT NULL AND {test})"
 
 
-# [S10], [O4]: of `attempts`, the one with the most non-optional steps done, then the most
-# steps, then the earliest entry (indexOf takes the first); an array of it, or empty
-CHOOSE_BEST = """arrayMap(scores -> arraySlice([attempts[indexOf(scores, arrayMax(scores))]], 1,
-            length(attempts)), [arrayMap(a -> 64 * arrayCount((x, o) -> x != {skipped:Int64}
-            AND o = 0, a.1, arraySlice({optional:Array(UInt8)}, 1, length(a.1)))
-            + arrayCount(x -> x != {skipped:Int64}, a.1), attempts)])[1]"""
+def _choose_best(optional: bool) -> str:
+    """[S10], [O4]: of `attempts`, the one with the most non-optional steps done, then the most
+    steps, then the earliest entry (indexOf takes the first); an array of it, or empty.
+    Without optional steps an attempt's times are its steps done, so the score is their count."""
+    scores = (
+        "arrayMap(a -> 64 * arrayCount((x, o) -> x != {skipped:Int64} AND o = 0, a.1, "
+        "arraySlice({optional:Array(UInt8)}, 1, length(a.1))) "
+        "+ arrayCount(x -> x != {skipped:Int64}, a.1), attempts)"
+    )
+    if not optional:
+        scores = "arrayMap(a -> length(a.1), attempts)"
+    return (
+        "arrayMap(scores -> arraySlice([attempts[indexOf(scores, arrayMax(scores))]], 1, "
+        f"length(attempts)), [{scores}])[1]"
+    )
 
 
 def _same_text(column: str, kind: str) -> str:
@@ -372,6 +392,7 @@ def _sequential_attempt(
     exclusions: list[tuple[int, int]],
     taken: str | None,
     shapes: tuple[bool, bool, bool, bool] = (True, True, True, True),
+    keeps: tuple[bool, bool, bool] = (True, True, True),
 ) -> str:
     """ordered / strict from entry i: step k by the earliest unused event at or after the
     previous step, inside the window and the step's within ([S7]-[S9], [W1]); strict stops at
@@ -385,8 +406,13 @@ def _sequential_attempt(
 
     `shapes` leaves out what the funnel cannot need (the SQL stays exact, only shorter): (an
     event can fill two steps, an excluded event can fill a step, some step is optional, some
-    step has its own within)."""
+    step has its own within); `keeps` what the attempt must carry out (the events it used,
+    the event of each step, its end): what is not kept stays as it started."""
     refill, excluded_steps, optional, within = shapes
+    keep_used, keep_events, keep_end = keeps
+    used = "arrayPushBack(acc.3, toUInt32(j))" if keep_used else "acc.3"
+    step_events = "arrayPushBack(acc.5, toUInt32(j))" if keep_events else "acc.5"
+    skipped_event = "arrayPushBack(acc.5, toUInt32(0))" if keep_events else "acc.5"
     limit = "least(t[i] + {window_us:Int64}, acc.1 + {within_us:Array(Int64)}[k + 1])"
     if not within:  # the window's end comes first: the last step is never before the entry
         limit = "(t[i] + {window_us:Int64})"
@@ -426,16 +452,18 @@ def _sequential_attempt(
         "if(xs != 0, t[xs], if(j = 0, " + limit + " + 1, arrayFirst(tt -> tt > acc.1, t)))"
     )
     gap = " OR arrayExists(tt -> tt > acc.1 AND tt < t[j], t)" if strict else ""
+    if not keep_end:
+        ends = "0"
     go_on = (
         f"arrayMap(xs -> if(xs != 0 OR j = 0{gap}, "
         f"(acc.1, toUInt8(1), acc.3, acc.4, acc.5, toInt64({ends})), "
-        "(t[j], toUInt8(0), arrayPushBack(acc.3, toUInt32(j)), arrayPushBack(acc.4, t[j]), "
-        f"arrayPushBack(acc.5, toUInt32(j)), acc.6)), [toUInt32({stop})])[1]"
+        f"(t[j], toUInt8(0), {used}, arrayPushBack(acc.4, t[j]), "
+        f"{step_events}, acc.6)), [toUInt32({stop})])[1]"
     )
     if optional:
         go_on = (
             f"if({skip}, (acc.1, toUInt8(0), acc.3, arrayPushBack(acc.4, {{skipped:Int64}}), "
-            f"arrayPushBack(acc.5, toUInt32(0)), acc.6), {go_on})"
+            f"{skipped_event}, acc.6), {go_on})"
         )
     step = f"arrayMap(j -> {go_on}, [{pick}])[1]"
     fold = (
