@@ -127,19 +127,15 @@ def compute(
     funnel: Funnel, db: str, people_step: int | None = None, status: str = "reached"
 ) -> ClickHouseFunnel:
     """`funnel` computed by the clickhouse engine over the store's events."""
-    from funnelscope.analyses.funnel import check_names, summarize
-    from funnelscope.engines import get_engine
-    from funnelscope.engines.clickhouse.source import ClickHouseSource
-    from funnelscope.store.clickhouse import ClickHouseStore
+    from funnelscope.analyses.funnel import check_names, run_funnel
 
-    with ClickHouseStore(db) as store, ClickHouseSource.over_store(store) as source:
-        outcomes = get_engine("clickhouse")(funnel, source)
-        result = summarize(funnel, outcomes)
-        warnings = (*outcomes.warnings, *check_names(funnel, source, result))
+    with opened_source(db) as (source, where):
+        result = run_funnel(funnel, source, ENGINE, person_ids=False)  # ids come attached
+        warnings = (*result.outcomes.warnings, *check_names(funnel, source, result))
         listed = None
         if people_step is not None:
             listed = tuple(result.people(people_step, status))
-        return ClickHouseFunnel(result, warnings, f"the ClickHouse store {store.where}", listed)
+        return ClickHouseFunnel(result, warnings, where, listed)
 
 
 @contextmanager
@@ -155,9 +151,6 @@ def opened_source(db: str) -> Iterator[tuple[Any, str]]:
 def explain(funnel: Funnel, db: str) -> tuple[str, str]:
     """(where the events are, what the clickhouse engine will run) for `funnel`."""
     from funnelscope.engines import explain as explain_plan
-    from funnelscope.engines.clickhouse.source import ClickHouseSource
-    from funnelscope.store.clickhouse import ClickHouseStore
 
-    with ClickHouseStore(db) as store, ClickHouseSource.over_store(store) as source:
-        plan = explain_plan("clickhouse", funnel, source)
-        return f"the ClickHouse store {store.where}", plan
+    with opened_source(db) as (source, where):
+        return where, explain_plan(ENGINE, funnel, source)

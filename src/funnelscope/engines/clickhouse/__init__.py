@@ -318,16 +318,11 @@ class _Filters:
         return f"{{{name}:{kind}}}"
 
     def sql(self, f: Filter) -> str:
-        if f.property in self.source.unloaded:
-            raise EngineError(
-                f"engine clickhouse does not load properties of type "
-                f"{self.source.unloaded[f.property]} yet ({f.property!r})"
-            )
+        column, kind = _column(self.source, f.property)  # refuses a type not loaded
         if f.property not in self.source.properties:  # never seen: every value is "not set"
             holds = f.matches(None)
             self.notes.append(f"{f.property} {f.op}: property never seen, filter is {holds}")
             return "true" if holds else "false"
-        column, kind = self.source.properties[f.property]
         read = self.person_columns[f.property] if f.on_person else column
         if f.property not in self.distinct:
             rows = self.source.query(
